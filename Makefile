@@ -1,0 +1,50 @@
+# Two entry points (see README): `make run` and `make test`.
+# Both create .venv in the repo root when missing and say what they are doing.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+# torch is pinned to a CPU wheel on these machines (see shared/ENVIRONMENT.md);
+# override with `make test TORCH_SPEC=torch` on a machine with its own choice.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: run test install install-test bench clean
+
+run: $(VENV)/.installed-core
+	@echo ">> Starting OwnVoice"
+	$(VENV)/bin/ownvoice gui
+
+test: $(VENV)/.installed-test
+	@echo ">> Running the whole test suite"
+	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed-core
+install-test: $(VENV)/.installed-test
+
+$(PY):
+	@echo ">> Creating virtual environment in $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+
+$(VENV)/.installed-core: pyproject.toml | $(PY)
+	@echo ">> Installing OwnVoice and its dependencies into $(VENV)"
+	@echo "   (the first time, pip compiles llama.cpp for llama-cpp-python: about 5 minutes on 2 cores;"
+	@echo "    later installs reuse pip's cached wheel)"
+	$(PIP) install --progress-bar off -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	@echo ">> Installing the CPU build of PyTorch first ($(TORCH_SPEC)), so nothing pulls a CUDA build"
+	$(PIP) install --progress-bar off "$(TORCH_SPEC)"
+	@echo ">> Installing OwnVoice with the train and dev extras into $(VENV)"
+	@echo "   (the first time, pip compiles llama.cpp for llama-cpp-python: about 5 minutes on 2 cores;"
+	@echo "    later installs reuse pip's cached wheel)"
+	$(PIP) install --progress-bar off -e ".[train,dev]"
+	@touch $(VENV)/.installed-core $@
+
+bench: $(VENV)/.installed-test
+	$(PY) benchmarks/import_corpus.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,44 @@
+"""Deciding what a paragraph-shaped block is: the user's prose, or something else.
+
+Shared by the Markdown, HTML and plain-text readers, so the same paragraph gets the
+same kind whatever file it came from.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import model
+from .cleanup import fold_spaces, has_template_tags, has_words, is_url_only, strip_template_tags
+
+_MATH = re.compile(r"^\s*(\$\$|\\\[|\\begin\{)")
+# kramdown attribute lists ({: .class}, {:toc}) and Markdown-in-HTML leftovers.
+_ATTRIBUTE_LIST = re.compile(r"\{:[^}]*\}")
+
+
+def classify_paragraph(*, text: str, text_outside_links: str, images: int, links: int,
+                       raw: str, had_html: bool = False) -> model.Segment | None:
+    """A segment for a paragraph, or None when nothing of it is worth keeping.
+
+    text: the paragraph's words (link text included, URLs and markup removed);
+    text_outside_links: the same without link text; raw: the original markup.
+    """
+    cleaned = fold_spaces(_ATTRIBUTE_LIST.sub("", strip_template_tags(text)))
+    if _MATH.match(raw):
+        return model.Segment(model.MATH, cleaned, raw)
+    if not has_words(cleaned):
+        if images:
+            return model.Segment(model.IMAGE, cleaned, raw)
+        if has_template_tags(text) or _ATTRIBUTE_LIST.search(text):
+            return model.Segment(model.MARKUP, cleaned, raw)
+        if is_url_only(cleaned) or links:
+            return model.Segment(model.LINK, cleaned, raw)
+        if had_html:
+            return model.Segment(model.HTML, cleaned, raw)
+        return None if not cleaned else model.Segment(model.MARKUP, cleaned, raw)
+    outside = strip_template_tags(text_outside_links)
+    if links and not has_words(outside):
+        return model.Segment(model.LINK, cleaned, raw)
+    if is_url_only(cleaned):
+        return model.Segment(model.LINK, cleaned, raw)
+    return model.Segment(model.PROSE, cleaned, raw)

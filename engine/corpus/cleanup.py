@@ -1,0 +1,60 @@
+"""Small text helpers the format readers share: joining lines, template tags, words."""
+
+from __future__ import annotations
+
+import re
+
+_CJK = re.compile(
+    r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    r"\uff00-\uffef\U00020000-\U0002ffff]"
+)
+
+
+def is_wide(ch: str) -> bool:
+    """CJK characters and full-width punctuation: no space goes between two of them."""
+    return bool(ch) and bool(_CJK.match(ch))
+
+
+def join_lines(lines: list[str]) -> str:
+    """Join hard-wrapped lines: a space between words, nothing between CJK characters."""
+    out = ""
+    for line in (ln.strip() for ln in lines):
+        if not line:
+            continue
+        if out and not (is_wide(out[-1]) and is_wide(line[0])):
+            out += " "
+        out += line
+    return out
+
+
+def fold_spaces(text: str) -> str:
+    """Collapse runs of spaces/tabs inside lines; trim each line; keep line breaks."""
+    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in text.split("\n")]
+    return "\n".join(ln for ln in lines if ln)
+
+
+# Static-site template tags: Hugo {{< x >}} / {{% x %}}, Jekyll/Liquid {% x %}, {{ x }}.
+_TEMPLATE_TAG = re.compile(r"\{\{[<%].*?[%>]\}\}|\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
+
+
+def strip_template_tags(text: str) -> str:
+    return _TEMPLATE_TAG.sub("", text)
+
+
+def has_template_tags(text: str) -> bool:
+    return bool(_TEMPLATE_TAG.search(text))
+
+
+_URL = re.compile(r"(?:https?://|ftp://|www\.)\S+|\S+@\S+\.\w+")
+_WORD_CHAR = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+def has_words(text: str) -> bool:
+    """Whether any letter (or CJK character) is left once URLs and e-mails are removed."""
+    return bool(_WORD_CHAR.search(_URL.sub("", text)))
+
+
+def is_url_only(text: str) -> bool:
+    """A line that holds URLs or e-mail addresses and no other words."""
+    stripped = text.strip()
+    return bool(_URL.search(stripped)) and not has_words(stripped)

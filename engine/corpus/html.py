@@ -1,0 +1,312 @@
+"""HTML → segments: the article's own text, without the site around it.
+
+Finds the article (`<article>`, `<main>`, a post-content container, else `<body>`),
+drops navigation, headers, footers, sidebars, comments, scripts and styles, then
+walks the blocks: every `<p>`, heading, list, quote, code block, table and figure
+becomes one segment; loose text between `<br><br>` in old-style pages becomes
+paragraphs too. Also used for WordPress post bodies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+
+from . import model
+from .blocks import classify_paragraph
+from .cleanup import fold_spaces, is_wide
+
+_DROP = {"script", "style", "noscript", "template", "svg", "iframe", "form", "button", "input",
+         "select", "textarea", "canvas", "object", "embed", "link", "meta", "head", "audio",
+         "video", "map", "dialog"}
+_CHROME = {"nav", "header", "footer", "aside"}
+_CHROME_HINT = re.compile(
+    r"(^|[-_ ])(comments?|sidebar|share|sharing|social|related|breadcrumbs?|pagination|"
+    r"widget|menu|navbar|subscribe|newsletter|cookie|ads?|advert\w*|footer|header|meta-nav|"
+    r"post-nav|toc)([-_ ]|$)", re.I)
+_CONTENT_HINT = re.compile(
+    r"(^|[-_ ])((post|entry|article|blog)[-_]?(content|body|text)|content|main|post|article)"
+    r"([-_ ]|$)", re.I)
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_CONTAINERS = {"div", "section", "article", "main", "body", "html", "center", "details",
+               "summary", "li", "dd", "dt", "address", "fieldset", "hgroup", "font", "span"}
+_BLOCKS = _HEADINGS | _CONTAINERS | {"p", "ul", "ol", "dl", "blockquote", "pre", "table",
+                                     "figure", "figcaption", "hr"} | _CHROME
+
+
+@dataclass
+class HtmlPage:
+    title: str | None = None
+    date: str | None = None
+    lang: str | None = None
+    url: str | None = None
+    segments: list[model.Segment] = field(default_factory=list)
+
+
+def parse_page(html: str) -> HtmlPage:
+    """A whole web page: metadata from <head>, segments from the article only."""
+    soup = BeautifulSoup(html, "html.parser")
+    page = HtmlPage(title=_title(soup), date=_date(soup), lang=_lang(soup), url=_canonical(soup))
+    root = _article_root(soup)
+    _remove_chrome(root)
+    if page.title:  # the title lives in documents.title; drop its repeat at the top
+        first = root.find(_HEADINGS)
+        if first is not None and fold_spaces(first.get_text(" ")) == page.title:
+            first.decompose()
+    page.segments = _walk_root(root)
+    return page
+
+
+def fragment_segments(html: str) -> list[model.Segment]:
+    """A body fragment (a WordPress post's content): every block is the author's."""
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup.find_all(_DROP):
+        tag.decompose()
+    return _walk_root(soup)
+
+
+def _title(soup: BeautifulSoup) -> str | None:
+    og = soup.find("meta", attrs={"property": "og:title"})
+    if og and og.get("content"):
+        return fold_spaces(og["content"])
+    article = soup.find("article") or soup.find("main") or soup.body or soup
+    h1 = article.find("h1") if article else None
+    if h1 and h1.get_text(strip=True):
+        return fold_spaces(h1.get_text(" "))
+    if soup.title and soup.title.get_text(strip=True):
+        return fold_spaces(soup.title.get_text(" "))
+    return None
+
+
+def _date(soup: BeautifulSoup) -> str | None:
+    meta = soup.find("meta", attrs={"property": "article:published_time"})
+    if meta and meta.get("content"):
+        return meta["content"]
+    time = soup.find("time")
+    if time:
+        return time.get("datetime") or fold_spaces(time.get_text(" ")) or None
+    return None
+
+
+def _lang(soup: BeautifulSoup) -> str | None:
+    html = soup.find("html")
+    lang = html.get("lang") if html else None
+    return lang.strip().lower() if lang else None
+
+
+def _canonical(soup: BeautifulSoup) -> str | None:
+    link = soup.find("link", rel="canonical")
+    return link.get("href") if link else None
+
+
+def _article_root(soup: BeautifulSoup) -> Tag:
+    for tag in soup.find_all(_DROP):
+        tag.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    articles = soup.find_all("article")
+    if articles:
+        return max(articles, key=lambda a: len(a.get_text()))
+    main = soup.find("main") or soup.find(attrs={"role": "main"})
+    if main:
+        return main
+    hinted = [t for t in soup.find_all(["div", "section"])
+              if _CONTENT_HINT.search(" ".join(t.get("class", [])) + " " + (t.get("id") or ""))]
+    if hinted:
+        return max(hinted, key=lambda t: len(t.get_text()))
+    return soup.body or soup
+
+
+def _remove_chrome(root: Tag) -> None:
+    for tag in root.find_all(_CHROME):
+        tag.decompose()
+    for tag in root.find_all(True):
+        if tag.decomposed or tag.attrs is None:
+            continue
+        label = " ".join(tag.get("class", [])) + " " + (tag.get("id") or "")
+        if label.strip() and _CHROME_HINT.search(label) and not _CONTENT_HINT.search(label):
+            tag.decompose()
+
+
+# --- walking blocks --------------------------------------------------------------------
+
+
+def _walk_root(root: Tag) -> list[model.Segment]:
+    out: list[model.Segment] = []
+    _walk(root, out)
+    return out
+
+
+def _walk(container: Tag, out: list[model.Segment]) -> None:
+    inline: list = []
+    for child in list(container.children):
+        if isinstance(child, Comment):
+            continue
+        if isinstance(child, NavigableString):
+            inline.append(child)
+        elif isinstance(child, Tag):
+            if child.name in _DROP:
+                continue
+            if child.name in _BLOCKS or _contains_block(child):
+                _flush(inline, out)
+                inline = []
+                _block(child, out)
+            else:
+                inline.append(child)
+    _flush(inline, out)
+
+
+def _contains_block(tag: Tag) -> bool:
+    return tag.find(lambda t: t.name in _BLOCKS - {"span", "font"}) is not None
+
+
+def _block(tag: Tag, out: list[model.Segment]) -> None:
+    name = tag.name
+    source = str(tag)
+    if name in _HEADINGS:
+        text = _words(tag).text
+        if text:
+            out.append(model.Segment(model.HEADING, text, source))
+    elif name == "p":
+        if _contains_block(tag):
+            _walk(tag, out)
+        else:
+            _flush(list(tag.children), out)
+    elif name in ("ul", "ol", "dl"):
+        items = [_words(li).text for li in tag.find_all(["li", "dt", "dd"])
+                 if not li.find(["li", "dt", "dd"])]
+        text = fold_spaces("\n".join(items))
+        if text:
+            out.append(model.Segment(model.LIST, text, source))
+    elif name == "blockquote":
+        text = fold_spaces("\n".join(_words(p).text for p in _paragraph_tags(tag)))
+        if text:
+            out.append(model.Segment(model.QUOTE, text, source))
+    elif name == "pre":
+        out.append(model.Segment(model.CODE, tag.get_text().strip("\n"), source))
+    elif name == "table":
+        if tag.find(["p", "div", "table", "h1", "h2", "h3"]):  # a layout table
+            _walk(tag, out)
+        else:
+            rows = [" | ".join(fold_spaces(c.get_text(" ")) for c in tr.find_all(["td", "th"]))
+                    for tr in tag.find_all("tr")]
+            out.append(model.Segment(model.TABLE, "\n".join(r for r in rows if r), source))
+    elif name == "figure":
+        caption = tag.find("figcaption")
+        if tag.find(["pre", "code"]) and not tag.find("img"):
+            out.append(model.Segment(model.CODE, tag.get_text().strip("\n"), source))
+        elif tag.find("blockquote"):
+            _block(tag.find("blockquote"), out)
+        else:
+            out.append(model.Segment(model.IMAGE, "", source))
+        if caption is not None and _words(caption).text:
+            out.append(model.Segment(model.CAPTION, _words(caption).text, str(caption)))
+    elif name == "figcaption":
+        text = _words(tag).text
+        if text:
+            out.append(model.Segment(model.CAPTION, text, source))
+    elif name in ("hr",) or name in _CHROME:
+        return
+    else:
+        _walk(tag, out)
+
+
+def _paragraph_tags(tag: Tag) -> list[Tag]:
+    paragraphs = tag.find_all(["p", "li"])
+    return paragraphs or [tag]
+
+
+# --- inline content ---------------------------------------------------------------------
+
+
+@dataclass
+class _Words:
+    text: str = ""
+    outside: str = ""
+    images: int = 0
+    links: int = 0
+
+
+def _words(node) -> _Words:
+    acc = _Words()
+    _collect(node, acc, in_link=False)
+    acc.text = _tidy(acc.text)
+    acc.outside = _tidy(acc.outside)
+    return acc
+
+
+def _collect(node, acc: _Words, *, in_link: bool) -> None:
+    if isinstance(node, Comment):
+        return
+    if isinstance(node, NavigableString):
+        acc.text += str(node)
+        if not in_link:
+            acc.outside += str(node)
+        return
+    if not isinstance(node, Tag) or node.name in _DROP:
+        return
+    if node.name == "br":
+        acc.text += _BR
+        acc.outside += _BR
+        return
+    if node.name == "img":
+        acc.images += 1
+        return
+    if node.name == "a" and node.get("href"):
+        acc.links += 1
+        text = node.get_text()
+        if text.strip() == node["href"].strip():  # a bare URL shown as its own link text
+            return
+        in_link = True
+    for child in node.children:
+        _collect(child, acc, in_link=in_link)
+
+
+_BR = "\u2028"  # a <br>, told apart from line breaks in the HTML source
+
+
+def _tidy(text: str) -> str:
+    """HTML white space rules, CJK-aware: source line breaks are spaces, except between CJK
+    characters; a <br> is a real line break."""
+    text = text.replace("\u00a0", " ")
+    parts = text.split("\n")
+    out = parts[0]
+    for part in parts[1:]:
+        left, right = out.rstrip()[-1:], part.lstrip()[:1]
+        out = out.rstrip() + ("" if is_wide(left) and is_wide(right) else " ") + part.lstrip()
+    return fold_spaces(out.replace(_BR, "\n"))
+
+
+def _flush(nodes: list, out: list[model.Segment]) -> None:
+    """Loose inline content: one paragraph per run separated by two or more <br>."""
+    if not nodes:
+        return
+    runs: list[list] = [[]]
+    breaks = 0
+    for node in nodes:
+        if isinstance(node, Tag) and node.name == "br":
+            breaks += 1
+            if breaks == 2:
+                runs.append([])
+                continue
+        elif not (isinstance(node, NavigableString) and not node.strip()):
+            breaks = 0
+        runs[-1].append(node)
+    for run in runs:
+        _paragraph(run, out)
+
+
+def _paragraph(nodes: list, out: list[model.Segment]) -> None:
+    acc = _Words()
+    for node in nodes:
+        _collect(node, acc, in_link=False)
+    source = "".join(str(n) for n in nodes).strip()
+    text = _tidy(acc.text)
+    if not text and not acc.images:
+        return
+    segment = classify_paragraph(text=text, text_outside_links=_tidy(acc.outside),
+                                 images=acc.images, links=acc.links, raw=source)
+    if segment is not None:
+        out.append(segment)

@@ -1,0 +1,224 @@
+"""Import files and folders into the store: find documents, read, segment, save.
+
+One bad file never stops the others; each document is written in its own
+transaction, so none is ever half-written. Unchanged files are recognised by their
+hash before they are parsed, which makes a second import of a big blog nearly free.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import frontmatter, html, lang, markdown, model, plaintext, wxr
+from .reading import SkipFile, decode_bytes
+
+FORMATS = {
+    ".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".mkd": "markdown",
+    ".mkdn": "markdown", ".mdx": "markdown",
+    ".html": "html", ".htm": "html", ".xhtml": "html",
+    ".txt": "text", ".text": "text",
+    ".xml": "wxr",
+}
+# Folders that never hold the user's writing.
+_IGNORED_DIRS = {"node_modules", "__pycache__", "vendor", "site-packages"}
+
+Progress = Callable[[int, int, str], None]  # (done, total, current path)
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    segments_added: int = 0
+    passed_over: int = 0  # files that are not documents (images, PDFs, media…)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data["skipped"] = [asdict(s) for s in self.skipped]
+        data["warnings"] = [asdict(s) for s in self.warnings]
+        return data
+
+
+def find_documents(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], int]:
+    """(file, the folder it was found under) for every document file; plus non-documents."""
+    found: list[tuple[Path, Path]] = []
+    passed_over = 0
+    for path in paths:
+        path = Path(path).expanduser()
+        if path.is_file():
+            if path.suffix.lower() in FORMATS:
+                found.append((path, path.parent))
+            else:
+                passed_over += 1
+            continue
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _IGNORED_DIRS)
+            for name in sorted(files):
+                if name.startswith("."):
+                    continue
+                if Path(name).suffix.lower() in FORMATS:
+                    found.append((Path(folder, name), path))
+                else:
+                    passed_over += 1
+    return found, passed_over
+
+
+def import_paths(store, paths: Iterable[Path | str], *, progress: Progress | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> ImportReport:
+    report = ImportReport()
+    roots = [Path(p).expanduser() for p in paths]
+    for root in roots:
+        if not root.exists():
+            report.skipped.append(Skipped(str(root), "no such file or folder"))
+    files, report.passed_over = find_documents(r for r in roots if r.exists())
+    for done, (file, root) in enumerate(files):
+        if cancelled is not None and cancelled():
+            break
+        if progress is not None:
+            progress(done, len(files), str(file))
+        try:
+            _import_file(store, file, root, report)
+        except SkipFile as exc:
+            report.skipped.append(Skipped(str(file), str(exc)))
+        except OSError as exc:
+            report.skipped.append(Skipped(str(file), f"cannot read: {exc.strerror or exc}"))
+    if progress is not None:
+        progress(len(files), len(files), "")
+    return report
+
+
+def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
+    data = file.read_bytes()
+    fmt = FORMATS[file.suffix.lower()]
+    if fmt == "wxr":
+        _import_wxr(store, file, data, report)
+        return
+    key = str(file.resolve())
+    content_hash = model.sha256_hex(data)
+    if store.document_hash(key) == content_hash:
+        report.unchanged += 1
+        return
+    moved = store.moved_document(content_hash, fmt)
+    if moved is not None:
+        store.move_document(moved, key=key, path=str(file))
+        report.updated += 1
+        return
+    text, encoding = decode_bytes(data)
+    split_key = file.relative_to(root).as_posix() if file.is_relative_to(root) else file.name
+    doc = model.ParsedDocument(key=key, path=str(file), format=fmt, content_hash=content_hash,
+                               split_key=split_key)
+    if encoding not in ("utf-8", "ascii"):
+        doc.meta["encoding"] = encoding
+    declared_lang = _parse_into(doc, text, file, report)
+    if not any(s.text for s in doc.segments):
+        raise SkipFile("no text found in it")
+    _save(store, doc, declared_lang, report)
+
+
+def _parse_into(doc: model.ParsedDocument, text: str, file: Path,
+                report: ImportReport) -> str | None:
+    """Fill the document's segments and metadata; returns the language it declares."""
+    if doc.format == "markdown":
+        header = frontmatter.parse(text)
+        if header.warning:
+            report.warnings.append(Skipped(str(file), header.warning))
+        if header.draft_reason:
+            raise SkipFile(header.draft_reason)
+        doc.meta.update(header.meta)
+        doc.segments = markdown.segments(header.body)
+        doc.title = header.title or _first_heading(doc.segments) or file.stem
+        doc.date, doc.url = header.date, header.url
+        return header.lang
+    if doc.format == "html":
+        page = html.parse_page(text)
+        doc.segments = page.segments
+        doc.title = page.title or file.stem
+        doc.date, doc.url = page.date, page.url
+        return page.lang
+    doc.segments = plaintext.segments(text)
+    doc.title = file.stem
+    return None
+
+
+def _import_wxr(store, file: Path, data: bytes, report: ImportReport) -> None:
+    text, _ = decode_bytes(data)
+    if not wxr.looks_like_wxr(text[:20000]):
+        report.passed_over += 1  # sitemap.xml, feed.xml…: XML, but not writing
+        return
+    try:
+        export = wxr.parse(text)
+    except wxr.MalformedXml as exc:
+        raise SkipFile(f"{exc}; export it again from WordPress (Tools → Export)") from exc
+    except wxr.NotWxr:
+        report.passed_over += 1
+        return
+    for post in export.posts:
+        key = f"wxr:{post.guid}"
+        content_hash = model.sha256_hex("\0".join((post.title, post.date or "", post.body_html)))
+        if store.document_hash(key) == content_hash:
+            report.unchanged += 1
+            continue
+        doc = model.ParsedDocument(
+            key=key, path=f"{file}#{post.meta.get('slug') or post.post_id}", format="wxr",
+            content_hash=content_hash, split_key=post.guid, title=post.title or None,
+            date=post.date, url=post.link, meta=post.meta)
+        doc.segments = html.fragment_segments(wxr.clean_body(post.body_html))
+        if not any(s.text for s in doc.segments):
+            report.skipped.append(Skipped(doc.path, "no text found in this post"))
+            continue
+        _save(store, doc, None, report)
+
+
+def _save(store, doc: model.ParsedDocument, declared_lang: str | None,
+          report: ImportReport) -> None:
+    assign_languages(doc, declared_lang)
+    outcome, added = store.save_document(doc)
+    setattr(report, outcome, getattr(report, outcome) + 1)
+    report.segments_added += added
+
+
+def _first_heading(segments: list[model.Segment]) -> str | None:
+    for segment in segments:
+        if segment.kind == model.HEADING:
+            return segment.text
+    return None
+
+
+def assign_languages(doc: model.ParsedDocument, declared: str | None = None) -> None:
+    """Language per segment, and the document's: the language most of its prose is in.
+
+    Short segments ("Thanks!") are too short to identify alone: where their script
+    matches the document's language, they take the document's language.
+    """
+    guesses: list[tuple[model.Segment, str | None, bool]] = []
+    weight: Counter = Counter()
+    for segment in doc.segments:
+        if segment.kind not in model.WORDY_KINDS or not segment.text:
+            continue
+        code, confident = lang.detect(segment.text)
+        guesses.append((segment, code, confident))
+        if code and segment.kind == model.PROSE:
+            weight[code] += len(segment.text)
+    if not weight:
+        for _, code, _ in guesses:
+            if code:
+                weight[code] += 1
+    doc_lang = weight.most_common(1)[0][0] if weight else (declared or "").split("-")[0] or None
+    for segment, code, confident in guesses:
+        if code and not confident and doc_lang and lang.same_script(code, doc_lang):
+            code = doc_lang
+        segment.lang = code
+    doc.lang = doc_lang

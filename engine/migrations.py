@@ -1,0 +1,163 @@
+"""The database schema, as append-only named migrations.
+
+Each function runs once, in its own transaction, the first time a database that
+lacks it is opened; its name is recorded in `_migrations`. Never edit or reorder a
+shipped migration: add a new one at the bottom.
+
+Migrations use plain SQL through `db.execute`: sqlite-utils' table helpers commit
+on their own, which would break the one-transaction-per-migration guarantee.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from .errors import DatabaseError
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    if "_migrations" not in db.table_names():
+        return []
+    return [row[0] for row in db.execute("SELECT name FROM _migrations ORDER BY id")]
+
+
+def migrate(db: sqlite_utils.Database, *, stop_after: str | None = None) -> list[str]:
+    """Bring the schema up to date; returns the names of the migrations it ran.
+
+    `stop_after` (tests only) stops after the named migration, to build an old schema.
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations ("
+        " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, applied_at TEXT NOT NULL)"
+    )
+    done = set(applied_migrations(db))
+    known = {fn.__name__ for fn in MIGRATIONS}
+    unknown = sorted(done - known)
+    if unknown:
+        raise DatabaseError(
+            f"This database was written by a newer version of OwnVoice (it has the migration "
+            f"{unknown[0]!r}, which this version does not know). Update OwnVoice to open it."
+        )
+    ran: list[str] = []
+    for fn in MIGRATIONS:
+        if fn.__name__ not in done:
+            conn = db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                fn(db)
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                    (fn.__name__, datetime.now(UTC).isoformat(timespec="seconds")),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            ran.append(fn.__name__)
+        if fn.__name__ == stop_after:
+            break
+    return ran
+
+
+def _fts5_tokenizer(db: sqlite_utils.Database) -> str:
+    """trigram finds Chinese words inside a run of characters; it needs SQLite >= 3.34."""
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp._probe USING fts5(x, tokenize='trigram')")
+        db.execute("DROP TABLE temp._probe")
+        return "trigram"
+    except sqlite3.OperationalError:
+        return "unicode61"
+
+
+# --- migrations: append below, never edit above ---------------------------------------
+
+
+@migration
+def m001_documents_and_segments(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,          -- identity: a file's absolute path, or wxr:<guid>
+            path TEXT NOT NULL,                -- where it was read from, for people
+            format TEXT NOT NULL,              -- markdown | html | text | wxr
+            title TEXT,
+            date TEXT,
+            url TEXT,
+            lang TEXT,                         -- majority language of its prose
+            meta TEXT NOT NULL DEFAULT '{}',   -- front matter / WXR fields, JSON
+            content_hash TEXT NOT NULL,        -- sha256 of what was read: re-import is a no-op
+            split_key TEXT NOT NULL,
+            split TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
+            excluded INTEGER NOT NULL DEFAULT 0,
+            imported_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX documents_content_hash ON documents(content_hash)")
+    db.execute(
+        """CREATE TABLE segments (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL,                -- prose | heading | list | quote | code | ...
+            lang TEXT,
+            text TEXT NOT NULL,                -- the words, markup removed
+            source TEXT NOT NULL,              -- the original markup of this block
+            text_hash TEXT NOT NULL,           -- dedupe across documents
+            chars INTEGER NOT NULL,
+            excluded INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (document_id, position)
+        )"""
+    )
+    db.execute("CREATE INDEX segments_text_hash ON segments(text_hash)")
+    db.execute("CREATE INDEX segments_kind ON segments(kind)")
+
+
+@migration
+def m002_segments_search(db: sqlite_utils.Database) -> None:
+    tokenizer = _fts5_tokenizer(db)
+    db.execute(
+        "CREATE VIRTUAL TABLE segments_fts USING fts5("
+        f"text, content='segments', content_rowid='id', tokenize='{tokenizer}')"
+    )
+    db.execute(
+        """CREATE TRIGGER segments_fts_insert AFTER INSERT ON segments BEGIN
+            INSERT INTO segments_fts (rowid, text) VALUES (new.id, new.text);
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER segments_fts_delete AFTER DELETE ON segments BEGIN
+            INSERT INTO segments_fts (segments_fts, rowid, text)
+                VALUES ('delete', old.id, old.text);
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER segments_fts_update AFTER UPDATE OF text ON segments BEGIN
+            INSERT INTO segments_fts (segments_fts, rowid, text)
+                VALUES ('delete', old.id, old.text);
+            INSERT INTO segments_fts (rowid, text) VALUES (new.id, new.text);
+        END"""
+    )
+    # Databases upgraded from m001 already hold segments: index them.
+    db.execute("INSERT INTO segments_fts (segments_fts) VALUES ('rebuild')")
+    db.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('fts_tokenizer', ?)", (tokenizer,)
+    )
