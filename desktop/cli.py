@@ -19,17 +19,24 @@ from engine.errors import OwnVoiceError
 def _store():
     from engine.store import Store
 
-    try:
-        return Store()
-    except OwnVoiceError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return Store()
 
 
 def _print_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Shows the engine's errors as `Error: <what happened and what to do>`, exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OwnVoiceError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ownvoice")
 def cli() -> None:
     """OwnVoice: translations that sound like you.
@@ -87,7 +94,7 @@ def import_(paths: tuple[Path, ...], as_json: bool) -> None:
         click.echo("Next: `ownvoice corpus stats` to see what came in.", err=True)
 
 
-@cli.group()
+@cli.group(cls=_Group)
 def corpus() -> None:
     """Look at your imported writing."""
 

@@ -10,6 +10,11 @@ _CJK = re.compile(
 )
 
 
+# Stands for a real line break (<br>, Markdown hard break) while source line breaks are
+# being folded; private use, so strip() keeps it and no real text contains it.
+BREAK_MARK = "\ue000"
+
+
 def is_wide(ch: str) -> bool:
     """CJK characters and full-width punctuation: no space goes between two of them."""
     return bool(ch) and bool(_CJK.match(ch))

@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 from . import model
 from .blocks import classify_paragraph
-from .cleanup import fold_spaces, is_wide
+from .cleanup import BREAK_MARK, fold_spaces, is_wide
 
 _DROP = {"script", "style", "noscript", "template", "svg", "iframe", "form", "button", "input",
          "select", "textarea", "canvas", "object", "embed", "link", "meta", "head", "audio",
@@ -173,7 +173,7 @@ def _block(tag: Tag, out: list[model.Segment]) -> None:
         if _contains_block(tag):
             _walk(tag, out)
         else:
-            _flush(list(tag.children), out)
+            _flush(list(tag.children), out, whole=tag)
     elif name in ("ul", "ol", "dl"):
         items = [_words(li).text for li in tag.find_all(["li", "dt", "dd"])
                  if not li.find(["li", "dt", "dd"])]
@@ -248,8 +248,8 @@ def _collect(node, acc: _Words, *, in_link: bool) -> None:
     if not isinstance(node, Tag) or node.name in _DROP:
         return
     if node.name == "br":
-        acc.text += _BR
-        acc.outside += _BR
+        acc.text += BREAK_MARK
+        acc.outside += BREAK_MARK
         return
     if node.name == "img":
         acc.images += 1
@@ -264,9 +264,6 @@ def _collect(node, acc: _Words, *, in_link: bool) -> None:
         _collect(child, acc, in_link=in_link)
 
 
-_BR = "\u2028"  # a <br>, told apart from line breaks in the HTML source
-
-
 def _tidy(text: str) -> str:
     """HTML white space rules, CJK-aware: source line breaks are spaces, except between CJK
     characters; a <br> is a real line break."""
@@ -276,11 +273,14 @@ def _tidy(text: str) -> str:
     for part in parts[1:]:
         left, right = out.rstrip()[-1:], part.lstrip()[:1]
         out = out.rstrip() + ("" if is_wide(left) and is_wide(right) else " ") + part.lstrip()
-    return fold_spaces(out.replace(_BR, "\n"))
+    return fold_spaces(out.replace(BREAK_MARK, "\n"))
 
 
-def _flush(nodes: list, out: list[model.Segment]) -> None:
-    """Loose inline content: one paragraph per run separated by two or more <br>."""
+def _flush(nodes: list, out: list[model.Segment], *, whole: Tag | None = None) -> None:
+    """Loose inline content: one paragraph per run separated by two or more <br>.
+
+    `whole`: the element the nodes came from; its markup is the source of a single run.
+    """
     if not nodes:
         return
     runs: list[list] = [[]]
@@ -295,14 +295,14 @@ def _flush(nodes: list, out: list[model.Segment]) -> None:
             breaks = 0
         runs[-1].append(node)
     for run in runs:
-        _paragraph(run, out)
+        _paragraph(run, out, source=str(whole) if whole is not None and len(runs) == 1 else None)
 
 
-def _paragraph(nodes: list, out: list[model.Segment]) -> None:
+def _paragraph(nodes: list, out: list[model.Segment], *, source: str | None = None) -> None:
     acc = _Words()
     for node in nodes:
         _collect(node, acc, in_link=False)
-    source = "".join(str(n) for n in nodes).strip()
+    source = source or "".join(str(n) for n in nodes).strip()
     text = _tidy(acc.text)
     if not text and not acc.images:
         return

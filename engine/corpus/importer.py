@@ -8,11 +8,13 @@ hash before they are parsed, which makes a second import of a big blog nearly fr
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..errors import OwnVoiceError
 from . import frontmatter, html, lang, markdown, model, plaintext, wxr
 from .reading import SkipFile, decode_bytes
 
@@ -95,6 +97,16 @@ def import_paths(store, paths: Iterable[Path | str], *, progress: Progress | Non
             report.skipped.append(Skipped(str(file), str(exc)))
         except OSError as exc:
             report.skipped.append(Skipped(str(file), f"cannot read: {exc.strerror or exc}"))
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc):
+                raise OwnVoiceError(
+                    f"The disk holding the OwnVoice database is full ({exc}). Nothing was "
+                    f"half-written: free some space and import again to continue.") from exc
+            raise
+        except Exception as exc:  # a reader bug must not cost the user the other files
+            report.skipped.append(Skipped(
+                str(file), f"could not be read ({type(exc).__name__}: {exc}); nothing of it "
+                           "was saved. Please report this file's format."))
     if progress is not None:
         progress(len(files), len(files), "")
     return report

@@ -15,15 +15,17 @@ from markdown_it.token import Token
 
 from . import model
 from .blocks import classify_paragraph
-from .cleanup import fold_spaces, join_lines
+from .cleanup import BREAK_MARK, fold_spaces, join_lines
 
 _FOOTNOTE_REF = re.compile(r"^\^\S+$")
 _WIKI_EMBED = re.compile(r"!\[\[[^\]]*\]\]")  # Obsidian ![[image.png]]
 _WIKI_LINK = re.compile(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]")  # [[Page|shown text]]
+_FOOTNOTE_DEFINITION = re.compile(r"^\[\^[^\]\s]+\]:")
 _HTML_COMMENT = re.compile(r"^\s*<!--.*?-->\s*$", re.DOTALL)
 _MATH_FENCES = {"math", "latex", "tex", "katex"}
-# Footnote references left as text ([^1]) and heading ids ({#my-id}).
-_LEFTOVER_MARKUP = re.compile(r"\[\^[^\]\s]+\]|\s*\{#[^}]*\}")
+# Footnote references left as text ([^1]), heading ids ({#my-id}), kramdown's {:toc}.
+_LEFTOVER_MARKUP = re.compile(r"\[\^[^\]\s]+\]|\s*\{#[^}]*\}|\s*\{:[^}]*\}")
+_NO_SPACE_BEFORE = set(",.;:!?)]…。，、；：！？）」』")
 
 
 @lru_cache(maxsize=1)
@@ -101,6 +103,8 @@ def _words_segment(kind: str, block: list[Token], source: str) -> model.Segment 
 
 def _paragraph(inline: Token, source: str) -> model.Segment | None:
     text, outside, images, links, had_html = _inline_words(inline)
+    if _FOOTNOTE_DEFINITION.match(source):
+        return model.Segment(model.FOOTNOTE, text.lstrip(": "), source)
     return classify_paragraph(text=text, text_outside_links=outside, images=images, links=links,
                               raw=source, had_html=had_html)
 
@@ -113,21 +117,43 @@ def _inline_words(inline: Token) -> tuple[str, str, int, int, bool]:
     had_html = False
     link_depth = 0
     drop_link_text = False
+    dropped = False  # something between words was removed: mind the spaces around it
+
+    def add(content: str, *, in_link: bool) -> None:
+        nonlocal dropped
+        for target in (lines, outside) if not in_link else (lines,):
+            if dropped and content[:1] not in _NO_SPACE_BEFORE and not content[:1].isspace() \
+                    and target[-1]:
+                target[-1].append(" ")
+            target[-1].append(content)
+        dropped = False
+
+    def drop() -> None:
+        nonlocal dropped
+        for target in (lines, outside):
+            if target[-1]:
+                target[-1][-1] = target[-1][-1].rstrip()
+        dropped = True
+
+    def new_line(*, hard: bool) -> None:
+        for target in (lines, outside):
+            if hard:
+                target.append([BREAK_MARK])
+            target.append([])
+
     for child in inline.children or []:
         t = child.type
-        if t == "text" or t == "code_inline":
+        if t in ("text", "code_inline"):
             content = child.content
             if link_depth and (drop_link_text or _FOOTNOTE_REF.match(content)):
+                drop()
                 continue
-            lines[-1].append(content)
-            if not link_depth:
-                outside[-1].append(content)
+            if content:
+                add(content, in_link=bool(link_depth))
         elif t == "softbreak":
-            lines.append([])
-            outside.append([])
+            new_line(hard=False)
         elif t == "hardbreak":
-            lines.append(["\n"])
-            outside.append(["\n"])
+            new_line(hard=True)
         elif t == "link_open":
             link_depth += 1
             links += 1
@@ -138,18 +164,20 @@ def _inline_words(inline: Token) -> tuple[str, str, int, int, bool]:
             drop_link_text = False
         elif t == "image":
             images += 1
+            drop()
         elif t == "html_inline":
             had_html = True
-            if re.match(r"<br\s*/?>", child.content, re.I):
-                lines.append(["\n"])
-                outside.append(["\n"])
+            if re.match(r"<br\s*/?>", child.content, re.IGNORECASE):
+                new_line(hard=True)
+            else:
+                drop()
     return _join(lines), _join(outside), images, links, had_html
 
 
 def _join(lines: list[list[str]]) -> str:
     text = join_lines(["".join(pieces) for pieces in lines])
     text = _LEFTOVER_MARKUP.sub("", text)
-    return text.replace(" \n ", "\n").replace("\n ", "\n").replace(" \n", "\n")
+    return re.sub(rf"\s*{BREAK_MARK}\s*", "\n", text).strip()
 
 
 def _table_text(block: list[Token]) -> str:

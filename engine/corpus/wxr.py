@@ -55,11 +55,8 @@ def looks_like_wxr(head: str) -> bool:
 def parse(text: str) -> WxrExport:
     try:
         root = SafeET.fromstring(text.encode("utf-8"))
-    except ParseError as exc:
-        line, column = getattr(exc, "position", (None, None))
-        where = f" at line {line}, column {column}" if line else ""
-        raise MalformedXml(f"malformed XML{where}: {exc.msg if hasattr(exc, 'msg') else exc}") \
-            from exc
+    except ParseError as exc:  # its message names the line and column
+        raise MalformedXml(f"malformed XML ({exc})") from exc
     except DefusedXmlException as exc:
         raise MalformedXml(f"refused XML with entity declarations ({type(exc).__name__})") \
             from exc

@@ -1,0 +1,57 @@
+"""Language of a segment: scripts first, then a statistical guess among that script's languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.corpus import lang
+from engine.corpus.importer import assign_languages
+from engine.corpus.model import ParsedDocument, Segment
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("我们需要几个接口，让客户端可以提交任务。", "zh"),
+    ("我們需要幾個介面，讓用戶端可以提交任務。", "zh"),
+    ("我们用 Docker 和 Kubernetes 部署服务", "zh"),  # Chinese full of English names
+    ("We need a few APIs so clients can submit a task and track it.", "en"),
+    ("The word 火车 means train in Chinese, and people use it every day.", "en"),
+    ("Nous avons besoin de quelques API pour que les clients puissent soumettre.", "fr"),
+    ("Wir brauchen ein paar Schnittstellen, damit Kunden Aufgaben einreichen können.", "de"),
+    ("Necesitamos algunas API para que los clientes puedan enviar una tarea.", "es"),
+    ("Abbiamo bisogno di alcune API affinché i clienti possano inviare un compito.", "it"),
+    ("Precisamos de algumas APIs para que os clientes possam enviar uma tarefa.", "pt"),
+    ("私たちはいくつかのAPIが必要です。", "ja"),
+    ("몇 가지 API가 필요합니다.", "ko"),
+    ("Нам нужно несколько API, чтобы клиенты могли отправить задачу.", "ru"),
+    ("Χρειαζόμαστε μερικά API.", "el"),
+])
+def test_detects_common_languages(text, expected):
+    assert lang.detect(text)[0] == expected
+
+
+def test_no_letters_no_language():
+    assert lang.detect("12345 — 678") == (None, False)
+
+
+def test_short_segments_take_the_documents_language():
+    doc = ParsedDocument(key="k", path="p", format="text", content_hash="h", split_key="s",
+                         segments=[
+                             Segment("prose", "Thanks!", "Thanks!"),
+                             Segment("prose", "Ciao", "Ciao"),
+                             Segment("prose", "This paragraph is long enough to be recognised as "
+                                              "English without any help at all.", "x"),
+                             Segment("code", "print('hello world')", "x"),
+                         ])
+    assign_languages(doc)
+    assert doc.lang == "en"
+    assert [s.lang for s in doc.segments] == ["en", "en", "en", None]
+
+
+def test_a_chinese_document_with_an_english_line_keeps_both():
+    doc = ParsedDocument(key="k", path="p", format="text", content_hash="h", split_key="s",
+                         segments=[Segment("prose", "今天我们聊聊怎么写出简洁的文章。", "x"),
+                                   Segment("quote", "Omit needless words, said Strunk long ago.",
+                                           "x")])
+    assign_languages(doc)
+    assert doc.lang == "zh"
+    assert [s.lang for s in doc.segments] == ["zh", "en"]
