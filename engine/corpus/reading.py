@@ -229,13 +229,15 @@ _GOOD_CHAR = {
 }
 
 
+# Control characters (but tab, newlines, form feed), lone surrogates, private use.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")
+
+
 def _control_ratio(text: str) -> float:
     sample = text[:65536]
     if not sample:
         return 0.0
-    bad = sum(1 for ch in sample
-              if ch not in "\t\n\r\f" and unicodedata.category(ch) in ("Cc", "Cs", "Co"))
-    return bad / len(sample)
+    return len(_NOT_TEXT.findall(sample)) / len(sample)
 
 
 _NEWLINES = re.compile(r"\r\n?|\u2028|\u2029")
