@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ZH_WORDS = ("我们 今天 写作 翻译 机器 句子 段落 习惯 读者 作者 时间 问题 方法 部署 服务 数据 模型 "
-            "训练 声音 风格 火车 城市 朋友 咖啡 早上 周末 记录 想法 工具 简单 复杂 其实 因为 所以 "
-            "但是 如果 已经 还是 觉得 发现 开始 结束 继续 重新 一直 可能 应该").split()
-EN_WORDS = ("we write translate machine sentence paragraph habit reader author time problem method "
-            "deploy service data model train voice style train city friend coffee morning weekend "
-            "note idea tool simple complex actually because so but if already still think found "
-            "start end keep again always maybe should the a of and to in is that it").split()
+ZH_WORDS = """我们 今天 写作 翻译 机器 句子 段落 习惯 读者 作者 时间 问题 方法 部署 服务 数据
+    模型 训练 声音 风格 火车 城市 朋友 咖啡 早上 周末 记录 想法 工具 简单 复杂 其实 因为 所以 但是
+    如果 已经 还是 觉得 发现 开始 结束 继续 重新 一直 可能 应该""".split()
+EN_WORDS = """we write translate machine sentence paragraph habit reader author time problem
+    method deploy service data model train voice style train city friend coffee morning weekend
+    note idea tool simple complex actually because so but if already still think found start end
+    keep again always maybe should the a of and to in is that it""".split()
 
 
 def sentence(rng: random.Random, zh: bool) -> str:
@@ -41,7 +41,7 @@ def paragraph(rng: random.Random, zh: bool) -> str:
     sentences = [sentence(rng, zh) for _ in range(rng.randint(2, 6))]
     text = ("" if zh else " ").join(sentences)
     if rng.random() < 0.3:
-        text += " [link](https://example.com/%d)" % rng.randint(1, 999)
+        text += f" [link](https://example.com/{rng.randint(1, 999)})"
     return text
 
 
@@ -49,7 +49,7 @@ def post(rng: random.Random, index: int, images: list[str]) -> str:
     zh = index % 2 == 0
     lines = ["---", f"title: \"Post {index}\"", f"date: 2020-{index % 12 + 1:02d}-01",
              "tags: [notes, writing]", "---", ""]
-    for block in range(rng.randint(8, 25)):
+    for _ in range(rng.randint(8, 25)):
         roll = rng.random()
         if roll < 0.08:
             lines.append("## " + sentence(rng, zh)[:30])

@@ -6,6 +6,7 @@ through. The pages (Translate, Corpus, Models, Settings…) come with the deskto
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,20 @@ class MainWindow(QMainWindow):
         self.summary.setText(
             f"<p>Your corpus: <b>{stats['documents']}</b> documents, "
             f"<b>{stats['prose_segments']}</b> prose paragraphs ({langs}).</p>")
+
+
+def display_problem() -> str | None:
+    """Why no window can open here (a Linux box without a screen), or None.
+
+    Without this check Qt aborts with a core dump and a message about xcb plugins.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("No screen to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set). "
+            "Start OwnVoice from a desktop session, use the `ownvoice` commands instead, "
+            "or set QT_QPA_PLATFORM=offscreen to render without a screen.")
 
 
 def run_app(*, screenshot: Path | None = None) -> int:

@@ -36,14 +36,18 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ownvoice")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """OwnVoice: translations that sound like you.
 
     Import your writing, turn it into training pairs, fine-tune an open model and
     translate offline. Data lives in one folder (OWNVOICE_HOME overrides it).
     """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 @cli.command()
@@ -51,8 +55,11 @@ def cli() -> None:
               help="Render the main window to this PNG file and exit.")
 def gui(screenshot: Path | None) -> None:
     """Open the desktop app."""
-    from desktop.app import run_app
+    from desktop.app import display_problem, run_app
 
+    problem = display_problem()
+    if problem:
+        raise click.ClickException(problem)
     sys.exit(run_app(screenshot=screenshot))
 
 

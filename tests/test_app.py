@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
 
 from engine.corpus import importer
-from tests.conftest import run_ownvoice
+from tests.conftest import BIN, run_ownvoice
 
 
 def test_window_shows_an_empty_corpus_guide(qtbot, store):
@@ -34,3 +36,12 @@ def test_gui_screenshot_writes_a_png_of_the_window(tmp_path):
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = struct.unpack(">II", data[16:24])
     assert width >= 600 and height >= 400
+
+
+def test_gui_without_a_screen_explains_instead_of_crashing():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([str(BIN / "ownvoice"), "gui"], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 1
+    assert "No screen to open a window on" in result.stderr

@@ -34,7 +34,8 @@ def test_import_prints_a_readable_summary(blog):
 def test_import_of_a_missing_path_exits_zero_and_says_so(tmp_path):
     result = run_ownvoice("import", str(tmp_path / "nope"), "--json")
     report = json.loads(result.stdout)
-    assert report["skipped"] == [{"path": str(tmp_path / "nope"), "reason": "no such file or folder"}]
+    assert report["skipped"] == [{"path": str(tmp_path / "nope"),
+                                  "reason": "no such file or folder"}]
 
 
 def test_corpus_stats(blog):

@@ -72,3 +72,12 @@ def test_empty_files_are_noted(data):
 def test_control_characters_mean_binary():
     with pytest.raises(SkipFile, match="control characters"):
         decode_bytes(b"text \x01\x02\x03\x04\x05\x06\x07\x08 more" * 20)
+
+
+def test_a_declared_charset_wins_when_the_bytes_fit_it():
+    page = ('<html><head><meta charset="gb2312"></head><body><p>'
+            + ZH_SIMPLIFIED + "</p></body></html>")
+    decoded, encoding = decode_bytes(page.encode("gbk"))
+    assert decoded == page and encoding == "gb18030"
+    declared_wrongly = '<meta charset="no-such-codec">' + ZH_TRADITIONAL
+    assert decode_bytes(declared_wrongly.encode("big5"))[0] == declared_wrongly

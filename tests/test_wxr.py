@@ -63,3 +63,21 @@ def test_entity_expansion_attacks_are_refused():
             '<title>&b;</title></item></channel></rss>')
     with pytest.raises(wxr.MalformedXml, match="refused XML"):
         wxr.parse(bomb)
+
+
+def test_an_export_declaring_another_encoding_is_read_correctly(store, tmp_path):
+    from engine.corpus import importer
+
+    export = ('<?xml version="1.0" encoding="ISO-8859-1"?>'
+              '<rss xmlns:wp="http://wordpress.org/export/1.2/"'
+              ' xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+              "<link>https://fr.example.com</link><item><title>Café</title>"
+              "<guid>https://fr.example.com/?p=1</guid>"
+              "<content:encoded><![CDATA[<p>Un café crème, s'il vous plaît.</p>]]>"
+              "</content:encoded><wp:status>publish</wp:status><wp:post_type>post</wp:post_type>"
+              "</item></channel></rss>")
+    (tmp_path / "export.xml").write_bytes(export.encode("latin-1"))
+    report = importer.import_paths(store, [tmp_path])
+    assert report.imported == 1, report
+    assert [r["text"] for r in store.segments()] == ["Un café crème, s'il vous plaît."]
+    assert store.segments()[0]["title"] == "Café"

@@ -79,11 +79,29 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     try:
         text, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        text, encoding = _decode_legacy(data)
+        text, encoding = _decode_declared(data) or _decode_legacy(data)
 
     if _control_ratio(text) > 0.02:
         raise SkipFile("binary content (control characters), not text")
     return _normalise(text), encoding
+
+
+_DECLARED = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?([A-Za-z0-9._-]+)""", re.IGNORECASE)
+
+
+def _decode_declared(data: bytes) -> tuple[str, str] | None:
+    """The encoding an HTML <meta charset> or an XML declaration names, if it fits the bytes."""
+    match = _DECLARED.search(data[:4096])
+    if not match:
+        return None
+    name = match.group(1).decode("ascii").lower()
+    try:
+        encoding = codecs.lookup(name).name
+        if encoding in ("gb2312", "gbk"):  # pages that say GB2312 are usually GBK or wider
+            encoding = "gb18030"
+        return data.decode(encoding), encoding
+    except (LookupError, UnicodeDecodeError):
+        return None
 
 
 def _utf16_without_bom(data: bytes) -> str | None:

@@ -54,7 +54,8 @@ def looks_like_wxr(head: str) -> bool:
 
 def parse(text: str) -> WxrExport:
     try:
-        root = SafeET.fromstring(text.encode("utf-8"))
+        # From the decoded text: re-encoding would contradict an encoding="…" declaration.
+        root = SafeET.fromstring(text)
     except ParseError as exc:  # its message names the line and column
         raise MalformedXml(f"malformed XML ({exc})") from exc
     except DefusedXmlException as exc:
