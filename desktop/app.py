@@ -53,7 +53,8 @@ class MainWindow(QMainWindow):
         langs = ", ".join(f"{k} {v}" for k, v in list(stats["by_lang"].items())[:4])
         self.summary.setText(
             f"<p>Your corpus: <b>{stats['documents']}</b> documents, "
-            f"<b>{stats['prose_segments']}</b> prose paragraphs ({langs}).</p>")
+            f"<b>{stats['prose_segments']}</b> prose paragraphs; segments by language: "
+            f"{langs}.</p>")
 
 
 def display_problem() -> str | None:

@@ -25,8 +25,12 @@ FORMATS = {
     ".txt": "text", ".text": "text",
     ".xml": "wxr",
 }
-# Folders that never hold the user's writing.
-_IGNORED_DIRS = {"node_modules", "__pycache__", "vendor", "site-packages"}
+# Folders inside an imported folder that never hold the user's own writing: generated
+# sites (Hugo's public/, Jekyll's _site/) repeat every post, themes bring example posts.
+# Named directly on the command line, they are imported like any folder.
+IGNORED_DIRS = {"public", "_site", "themes", "node_modules", "__pycache__", "vendor",
+                "site-packages"}
+DRAFT_DIRS = {"_drafts"}  # Jekyll and Hexo keep unpublished posts here
 
 Progress = Callable[[int, int, str], None]  # (done, total, current path)
 
@@ -67,7 +71,7 @@ def find_documents(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], int]
                 passed_over += 1
             continue
         for folder, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _IGNORED_DIRS)
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in IGNORED_DIRS)
             for name in sorted(files):
                 if name.startswith("."):
                     continue
@@ -118,6 +122,8 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
     if fmt == "wxr":
         _import_wxr(store, file, data, report)
         return
+    if DRAFT_DIRS & set(file.relative_to(root).parts[:-1] if file.is_relative_to(root) else ()):
+        raise SkipFile("draft (in a _drafts folder)")
     key = str(file.resolve())
     content_hash = model.sha256_hex(data)
     if store.document_hash(key) == content_hash:
