@@ -27,19 +27,17 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip setuptools wheel
 
-$(VENV)/.installed-core: pyproject.toml | $(PY)
+$(VENV)/.installed-core: pyproject.toml tools/llama_wheel.py | $(PY)
+	$(PY) tools/llama_wheel.py
 	@echo ">> Installing OwnVoice and its dependencies into $(VENV)"
-	@echo "   (the first time, pip compiles llama.cpp for llama-cpp-python: about 5 minutes on 2 cores;"
-	@echo "    later installs reuse pip's cached wheel)"
 	$(PIP) install --progress-bar off -e .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(PY)
+$(VENV)/.installed-test: pyproject.toml tools/llama_wheel.py | $(PY)
 	@echo ">> Installing the CPU build of PyTorch first ($(TORCH_SPEC)), so nothing pulls a CUDA build"
 	$(PIP) install --progress-bar off "$(TORCH_SPEC)"
+	$(PY) tools/llama_wheel.py
 	@echo ">> Installing OwnVoice with the train and dev extras into $(VENV)"
-	@echo "   (the first time, pip compiles llama.cpp for llama-cpp-python: about 5 minutes on 2 cores;"
-	@echo "    later installs reuse pip's cached wheel)"
 	$(PIP) install --progress-bar off -e ".[train,dev]"
 	@touch $(VENV)/.installed-core $@
 

@@ -6,34 +6,15 @@ scripts (progress and hints go to stderr). PySide6 is imported only by `gui`.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
 
 import click
 
-from engine.errors import OwnVoiceError
-
-
-def _store():
-    from engine.store import Store
-
-    return Store()
-
-
-def _print_json(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
-class _Group(click.Group):
-    """Shows the engine's errors as `Error: <what happened and what to do>`, exit 1."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except OwnVoiceError as exc:
-            raise click.ClickException(str(exc)) from exc
+from desktop.cli_common import Group as _Group
+from desktop.cli_common import open_store as _store
+from desktop.cli_common import print_json as _print_json
 
 
 @click.group(cls=_Group, invoke_without_command=True,
@@ -164,6 +145,16 @@ def search(text: tuple[str, ...], limit: int, as_json: bool) -> None:
         _segment_lines(rows)
     else:
         click.echo("No segment matches.", err=True)
+
+
+def _register() -> None:
+    from desktop import cli_models, cli_translate
+
+    for command in (*cli_translate.COMMANDS, *cli_models.COMMANDS):
+        cli.add_command(command)
+
+
+_register()
 
 
 def main(argv: list[str] | None = None) -> None:

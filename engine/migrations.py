@@ -161,3 +161,102 @@ def m002_segments_search(db: sqlite_utils.Database) -> None:
     db.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('fts_tokenizer', ?)", (tokenizer,)
     )
+
+
+@migration
+def m003_models(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            backend TEXT NOT NULL CHECK (backend IN ('llama.cpp', 'openai')),
+            path TEXT,                        -- GGUF file (llama.cpp)
+            sha256 TEXT,
+            size_bytes INTEGER,
+            base_url TEXT,                    -- endpoint (openai); NULL = api.openai.com
+            model_id TEXT,                    -- the endpoint's model name
+            key_name TEXT,                    -- which keyring secret holds its API key
+            prompt_style TEXT NOT NULL CHECK (prompt_style IN ('chat', 'completion')),
+            base_model TEXT,
+            source_lang TEXT,
+            target_lang TEXT,
+            origin TEXT NOT NULL,             -- default | imported | downloaded | endpoint |
+                                              -- fine-tuned | openai-fine-tuned
+            job_id INTEGER,
+            meta TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        )"""
+    )
+
+
+@migration
+def m004_translations_and_pairs(db: sqlite_utils.Database) -> None:
+    tokenizer = _fts5_tokenizer(db)
+    db.execute(
+        """CREATE TABLE translations (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            model_id INTEGER REFERENCES models(id) ON DELETE SET NULL,
+            model_name TEXT NOT NULL,         -- kept when the model is removed
+            source_lang TEXT,
+            target_lang TEXT NOT NULL,
+            source_text TEXT NOT NULL,
+            output_text TEXT NOT NULL,
+            units TEXT NOT NULL DEFAULT '[]', -- [{source, output}] per translated paragraph
+            settings TEXT NOT NULL DEFAULT '{}',
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            ttft_ms REAL,
+            total_ms REAL,
+            warnings TEXT NOT NULL DEFAULT '[]',
+            rating INTEGER CHECK (rating IN (-1, 0, 1)),
+            corrected_text TEXT,
+            corrected_at TEXT
+        )"""
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE translations_fts USING fts5(source_text, output_text,"
+        f" corrected_text, content='translations', content_rowid='id', tokenize='{tokenizer}')"
+    )
+    db.execute(
+        """CREATE TRIGGER translations_fts_insert AFTER INSERT ON translations BEGIN
+            INSERT INTO translations_fts (rowid, source_text, output_text, corrected_text)
+                VALUES (new.id, new.source_text, new.output_text, new.corrected_text);
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER translations_fts_delete AFTER DELETE ON translations BEGIN
+            INSERT INTO translations_fts (translations_fts, rowid, source_text, output_text,
+                corrected_text)
+                VALUES ('delete', old.id, old.source_text, old.output_text, old.corrected_text);
+        END"""
+    )
+    db.execute(
+        """CREATE TRIGGER translations_fts_update AFTER UPDATE ON translations BEGIN
+            INSERT INTO translations_fts (translations_fts, rowid, source_text, output_text,
+                corrected_text)
+                VALUES ('delete', old.id, old.source_text, old.output_text, old.corrected_text);
+            INSERT INTO translations_fts (rowid, source_text, output_text, corrected_text)
+                VALUES (new.id, new.source_text, new.output_text, new.corrected_text);
+        END"""
+    )
+    # Training pairs: source = machine-flavoured input, target = the user's own words.
+    db.execute(
+        """CREATE TABLE pairs (
+            id INTEGER PRIMARY KEY,
+            origin TEXT NOT NULL,             -- synthetic | correction
+            source_lang TEXT,
+            target_lang TEXT,
+            source_text TEXT NOT NULL,
+            target_text TEXT NOT NULL,
+            weight REAL NOT NULL DEFAULT 1.0,
+            split TEXT NOT NULL DEFAULT 'train' CHECK (split IN ('train', 'val', 'test')),
+            segment_id INTEGER REFERENCES segments(id) ON DELETE SET NULL,
+            translation_id INTEGER REFERENCES translations(id) ON DELETE SET NULL,
+            excluded INTEGER NOT NULL DEFAULT 0,
+            meta TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX pairs_translation ON pairs(translation_id)")
+    db.execute("CREATE INDEX pairs_segment ON pairs(segment_id)")

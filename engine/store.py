@@ -211,20 +211,10 @@ class Store:
         FTS5's trigram index answers terms of three or more characters; shorter terms
         (common in Chinese: 火车, 部署) fall back to LIKE on the segments themselves.
         """
-        terms = query.split()
-        if not terms:
+        where, params = self._text_match(query, "segments", "s", ("text",))
+        if not where:
             return []
-        trigram = self.meta("fts_tokenizer") == "trigram"
-        where, params = [], []
-        for term in terms:
-            if trigram and len(term) >= 3:
-                where.append("s.id IN (SELECT rowid FROM segments_fts WHERE segments_fts MATCH ?)")
-                params.append('"' + term.replace('"', '""') + '"')
-            else:
-                where.append("s.text LIKE ? ESCAPE '\\'")
-                escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                params.append(f"%{escaped}%")
-        sql = (self._SEGMENT_COLUMNS + " WHERE " + " AND ".join(where)
+        sql = (self._SEGMENT_COLUMNS + f" {where}"
                + " ORDER BY s.kind != 'prose', d.date DESC, d.path, s.position LIMIT ?")
         return [self._segment_row(r) for r in self.conn.execute(sql, (*params, limit))]
 
@@ -232,3 +222,150 @@ class Store:
         item = dict(zip(self._SEGMENT_KEYS, row, strict=True))
         item["excluded"] = bool(item["excluded"])
         return item
+
+    # --- settings ------------------------------------------------------------------------
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # --- models --------------------------------------------------------------------------
+
+    _MODEL_FIELDS = ("name", "backend", "path", "sha256", "size_bytes", "base_url", "model_id",
+                     "key_name", "prompt_style", "base_model", "source_lang", "target_lang",
+                     "origin", "job_id", "meta")
+
+    def add_model(self, **fields) -> int:
+        unknown = set(fields) - set(self._MODEL_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown model fields {sorted(unknown)}")
+        fields["meta"] = json.dumps(fields.get("meta") or {}, ensure_ascii=False)
+        columns = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        with self.transaction() as conn:
+            cur = conn.execute(f"INSERT INTO models ({columns}, created_at) VALUES ({marks}, ?)",
+                               (*fields.values(), utc_now()))
+            return cur.lastrowid
+
+    def models(self) -> list[dict]:
+        rows = self.conn.execute("SELECT * FROM models ORDER BY id")
+        return [self._model_row(rows.description, r) for r in rows]
+
+    def model(self, name_or_id: str | int) -> dict | None:
+        cur = self.conn.execute("SELECT * FROM models WHERE name = ? OR id = ?",
+                                (str(name_or_id), name_or_id))
+        row = cur.fetchone()
+        return self._model_row(cur.description, row) if row else None
+
+    def remove_model(self, model_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM models WHERE id = ?", (model_id,))
+            conn.execute("DELETE FROM meta WHERE key = 'active_model' AND value = ?",
+                         (str(model_id),))
+
+    def _model_row(self, description, row) -> dict:
+        item = dict(zip((d[0] for d in description), row, strict=True))
+        item["meta"] = json.loads(item["meta"] or "{}")
+        return item
+
+    # --- translation history -------------------------------------------------------------
+
+    def add_translation(self, *, model_id: int | None, model_name: str, result) -> int:
+        """Store a TranslationResult (engine.translate); returns its history id."""
+        units = [{"source": u.source, "output": u.output} for u in result.units]
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO translations (created_at, model_id, model_name, source_lang,"
+                " target_lang, source_text, output_text, units, settings, tokens_in, tokens_out,"
+                " ttft_ms, total_ms, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (utc_now(), model_id, model_name, result.source_lang, result.target_lang,
+                 result.source_text, result.output, json.dumps(units, ensure_ascii=False),
+                 json.dumps(result.settings), result.tokens_in, result.tokens_out,
+                 result.ttft_ms, result.total_ms, json.dumps(result.warnings, ensure_ascii=False)))
+            return cur.lastrowid
+
+    def translation(self, translation_id: int) -> dict | None:
+        cur = self.conn.execute("SELECT * FROM translations WHERE id = ?", (translation_id,))
+        row = cur.fetchone()
+        return self._translation_row(cur.description, row) if row else None
+
+    def translations(self, *, search: str | None = None, limit: int = 50) -> list[dict]:
+        """Newest first; `search` matches source, output or correction (short CJK words too)."""
+        where, params = self._text_match(search, "translations", "t",
+                                         ("source_text", "output_text", "corrected_text"))
+        cur = self.conn.execute(
+            f"SELECT t.* FROM translations t {where} ORDER BY t.id DESC LIMIT ?",
+            (*params, limit))
+        return [self._translation_row(cur.description, r) for r in cur.fetchall()]
+
+    def rate_translation(self, translation_id: int, rating: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE translations SET rating = ? WHERE id = ?",
+                         (rating, translation_id))
+
+    def correct_translation(self, translation_id: int, corrected: str,
+                            pairs: list[dict]) -> list[int]:
+        """Save the user's corrected text and its training pairs together, or neither."""
+        now = utc_now()
+        ids = []
+        with self.transaction() as conn:
+            conn.execute("UPDATE translations SET corrected_text = ?, corrected_at = ?"
+                         " WHERE id = ?", (corrected, now, translation_id))
+            conn.execute("DELETE FROM pairs WHERE translation_id = ? AND origin = 'correction'",
+                         (translation_id,))
+            for pair in pairs:
+                cur = conn.execute(
+                    "INSERT INTO pairs (origin, source_lang, target_lang, source_text,"
+                    " target_text, weight, split, translation_id, meta, created_at)"
+                    " VALUES ('correction', ?, ?, ?, ?, ?, 'train', ?, ?, ?)",
+                    (pair["source_lang"], pair["target_lang"], pair["source_text"],
+                     pair["target_text"], pair["weight"], translation_id,
+                     json.dumps(pair.get("meta") or {}, ensure_ascii=False), now))
+                ids.append(cur.lastrowid)
+        return ids
+
+    def pairs(self, *, origin: str | None = None, translation_id: int | None = None) -> list[dict]:
+        where, params = [], []
+        for column, value in (("origin", origin), ("translation_id", translation_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = "SELECT * FROM pairs" + (" WHERE " + " AND ".join(where) if where else "")
+        cur = self.conn.execute(sql + " ORDER BY id", params)
+        names = [d[0] for d in cur.description]
+        rows = []
+        for row in cur.fetchall():
+            item = dict(zip(names, row, strict=True))
+            item["meta"] = json.loads(item["meta"] or "{}")
+            rows.append(item)
+        return rows
+
+    def _translation_row(self, description, row) -> dict:
+        item = dict(zip((d[0] for d in description), row, strict=True))
+        for key in ("units", "settings", "warnings"):
+            item[key] = json.loads(item[key] or "null")
+        return item
+
+    def _text_match(self, query: str | None, table: str, alias: str,
+                    columns: tuple[str, ...]) -> tuple[str, list]:
+        """A WHERE clause matching every word of `query` in any of `columns`.
+
+        FTS5's trigram index answers words of three characters or more; shorter ones
+        (Chinese 火车, 部署) fall back to LIKE on the table itself.
+        """
+        terms = (query or "").split()
+        if not terms:
+            return "", []
+        trigram = self.meta("fts_tokenizer") == "trigram"
+        clauses, params = [], []
+        for term in terms:
+            if trigram and len(term) >= 3:
+                clauses.append(f"{alias}.id IN (SELECT rowid FROM {table}_fts"
+                               f" WHERE {table}_fts MATCH ?)")
+                params.append('"' + term.replace('"', '""') + '"')
+            else:
+                escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                clauses.append("(" + " OR ".join(f"{alias}.{c} LIKE ? ESCAPE '\\'"
+                                                 for c in columns) + ")")
+                params += [f"%{escaped}%"] * len(columns)
+        return "WHERE " + " AND ".join(clauses), params

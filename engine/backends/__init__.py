@@ -1,0 +1,69 @@
+"""The one contract between OwnVoice and a model: stream text for a request.
+
+Two implementations: a local GGUF through llama-cpp-python (`llama.py`) and any
+OpenAI-compatible endpoint (`openai_compat.py`). Capabilities are class attributes;
+options are a dataclass that rejects unknown keys.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+
+from ..errors import OwnVoiceError
+
+
+@dataclass
+class Sampling:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repeat_penalty: float = 1.0  # llama.cpp only; over the last 64 tokens
+    seed: int | None = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Sampling:
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise OwnVoiceError(f"Unknown sampling option(s) {sorted(unknown)}; "
+                                f"known: {sorted(known)}")
+        return cls(**values)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Request:
+    """Either chat `messages` (the model's template formats them) or a raw `prompt`."""
+
+    max_tokens: int
+    messages: list[dict] | None = None
+    prompt: str | None = None
+    stop: list[str] = field(default_factory=list)
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # stop | length | cancelled
+
+
+class Backend(ABC):
+    kind: str = ""
+    prompt_style: str = "chat"  # "chat" or "completion" (base models without a template)
+    default_sampling: Sampling = Sampling()
+
+    @abstractmethod
+    def stream(self, request: Request) -> Iterator[str | Usage]:
+        """Yield the generated text piece by piece, then one Usage."""
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` for this model (an estimate where the tokenizer is remote)."""
+        return max(1, len(text.encode("utf-8")) // 3)
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Free what the backend holds (a loaded model)."""

@@ -1,0 +1,48 @@
+"""Every prompt OwnVoice sends to a model, in one place.
+
+The system prompt here is also the one the training data uses (dataset export): a
+fine-tuned model must see at inference exactly what it saw in training.
+"""
+
+from __future__ import annotations
+
+from . import languages
+
+SYSTEM_PROMPT = ("Translate the following text from {source} into {target}. "
+                 "Reply with the translation only.")
+# Base models (no chat template) continue a list of translations instead.
+COMPLETION_STOP = ["\n"]
+
+
+def system_prompt(source: str, target: str) -> str:
+    return SYSTEM_PROMPT.format(source=languages.name(source), target=languages.name(target))
+
+
+def chat_messages(text: str, source: str, target: str) -> list[dict]:
+    """The prompt of fine-tuned and instruction models: short, the same as in training."""
+    return [{"role": "system", "content": system_prompt(source, target)},
+            {"role": "user", "content": text}]
+
+
+def completion_prompt(text: str, source: str, target: str) -> str:
+    """A few-shot prompt for base models: they translate by continuing the pattern.
+
+    The examples come first and never change, so llama.cpp evaluates them once and reuses
+    them (prefix cache) for every paragraph. The text goes on one line: the prompt's
+    stop sequence is the end of the line.
+    """
+    src, tgt = languages.name(source), languages.name(target)
+    lines = []
+    for example_source, example_target in languages.example_pairs(source, target):
+        lines += [f"{src}: {example_source}", f"{tgt}: {example_target}", ""]
+    lines += [f"{src}: {' '.join(text.split())}", f"{tgt}:"]
+    return "\n".join(lines)
+
+
+def style_examples_messages(text: str, source: str, target: str,
+                            examples: list[str]) -> list[dict]:
+    """The retrieval few-shot baseline: the user's own paragraphs as examples of their voice."""
+    shown = "\n\n".join(f"Example {i}:\n{example}" for i, example in enumerate(examples, 1))
+    system = (f"{system_prompt(source, target)} Write it the way the author of the following "
+              f"examples writes: their words, their rhythm, their punctuation.\n\n{shown}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
