@@ -15,8 +15,8 @@ from . import document
 CORRECTION_WEIGHT = 3.0  # synthetic pairs weigh 1.0
 # Words for diffing: a CJK character is a word; so is a run of letters/digits, a space run,
 # or a punctuation mark.
-_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
-                   r"|\w+|\s+|[^\w\s]")
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|\s+|[^\w\s]")
 
 
 def word_diff(old: str, new: str) -> list[tuple[str, str]]:

