@@ -43,6 +43,7 @@ $(VENV)/.installed-test: pyproject.toml tools/llama_wheel.py | $(PY)
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/import_corpus.py
+	$(PY) benchmarks/translate.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
