@@ -1,7 +1,7 @@
-"""Start-up of the desktop app.
+"""Start-up of the desktop app: palette, fonts, data folder, the main window.
 
-For now one window: what is in the corpus and the loop the app will walk the user
-through. The pages (Translate, Corpus, Models, Settings…) come with the desktop issue.
+Imports stay light (no torch, no llama.cpp until the first translation): the window
+must appear quickly.
 """
 
 from __future__ import annotations
@@ -11,50 +11,15 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QApplication
 
 from engine import paths
-from engine.store import Store
 
-GUIDE = (
-    "<ol>"
-    "<li><b>Import your writing</b> — <code>ownvoice import FOLDER</code> "
-    "(Markdown, HTML, text, WordPress exports).</li>"
-    "<li><b>Make training pairs</b> — a machine translates your paragraphs the other way.</li>"
-    "<li><b>Fine-tune</b> — locally or on a rented GPU, then translate offline in your voice.</li>"
-    "</ol>"
-)
-
-
-class MainWindow(QMainWindow):
-    def __init__(self, store: Store):
-        super().__init__()
-        self.setWindowTitle("OwnVoice")
-        self.resize(900, 600)
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setAlignment(Qt.AlignmentFlag.AlignTop)
-        title = QLabel("<h1>OwnVoice</h1><p>Translations that sound like you.</p>")
-        self.summary = QLabel()
-        self.summary.setObjectName("corpusSummary")
-        guide = QLabel(GUIDE)
-        guide.setWordWrap(True)
-        for widget in (title, self.summary, guide):
-            widget.setTextFormat(Qt.TextFormat.RichText)
-            layout.addWidget(widget)
-        self.setCentralWidget(body)
-        self.statusBar().showMessage(f"Data folder: {paths.data_dir()}")
-        self.show_stats(store.corpus_stats())
-
-    def show_stats(self, stats: dict) -> None:
-        if not stats["documents"]:
-            self.summary.setText("<p>Your corpus is empty: start by importing your writing.</p>")
-            return
-        langs = ", ".join(f"{k} {v}" for k, v in list(stats["by_lang"].items())[:4])
-        self.summary.setText(
-            f"<p>Your corpus: <b>{stats['documents']}</b> documents, "
-            f"<b>{stats['prose_segments']}</b> prose paragraphs; segments by language: "
-            f"{langs}.</p>")
+PAGE_NAMES = {"translate": 0, "corpus": 1, "models": 2, "settings": 3}
+# Fallbacks so Chinese, Japanese and Korean never show as boxes where a CJK font exists.
+CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB",
+             "Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK JP", "Noto Sans CJK KR"]
 
 
 def display_problem() -> str | None:
@@ -71,17 +36,80 @@ def display_problem() -> str | None:
             "or set QT_QPA_PLATFORM=offscreen to render without a screen.")
 
 
-def run_app(*, screenshot: Path | None = None) -> int:
+def apply_data_folder_setting() -> None:
+    """A data folder chosen in Settings applies from the next start (OWNVOICE_HOME wins)."""
+    if os.environ.get(paths.HOME_ENV):
+        return
+    from desktop.views.settings_page import DATA_DIR_KEY, app_settings
+
+    chosen = app_settings().value(DATA_DIR_KEY)
+    if chosen:
+        os.environ[paths.HOME_ENV] = str(chosen)
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    colors = {QPalette.ColorRole.Window: "#2b2b2b", QPalette.ColorRole.WindowText: "#e6e6e6",
+              QPalette.ColorRole.Base: "#1f1f1f", QPalette.ColorRole.AlternateBase: "#262626",
+              QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#333333",
+              QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#3d6fb4",
+              QPalette.ColorRole.HighlightedText: "#ffffff",
+              QPalette.ColorRole.ToolTipBase: "#333333", QPalette.ColorRole.ToolTipText: "#e6e6e6",
+              QPalette.ColorRole.PlaceholderText: "#8c8c8c", QPalette.ColorRole.Link: "#6ea8fe"}
+    for role, color in colors.items():
+        palette.setColor(role, QColor(color))
+    return palette
+
+
+def follow_color_scheme(app: QApplication) -> None:
+    """Light or dark, as the system is (and when it changes). macOS and Windows styles do
+    this themselves; elsewhere the Fusion style gets a matching palette."""
+    if sys.platform in ("darwin", "win32"):
+        return
+    app.setStyle("Fusion")
+    light = app.palette()
+
+    def apply(scheme) -> None:
+        app.setPalette(dark_palette() if scheme == Qt.ColorScheme.Dark else light)
+
+    hints = app.styleHints()
+    apply(hints.colorScheme())
+    hints.colorSchemeChanged.connect(apply)
+
+
+def make_app() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("OwnVoice")
-    with Store() as store:
-        window = MainWindow(store)
+    app.setOrganizationName("OwnVoice")
+    font = QFont(app.font())
+    font.setFamilies([font.family(), *CJK_FONTS])
+    app.setFont(font)
+    follow_color_scheme(app)
+    return app
+
+
+def run_app(*, screenshot: Path | None = None, page: str | None = None) -> int:
+    apply_data_folder_setting()
+    app = make_app()
+    from desktop.main_window import MainWindow
+    from engine.store import Store
+
+    store = Store()
+    window = MainWindow(store)
+    if page is not None:
+        window.show_page(PAGE_NAMES[page])
     window.show()
     if screenshot is not None:
         def save_and_quit() -> None:
+            if window.runner.active:  # let start-up work (model registration) finish
+                QTimer.singleShot(100, save_and_quit)
+                return
             app.processEvents()
             ok = window.grab().save(str(screenshot))
+            window.close()
             app.exit(0 if ok else 1)
 
-        QTimer.singleShot(200, save_and_quit)
-    return app.exec()
+        QTimer.singleShot(300, save_and_quit)
+    code = app.exec()
+    store.close()
+    return code

@@ -33,15 +33,17 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command()
 @click.option("--screenshot", type=click.Path(dir_okay=False, path_type=Path),
-              help="Render the main window to this PNG file and exit.")
-def gui(screenshot: Path | None) -> None:
+              help="Render the main window with its current data to this PNG file and exit.")
+@click.option("--page", type=click.Choice(["translate", "corpus", "models", "settings"]),
+              help="The page to open on.")
+def gui(screenshot: Path | None, page: str | None) -> None:
     """Open the desktop app."""
     from desktop.app import display_problem, run_app
 
     problem = display_problem()
     if problem:
         raise click.ClickException(problem)
-    sys.exit(run_app(screenshot=screenshot))
+    sys.exit(run_app(screenshot=screenshot, page=page))
 
 
 @cli.command("import")

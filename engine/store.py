@@ -184,15 +184,42 @@ class Store:
 
     _SEGMENT_COLUMNS = (
         "SELECT s.id, s.document_id, d.path, d.title, s.position, s.kind, s.lang, d.split,"
-        " s.text, s.source, s.excluded OR d.excluded"
+        " s.text, s.source, s.excluded OR d.excluded, s.excluded"
         " FROM segments s JOIN documents d ON d.id = s.document_id")
     _SEGMENT_KEYS = ("id", "document_id", "document", "title", "position", "kind", "lang",
-                     "split", "text", "source", "excluded")
+                     "split", "text", "source", "excluded", "segment_excluded")
+
+    def documents(self, *, search: str | None = None, limit: int = 2000) -> list[dict]:
+        """Documents with their segment counts, newest first; `search` matches their text."""
+        where, params = "", []
+        if search and search.strip():
+            match, params = self._text_match(search, "segments", "s", ("text",))
+            where = (f"WHERE d.id IN (SELECT s.document_id FROM segments s {match})"
+                     " OR d.title LIKE ?")
+            params.append(f"%{search.strip()}%")
+        cur = self.conn.execute(
+            "SELECT d.id, d.title, d.path, d.format, d.lang, d.split, d.date, d.excluded,"
+            " (SELECT COUNT(*) FROM segments s WHERE s.document_id = d.id) AS segments,"
+            " (SELECT COUNT(*) FROM segments s WHERE s.document_id = d.id"
+            "  AND s.kind = 'prose') AS prose"
+            f" FROM documents d {where} ORDER BY d.date DESC, d.path LIMIT ?",
+            (*params, limit))
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def set_excluded(self, table: str, row_id: int, excluded: bool) -> None:
+        """Keep a document or a segment out of training data (it stays in the corpus)."""
+        if table not in ("documents", "segments"):
+            raise ValueError(table)
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE {table} SET excluded = ? WHERE id = ?", (int(excluded), row_id))
 
     def segments(self, *, kind: str | None = None, lang: str | None = None,
-                 split: str | None = None, limit: int | None = None) -> list[dict]:
+                 split: str | None = None, document_id: int | None = None,
+                 limit: int | None = None) -> list[dict]:
         where, params = [], []
-        for column, value in (("s.kind", kind), ("s.lang", lang), ("d.split", split)):
+        for column, value in (("s.kind", kind), ("s.lang", lang), ("d.split", split),
+                              ("s.document_id", document_id)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -221,6 +248,7 @@ class Store:
     def _segment_row(self, row: tuple) -> dict:
         item = dict(zip(self._SEGMENT_KEYS, row, strict=True))
         item["excluded"] = bool(item["excluded"])
+        item["segment_excluded"] = bool(item["segment_excluded"])
         return item
 
     # --- settings ------------------------------------------------------------------------

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def ownvoice_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "ownvoice-home"
     monkeypatch.setenv("OWNVOICE_HOME", str(home))
+    # Qt's own settings (QSettings) and platformdirs stay inside the test's folder too.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     return home
 
 

@@ -1,0 +1,1 @@
+"""Qt table models over plain rows (dicts from the store): views hold no data."""

@@ -1,0 +1,1 @@
+"""One page per job: Translate, Corpus, Models, Settings."""

@@ -1,0 +1,220 @@
+"""The desktop window, page by page, driven as a user would (offscreen, pytest-qt)."""
+
+from __future__ import annotations
+
+import keyring
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from desktop.main_window import MainWindow
+from engine import models
+from engine.corpus import lang
+from engine.translate import Translator
+from tests.blog import EXPECTED_DOCUMENTS
+from tests.keyring_backend import FileKeyring
+from tests.test_translate import CountingModel
+
+
+@pytest.fixture
+def window(qtbot, store, default_model):
+    win = MainWindow(store)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.translate_page.model_combo.count() > 0, timeout=10000)
+    yield win
+    win.runner.cancel_all()
+    win.runner.wait()
+
+
+def settle(qtbot, win):
+    qtbot.waitUntil(lambda: not win.runner.active, timeout=60000)
+
+
+def test_first_run_guides_and_the_default_model_is_ready(window):
+    assert window.pages.currentWidget() is window.translate_page
+    assert window.corpus_page.stack.currentIndex() == 0  # the guide, not empty tables
+    assert "Import your writing" in window.corpus_page.guide.text()
+    page = window.translate_page
+    assert page.model_combo.currentText() == "gemma-3-270m"
+    assert page.to_combo.currentData() == "zh"
+    assert [window.sidebar.item(i).text() for i in range(4)] == ["Translate", "Corpus",
+                                                                 "Models", "Settings"]
+
+
+def test_translate_rate_correct_and_find_it_again(qtbot, window, store):
+    page = window.translate_page
+    page.source.setPlainText("Where is the train station?")
+    streamed = []
+    page.translate_button.click()
+    page.task.text.connect(streamed.append)
+    assert page.translate_button.text() == "Stop"
+    qtbot.waitUntil(lambda: page.current is not None, timeout=60000)
+    output = page.output.toPlainText()
+    assert lang.detect(output)[0] == "zh"
+    assert streamed and "".join(streamed).strip()
+    assert page.history.rowCount() == 1
+    assert page.translate_button.text() == "Translate"
+
+    page.up_button.click()
+    qtbot.waitUntil(lambda: store.translation(page.current["id"])["rating"] == 1)
+
+    page.correct_button.click()
+    assert not page.output.isReadOnly() and page.correct_button.text() == "Save correction"
+    page.output.setPlainText("请问火车站在哪儿？")
+    page.correct_button.click()
+    qtbot.waitUntil(lambda: page.diff.isVisible(), timeout=10000)
+    assert "火车站在哪" in page.diff.text()
+    pairs = store.pairs(translation_id=page.current["id"])
+    assert [(p["origin"], p["target_text"]) for p in pairs] == [
+        ("correction", "请问火车站在哪儿？")]
+
+    page.history_search.setText("请问")  # a short Chinese word, in the correction
+    qtbot.waitUntil(lambda: page.history.rowCount() == 1, timeout=5000)
+    page.history_search.setText("不存在的词")
+    qtbot.waitUntil(lambda: page.history.rowCount() == 0, timeout=5000)
+    page.history_search.clear()
+    qtbot.waitUntil(lambda: page.history.rowCount() == 1, timeout=5000)
+    page.source.clear()
+    page.output.clear()
+    page.history_view.clicked.emit(page.history.index(0, 2))
+    assert page.source.toPlainText() == "Where is the train station?"
+    assert page.output.toPlainText() == "请问火车站在哪儿？"
+
+
+def test_ctrl_enter_translates(qtbot, window):
+    page = window.translate_page
+    page.source.setPlainText("Good morning.")
+    window.activateWindow()
+    page.source.setFocus()
+    qtbot.keyClick(page.source, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: page.current is not None, timeout=60000)
+    assert page.output.toPlainText().strip()
+
+
+def test_stop_cancels_a_translation_that_runs_on(qtbot, window, gemma_file):
+    page = window.translate_page
+    model_id = page.model_combo.currentData()
+    page.translators[model_id] = Translator(CountingModel(gemma_file))
+    page.source.setPlainText("Count for me.\n\nAnd a second paragraph.")
+    page.translate_button.click()
+    qtbot.waitUntil(lambda: page.output.toPlainText() != "", timeout=30000)
+    page.translate_button.click()  # now "Stop"
+    qtbot.waitUntil(lambda: page.task is None, timeout=30000)
+    settle(qtbot, window)
+    assert "(stopped)" in page.status.text()
+    assert page.current is not None and page.current["tokens_out"] < 60
+
+
+def test_corpus_import_by_drop_browse_search_and_exclude(qtbot, window, blog, store):
+    page = window.corpus_page
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(blog))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    page.dropEvent(drop)
+    qtbot.waitUntil(lambda: page.summary.text().startswith("Imported"), timeout=30000)
+    assert f"Imported {EXPECTED_DOCUMENTS} new document(s)" in page.summary.text()
+    assert "Skipped: " in page.summary.text() and "draft.md: draft" in page.summary.text()
+    assert page.stack.currentIndex() == 1
+    assert page.documents.rowCount() == EXPECTED_DOCUMENTS
+
+    page.search.setText("部署")
+    qtbot.waitUntil(lambda: page.documents.rowCount() == 1, timeout=5000)
+    page.documents_view.selectRow(0)
+    assert any("部署" in row["text"] for row in page.segments.rows)
+    prose = next(i for i, r in enumerate(page.segments.rows) if r["kind"] == "prose")
+    page.segments_view.selectRow(prose)
+    segment_id = page.segments.rows[prose]["id"]
+    page.exclude_segment.click()
+    qtbot.waitUntil(lambda: store.conn.execute("SELECT excluded FROM segments WHERE id = ?",
+                                               (segment_id,)).fetchone()[0] == 1, timeout=5000)
+    page.exclude_document.click()
+    document_id = page.selected_document()["id"]
+    qtbot.waitUntil(lambda: store.conn.execute("SELECT excluded FROM documents WHERE id = ?",
+                                               (document_id,)).fetchone()[0] == 1, timeout=5000)
+    settle(qtbot, window)
+    assert page.documents.rows[0]["excluded"] == 1
+
+
+def test_models_page_adds_uses_and_removes(qtbot, window, smol_file, monkeypatch, store):
+    page = window.models_page
+    assert page.models.rowCount() == 1
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(smol_file), "")))
+    page.add_button.click()
+    qtbot.waitUntil(lambda: page.models.rowCount() == 2, timeout=30000)
+    row = next(i for i, r in enumerate(page.models.rows) if r["origin"] == "imported")
+    page.view.selectRow(row)
+    assert page.remove_button.isEnabled()
+    page.use_button.click()
+    qtbot.waitUntil(lambda: models.active(store)["origin"] == "imported", timeout=5000)
+    settle(qtbot, window)
+    assert window.translate_page.model_combo.count() == 2
+
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    page.view.selectRow(next(i for i, r in enumerate(page.models.rows)
+                             if r["origin"] == "imported"))
+    page.remove_button.click()
+    qtbot.waitUntil(lambda: page.models.rowCount() == 1, timeout=5000)
+    assert models.active(store)["name"] == "gemma-3-270m"
+    page.view.selectRow(0)
+    assert not page.remove_button.isEnabled()  # the built-in model stays
+
+
+def test_settings_round_trip_through_the_keyring(qtbot, window, store, tmp_path, monkeypatch,
+                                                 ownvoice_home):
+    monkeypatch.setenv("OWNVOICE_TEST_KEYRING", str(tmp_path / "keyring.json"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FileKeyring())
+    try:
+        page = window.settings_page
+        page.load()
+        assert page.key_status.text() == "No key stored yet."
+        page.key_edit.setText("sk-secret-abc")
+        page.save_key_button.click()
+        assert page.key_status.text() == "A key is stored."
+        assert page.key_edit.text() == ""
+        from engine.secrets import get_secret
+
+        assert get_secret("openai") == "sk-secret-abc"
+        page.delete_key_button.click()
+        assert get_secret("openai") is None
+    finally:
+        keyring.set_keyring(previous)
+    page.target_combo.setCurrentIndex(page.target_combo.findData("fr"))
+    page.save_languages_button.click()
+    qtbot.waitUntil(lambda: window.translate_page.to_combo.currentData() == "fr",
+                    timeout=5000)
+    assert store.meta("default_target_lang") == "fr"
+    for path in ownvoice_home.rglob("*"):
+        if path.is_file():
+            assert b"sk-secret-abc" not in path.read_bytes()
+
+
+def test_data_folder_choice_applies_at_the_next_start(window, tmp_path, monkeypatch):
+    from desktop.app import apply_data_folder_setting
+
+    window.settings_page.set_data_folder(str(tmp_path / "elsewhere"))
+    assert "next start" in window.settings_page.folder_note.text()
+    monkeypatch.delenv("OWNVOICE_HOME")
+    apply_data_folder_setting()
+    import os
+
+    assert os.environ["OWNVOICE_HOME"] == str(tmp_path / "elsewhere")
+
+
+def test_geometry_and_page_are_remembered(qtbot, store, default_model):
+    first = MainWindow(store)
+    qtbot.addWidget(first)
+    first.resize(700, 500)  # the offscreen screen is 800×600: stay inside it
+    first.show_page(2)
+    first.close()
+    second = MainWindow(store)
+    qtbot.addWidget(second)
+    assert second.sidebar.currentRow() == 2
+    assert (second.width(), second.height()) == (700, 500)
+    second.runner.wait()

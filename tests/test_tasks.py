@@ -1,0 +1,91 @@
+"""The task runner: work off the GUI thread, signals back, cancellation, one write lane."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from desktop.tasks import TaskRunner
+from engine.errors import OwnVoiceError
+
+
+def test_results_come_back_on_the_gui_thread(qtbot):
+    runner = TaskRunner()
+    gui_thread = threading.get_ident()
+    seen = {}
+
+    def work(ctx):
+        seen["worker"] = threading.get_ident()
+        ctx.progress(1, 2, "half")
+        return 42
+
+    task = runner.submit("answering", work)
+    progress = []
+    task.progress.connect(lambda d, t, w: progress.append((d, t, w, threading.get_ident())))
+    with qtbot.waitSignal(task.succeeded, timeout=5000) as blocker:
+        pass
+    assert blocker.args == [42]
+    assert seen["worker"] != gui_thread
+    assert progress and progress[0][3] == gui_thread
+
+
+def test_errors_become_messages(qtbot):
+    runner = TaskRunner()
+
+    def fails_clearly(ctx):
+        raise OwnVoiceError("The model file is missing. Add it again.")
+
+    def has_a_bug(ctx):
+        return {}["nope"]
+
+    first = runner.submit("loading", fails_clearly)
+    with qtbot.waitSignal(first.failed, timeout=5000) as blocker:
+        pass
+    assert blocker.args == ["The model file is missing. Add it again."]
+    second = runner.submit("computing", has_a_bug)
+    with qtbot.waitSignal(second.failed, timeout=5000) as blocker:
+        pass
+    assert blocker.args[0].startswith("Something went wrong while computing: KeyError")
+
+
+def test_a_long_task_can_be_cancelled(qtbot):
+    runner = TaskRunner()
+
+    def long_work(ctx):
+        for i in range(1000):
+            if ctx.cancelled():
+                return i
+            time.sleep(0.01)
+        return 1000
+
+    task = runner.submit("working", long_work)
+    time.sleep(0.05)
+    task.cancel()
+    with qtbot.waitSignal(task.succeeded, timeout=5000) as blocker:
+        pass
+    assert blocker.args[0] < 100
+
+
+def test_writes_go_through_one_lane_in_order(qtbot, store):
+    runner = TaskRunner()
+    active, overlaps, order = [0], [], []
+    lock = threading.Lock()
+
+    def write(n):
+        def work(ctx):
+            with lock:
+                active[0] += 1
+                overlaps.append(active[0])
+            ctx.store.set_meta(f"k{n}", str(n))
+            time.sleep(0.02)
+            order.append(n)
+            with lock:
+                active[0] -= 1
+        return work
+
+    tasks = [runner.submit(f"write {n}", write(n), writes=True) for n in range(5)]
+    with qtbot.waitSignal(tasks[-1].finished, timeout=10000):
+        pass
+    runner.wait()
+    assert max(overlaps) == 1 and order == [0, 1, 2, 3, 4]
+    assert store.meta("k4") == "4"
