@@ -44,6 +44,7 @@ $(VENV)/.installed-test: pyproject.toml tools/llama_wheel.py | $(PY)
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/import_corpus.py
 	$(PY) benchmarks/translate.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

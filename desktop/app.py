@@ -98,6 +98,8 @@ def run_app(*, screenshot: Path | None = None, page: str | None = None) -> int:
     window = MainWindow(store)
     if page is not None:
         window.show_page(PAGE_NAMES[page])
+    if screenshot is not None:
+        window.resize(1100, 720)  # the same picture whatever size the user left it at
     window.show()
     if screenshot is not None:
         def save_and_quit() -> None:

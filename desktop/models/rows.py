@@ -20,7 +20,7 @@ class Column:
     key: str
     title: str
     format: Callable[[Any, dict], str] | None = None  # (value, row) → display text
-    tooltip: bool = False  # show the full value as a tooltip (long texts)
+    tooltip: bool | str = False  # True: the full value as a tooltip; a key: that field
 
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the whole row dict
@@ -61,8 +61,9 @@ class RowsModel(QAbstractTableModel):
             text = column.format(value, row) if column.format else ("" if value is None
                                                                     else str(value))
             return text.replace("\n", " ⏎ ")
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip and value:
-            return str(value)
+        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
+            shown = row.get(column.tooltip) if isinstance(column.tooltip, str) else value
+            return str(shown) if shown else None
         if role == ROW_ROLE:
             return row
         if role == Qt.ItemDataRole.ForegroundRole and row.get("excluded"):

@@ -19,11 +19,10 @@ def _yes(value, _row) -> str:
 
 
 def documents_model(parent=None) -> RowsModel:
-    return RowsModel([Column("title", "Title", tooltip=True), Column("format", "Format"),
+    return RowsModel([Column("title", "Title", tooltip="path"), Column("format", "Format"),
                       Column("lang", "Lang"), Column("split", "Split"),
                       Column("prose", "Prose"), Column("segments", "Segments"),
-                      Column("excluded", "Training", _yes), Column("path", "File", tooltip=True)],
-                     parent)
+                      Column("excluded", "Training", _yes)], parent)
 
 
 def segments_model(parent=None) -> RowsModel:

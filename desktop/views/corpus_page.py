@@ -84,6 +84,7 @@ class CorpusPage(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
+        self.splitter.setSizes([500, 500])
         self.stack = QStackedWidget()
         self.stack.addWidget(self.guide)
         self.stack.addWidget(self.splitter)
@@ -112,11 +113,10 @@ class CorpusPage(QWidget):
         self.documents.set_rows(self.store.documents(search=self.search.text()))
         empty = not self.documents.rows and not self.search.text()
         self.stack.setCurrentIndex(0 if empty else 1)
-        if selected is not None:
-            for i, row in enumerate(self.documents.rows):
-                if row["id"] == selected["id"]:
-                    self.documents_view.selectRow(i)
-                    break
+        index = next((i for i, row in enumerate(self.documents.rows)
+                      if selected is not None and row["id"] == selected["id"]), 0)
+        if self.documents.rows:
+            self.documents_view.selectRow(index)
         self._document_selected()
 
     def selected_document(self) -> dict | None:

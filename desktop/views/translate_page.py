@@ -294,7 +294,14 @@ class TranslatePage(QWidget):
         self.output.setReadOnly(True)
         select_data(self.from_combo, self.current["source_lang"])
         select_data(self.to_combo, self.current["target_lang"])
-        self.diff.hide()
+        if self.current["corrected_text"]:  # show what the user changed
+            from engine.corrections import word_diff
+
+            self.diff.setText("Your correction: " + diff_html(word_diff(
+                self.current["output_text"].strip(), self.current["corrected_text"])))
+            self.diff.show()
+        else:
+            self.diff.hide()
         warnings = "".join(f"\n⚠ {w}" for w in self.current["warnings"] or [])
         self.status.setText(f"#{self.current['id']} · {self.current['model_name']} · "
                             f"{self.current['created_at'][:16].replace('T', ' ')}{warnings}")
