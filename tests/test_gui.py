@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keyring
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
@@ -218,3 +218,36 @@ def test_geometry_and_page_are_remembered(qtbot, store, default_model):
     assert second.sidebar.currentRow() == 2
     assert (second.width(), second.height()) == (700, 500)
     second.runner.wait()
+
+
+def test_the_palette_follows_the_systems_dark_scheme(qapp):
+    from PySide6.QtGui import QPalette
+
+    from desktop.app import follow_color_scheme
+
+    hints = qapp.styleHints()
+    follow_color_scheme(qapp)
+    light = qapp.palette().color(QPalette.ColorRole.Window).name()
+    # The offscreen platform has no system scheme to switch: send its change signal.
+    hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+    assert qapp.palette().color(QPalette.ColorRole.Window).name() == "#2b2b2b"
+    hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+    assert qapp.palette().color(QPalette.ColorRole.Window).name() == light
+
+
+def test_dragging_files_over_the_corpus_page_is_accepted(window, blog):
+    from PySide6.QtGui import QDragEnterEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(blog))])
+    event = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.corpus_page.dragEnterEvent(event)
+    assert event.isAccepted()
+    text_only = QMimeData()
+    text_only.setText("not a file")
+    refused = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, text_only,
+                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    refused.ignore()
+    window.corpus_page.dragEnterEvent(refused)
+    assert not refused.isAccepted()
