@@ -27,7 +27,7 @@ log = logging.getLogger("ownvoice.tasks")
 
 
 class Task(QObject):
-    progress = Signal(int, int, str)  # done, total, what
+    progress = Signal("qint64", "qint64", str)  # done, total (bytes can pass 2**31), what
     text = Signal(str)  # streamed output
     succeeded = Signal(object)  # the function's return value
     failed = Signal(str)  # a message for people: what happened and what to do

@@ -42,7 +42,8 @@ def hf_url(repo_and_file: str) -> str:
 
 
 def download(url: str, dest: Path, *, sha256: str | None = None,
-             progress: Progress | None = None, timeout: float = 60.0) -> Path:
+             progress: Progress | None = None, timeout: float = 60.0,
+             cancelled: Callable[[], bool] | None = None) -> Path:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -63,6 +64,9 @@ def download(url: str, dest: Path, *, sha256: str | None = None,
             with part.open("ab" if have else "wb") as out:
                 done = have
                 for block in iter(lambda: response.read(_CHUNK), b""):
+                    if cancelled is not None and cancelled():
+                        raise DownloadError(f"Download stopped; {done:,} bytes are kept in "
+                                            f"{part}, and the next try resumes from there.")
                     out.write(block)
                     digest.update(block)
                     done += len(block)

@@ -112,7 +112,8 @@ def add(store, spec: str, *, name: str | None = None, model_id: str | None = Non
         key_name: str | None = None, base_model: str | None = None,
         source_lang: str | None = None, target_lang: str | None = None,
         sha256: str | None = None,
-        progress: Callable[[int, int | None], None] | None = None) -> dict:
+        progress: Callable[[int, int | None], None] | None = None,
+        cancelled: Callable[[], bool] | None = None) -> dict:
     """Register a model from a GGUF path, `hf:OWNER/REPO/FILE.gguf`, an https URL of a GGUF,
     `openai:MODEL`, or the base URL of an OpenAI-compatible server (with `model_id`)."""
     ensure_default(store)
@@ -132,7 +133,8 @@ def add(store, spec: str, *, name: str | None = None, model_id: str | None = Non
         if spec.startswith("hf:") or re.match(r"https?://", spec):
             url = hf_url(spec[3:]) if spec.startswith("hf:") else spec
             filename = url.split("?")[0].rsplit("/", 1)[-1]
-            path = download(url, models_dir() / filename, sha256=sha256, progress=progress)
+            path = download(url, models_dir() / filename, sha256=sha256, progress=progress,
+                            cancelled=cancelled)
             origin, meta = "downloaded", {"url": url}
         else:
             path = Path(spec).expanduser().resolve()

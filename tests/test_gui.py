@@ -251,3 +251,32 @@ def test_dragging_files_over_the_corpus_page_is_accepted(window, blog):
     refused.ignore()
     window.corpus_page.dragEnterEvent(refused)
     assert not refused.isAccepted()
+
+
+def test_a_recommended_model_downloads_from_the_models_page(qtbot, store, default_model,
+                                                            smol_file, tmp_path, monkeypatch):
+    import shutil
+
+    from tests.http_files import FileServer
+
+    repo = tmp_path / "hub" / "someone" / "Small-GGUF" / "resolve" / "main"
+    repo.mkdir(parents=True)
+    shutil.copy(smol_file, repo / "small.gguf")
+    monkeypatch.setattr(models, "RECOMMENDED", [
+        {"name": "small-chat", "size": "98 MB", "spec": "hf:someone/Small-GGUF/small.gguf",
+         "about": "a test model"}])
+    with FileServer(tmp_path / "hub") as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        win = MainWindow(store)
+        qtbot.addWidget(win)
+        page = win.models_page
+        assert page.recommended.currentText() == "small-chat (98 MB)"
+        seen = []
+        page.download_button.click()
+        page.download_task.progress.connect(lambda done, total, _w: seen.append((done, total)))
+        assert page.download_button.text() == "Stop"
+        qtbot.waitUntil(lambda: page.models.rowCount() == 2, timeout=60000)
+        win.runner.wait()
+    assert seen and seen[-1][0] == seen[-1][1] == smol_file.stat().st_size
+    assert store.model("small-chat")["origin"] == "downloaded"
+    assert page.download_button.text() == "Download"

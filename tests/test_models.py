@@ -120,3 +120,22 @@ def test_models_cli(default_model, smol_file):
     assert "Qwen2.5-3B-Instruct-Q4_K_M.gguf" in run_ownvoice("models", "recommended").stdout
     missing = run_ownvoice("models", "use", "nope", check=False)
     assert missing.returncode == 1 and "No model named 'nope'" in missing.stderr
+
+
+def test_a_stopped_download_keeps_its_part_and_resumes(store, default_model, smol_file,
+                                                       tmp_path, monkeypatch):
+    repo = tmp_path / "hub" / "someone" / "Small-GGUF" / "resolve" / "main"
+    repo.mkdir(parents=True)
+    shutil.copy(smol_file, repo / "small.gguf")
+    chunks = []
+    with FileServer(tmp_path / "hub") as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        with pytest.raises(download.DownloadError, match="Download stopped"):
+            models.add(store, "hf:someone/Small-GGUF/small.gguf",
+                       progress=lambda done, total: chunks.append(done),
+                       cancelled=lambda: len(chunks) >= 2)
+        part = models.models_dir() / "small.gguf.part"
+        assert part.stat().st_size == chunks[-1] > 0
+        row = models.add(store, "hf:someone/Small-GGUF/small.gguf")
+        assert server.requests[-1]["range"] == f"bytes={chunks[-1]}-"
+    assert row["sha256"] == models.file_sha256(smol_file)

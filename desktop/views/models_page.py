@@ -6,10 +6,12 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -32,28 +34,40 @@ class ModelsPage(QWidget):
         self.models = models_model(self)
         self.view = table_view(self.models, stretch="path")
         self.add_button = QPushButton("Add GGUF…")
+        self.recommended = QComboBox()
+        from engine.models import RECOMMENDED
+
+        for item in RECOMMENDED:
+            self.recommended.addItem(f"{item['name']} ({item['size']})", item)
+        self.download_button = QPushButton("Download")
+        self.progress = QProgressBar(visible=False)
+        self.download_task = None
         self.use_button = QPushButton("Use for translating")
         self.remove_button = QPushButton("Remove…")
         buttons = QHBoxLayout()
         for button in (self.add_button, self.use_button, self.remove_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
-        from engine.models import RECOMMENDED
+        buttons.addWidget(QLabel("Recommended:"))
+        buttons.addWidget(self.recommended)
+        buttons.addWidget(self.download_button)
 
-        recommended = "".join(f"<li><b>{m['name']}</b> ({m['size']}): {m['about']}<br>"
-                              f"<code>ownvoice models add {m['spec']} --use</code></li>"
+        recommended = "".join(f"<li><b>{m['name']}</b> ({m['size']}): {m['about']}</li>"
                               for m in RECOMMENDED)
-        about = QLabel(ABOUT_DEFAULT + f"<p>Recommended downloads:</p><ul>{recommended}</ul>",
-                       wordWrap=True)
+        about = QLabel(ABOUT_DEFAULT + f"<p>Recommended downloads (from the Hugging Face hub; "
+                       f"an interrupted download resumes where it stopped):</p>"
+                       f"<ul>{recommended}</ul>", wordWrap=True)
         about.setTextFormat(Qt.TextFormat.RichText)
         about.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
+        layout.addWidget(self.progress)
         layout.addWidget(self.view, 1)
         layout.addWidget(about)
         self.add_button.clicked.connect(self.choose_file)
         self.use_button.clicked.connect(self.use_selected)
         self.remove_button.clicked.connect(self.remove_selected)
+        self.download_button.clicked.connect(self.download_or_stop)
         self.view.selectionModel().currentRowChanged.connect(self._update_buttons)
         hub.models_changed.connect(self.reload)
         self._update_buttons()
@@ -93,6 +107,40 @@ class ModelsPage(QWidget):
     def _added(self, row: dict) -> None:
         self.hub.models_changed.emit()
         self.hub.status.emit(f"Added {row['name']} ({row['prompt_style']} prompts).")
+
+    def download_or_stop(self) -> None:
+        if self.download_task is not None:
+            self.download_task.cancel()
+            return
+        item = self.recommended.currentData()
+
+        def work(ctx):
+            from engine import models
+
+            return models.add(ctx.store, item["spec"], name=item["name"],
+                              progress=lambda done, total: ctx.progress(done, total or 0, ""),
+                              cancelled=ctx.cancelled)
+
+        self.download_task = self.runner.submit(f"downloading {item['name']}", work,
+                                                writes=True)
+        self.download_task.progress.connect(self._download_progress)
+        self.download_task.succeeded.connect(self._added)
+        self.download_task.failed.connect(self._failed)
+        self.download_task.finished.connect(self._download_ended)
+        self.download_button.setText("Stop")
+        self.progress.setRange(0, 0)
+        self.progress.show()
+
+    def _download_progress(self, done: int, total: int, _what: str) -> None:
+        if total:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(done / total * 1000))
+            self.progress.setFormat(f"{done / 1e6:,.0f} of {total / 1e6:,.0f} MB")
+
+    def _download_ended(self) -> None:
+        self.download_task = None
+        self.download_button.setText("Download")
+        self.progress.hide()
 
     def use_selected(self) -> None:
         row = self.selected()
