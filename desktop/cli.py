@@ -150,9 +150,9 @@ def search(text: tuple[str, ...], limit: int, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from desktop import cli_models, cli_translate
+    from desktop import cli_data, cli_models, cli_translate
 
-    for command in (*cli_translate.COMMANDS, *cli_models.COMMANDS):
+    for command in (*cli_translate.COMMANDS, *cli_models.COMMANDS, *cli_data.COMMANDS):
         cli.add_command(command)
 
 

@@ -260,3 +260,26 @@ def m004_translations_and_pairs(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE INDEX pairs_translation ON pairs(translation_id)")
     db.execute("CREATE INDEX pairs_segment ON pairs(segment_id)")
+
+
+@migration
+def m005_synthesis_and_jobs(db: sqlite_utils.Database) -> None:
+    for column, kind in (("style", "TEXT"), ("model", "TEXT"), ("cost_usd", "REAL"),
+                         ("status", "TEXT NOT NULL DEFAULT 'ok'"), ("reject_reason", "TEXT")):
+        db.execute(f"ALTER TABLE pairs ADD COLUMN {column} {kind}")
+    # One synthetic pair per paragraph and style: a resumed run can never add a duplicate.
+    db.execute("CREATE UNIQUE INDEX pairs_synthetic_once ON pairs(segment_id, style)"
+               " WHERE origin = 'synthetic'")
+    db.execute(
+        """CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,               -- openai-pilot | openai-batch | local | remote
+            status TEXT NOT NULL,
+            provider_id TEXT,                 -- the provider's job / batch id
+            model TEXT,
+            result TEXT,                      -- e.g. the fine-tuned model id
+            meta TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )

@@ -46,3 +46,33 @@ def style_examples_messages(text: str, source: str, target: str,
     system = (f"{system_prompt(source, target)} Write it the way the author of the following "
               f"examples writes: their words, their rhythm, their punctuation.\n\n{shown}")
     return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+
+
+# --- reverse synthesis -------------------------------------------------------------------------
+# The user's paragraph (in their language) is translated INTO the language they will later
+# translate FROM; several styles widen the range of machine-flavoured inputs the model
+# learns to turn back into the user's words.
+SYNTH_STYLES = {
+    "plain": "Translate the following {source} text into {target}. Reply with the translation "
+             "only.",
+    "formal": "Translate the following {source} text into formal, polished {target}, as a "
+              "professional translator would for a publication. Reply with the translation "
+              "only.",
+    "literal": "Translate the following {source} text into {target} as literally as you can, "
+               "keeping its sentence order and structure. Reply with the translation only.",
+    "ai-article": "Translate the following {source} text into {target} in the smooth, generic "
+                  "style of an AI-written article. Keep every fact and number. Reply with the "
+                  "translation only.",
+    "condensed": "Translate the following {source} text into {target}, a little more concisely "
+                 "than the original. Keep every fact and number. Reply with the translation "
+                 "only.",
+    "expanded": "Translate the following {source} text into {target}, spelling out a little "
+                "what the original leaves implicit. Keep every fact and number. Reply with the "
+                "translation only.",
+}
+
+
+def synth_messages(text: str, style: str, *, user_lang: str, into: str) -> list[dict]:
+    system = SYNTH_STYLES[style].format(source=languages.name(user_lang),
+                                        target=languages.name(into))
+    return [{"role": "system", "content": system}, {"role": "user", "content": text}]

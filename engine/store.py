@@ -397,3 +397,85 @@ class Store:
                                                  for c in columns) + ")")
                 params += [f"%{escaped}%"] * len(columns)
         return "WHERE " + " AND ".join(clauses), params
+
+    # --- synthetic pairs -----------------------------------------------------------------
+
+    def synth_candidates(self, *, user_lang: str, splits: tuple[str, ...] = ("train", "val",
+                                                                             "test"),
+                         limit: int | None = None) -> list[dict]:
+        """Prose paragraphs in the user's language that may become pairs: not excluded, and
+        each distinct paragraph once (a sign-off repeated in every post counts once)."""
+        marks = ", ".join("?" for _ in splits)
+        sql = ("SELECT s.id, s.text, d.split FROM segments s JOIN documents d"
+               " ON d.id = s.document_id WHERE s.kind = 'prose' AND s.lang = ?"
+               f" AND NOT s.excluded AND NOT d.excluded AND d.split IN ({marks})"
+               " AND s.id IN (SELECT MIN(id) FROM segments GROUP BY text_hash)"
+               " ORDER BY d.split = 'train' DESC, d.date DESC, s.document_id, s.position")
+        params: list = [user_lang, *splits]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [{"id": i, "text": t, "split": sp} for i, t, sp in self.conn.execute(sql, params)]
+
+    def main_language(self) -> str | None:
+        """The language most of the user's prose is written in."""
+        row = self.conn.execute(
+            "SELECT lang FROM segments WHERE kind = 'prose' AND lang IS NOT NULL GROUP BY lang"
+            " ORDER BY SUM(chars) DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def synthetic_done(self) -> set[tuple[int, str]]:
+        """(segment id, style) of every synthetic pair made so far, kept or rejected."""
+        return set(self.conn.execute(
+            "SELECT segment_id, style FROM pairs WHERE origin = 'synthetic'").fetchall())
+
+    def accepted_synthetic(self, segment_id: int) -> dict[str, str]:
+        return dict(self.conn.execute(
+            "SELECT style, source_text FROM pairs WHERE origin = 'synthetic' AND status = 'ok'"
+            " AND segment_id = ?", (segment_id,)).fetchall())
+
+    def add_synthetic_pair(self, *, segment_id: int, style: str, source_text: str,
+                           target_text: str, source_lang: str, target_lang: str, split: str,
+                           model: str, cost_usd: float, reject_reason: str | None) -> bool:
+        """Store one synthetic pair (or its rejection); False if it existed already."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO pairs (origin, source_lang, target_lang, source_text,"
+                " target_text, weight, split, segment_id, style, model, cost_usd, status,"
+                " reject_reason, created_at) VALUES ('synthetic', ?, ?, ?, ?, 1.0, ?, ?, ?, ?,"
+                " ?, ?, ?, ?)",
+                (source_lang, target_lang, source_text, target_text, split, segment_id, style,
+                 model, cost_usd, "rejected" if reject_reason else "ok", reject_reason,
+                 utc_now()))
+            return cur.rowcount == 1
+
+    def pair_stats(self) -> dict:
+        q = self.conn.execute
+        by = {f"{o}/{s}": n for o, s, n in q(
+            "SELECT origin, status, COUNT(*) FROM pairs GROUP BY origin, status")}
+        return {
+            "pairs": q("SELECT COUNT(*) FROM pairs WHERE status = 'ok' AND NOT excluded")
+            .fetchone()[0],
+            "rejected": q("SELECT COUNT(*) FROM pairs WHERE status = 'rejected'").fetchone()[0],
+            "by_origin": by,
+            "by_split": dict(q("SELECT split, COUNT(*) FROM pairs WHERE status = 'ok' AND NOT"
+                               " excluded GROUP BY split").fetchall()),
+            "by_style": dict(q("SELECT COALESCE(style, origin), COUNT(*) FROM pairs WHERE"
+                               " status = 'ok' GROUP BY 1").fetchall()),
+            "rejections": dict(q("SELECT reject_reason, COUNT(*) FROM pairs WHERE"
+                                 " status = 'rejected' GROUP BY 1 ORDER BY 2 DESC").fetchall()),
+            "cost_usd": round(q("SELECT COALESCE(SUM(cost_usd), 0) FROM pairs").fetchone()[0], 6),
+        }
+
+    def training_pairs(self, *, split: str) -> list[dict]:
+        """Kept, not excluded pairs of a split, with their weights (corrections weigh more)."""
+        cur = self.conn.execute(
+            "SELECT p.id, p.origin, p.style, p.source_lang, p.target_lang, p.source_text,"
+            " p.target_text, p.weight, p.segment_id, d.id AS document_id FROM pairs p"
+            " LEFT JOIN segments s ON s.id = p.segment_id"
+            " LEFT JOIN documents d ON d.id = s.document_id"
+            " WHERE p.status = 'ok' AND NOT p.excluded AND p.split = ?"
+            " AND COALESCE(s.excluded, 0) = 0 AND COALESCE(d.excluded, 0) = 0"
+            " ORDER BY p.id", (split,))
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -1,15 +1,14 @@
 """Any OpenAI-compatible chat endpoint: OpenAI itself (a fine-tuned model id, GPT-4o…), a
-llama.cpp server, vLLM, Ollama's /v1… The API key comes from the OS keyring or the
-environment, never from the database."""
+llama.cpp server, vLLM, Ollama's /v1… Built on engine.llm's client; the API key comes
+from the OS keyring or the environment, never from the database."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from ..errors import OwnVoiceError
+from ..llm import OPENAI_BASE_URL, explain, make_openai_client
 from . import Backend, Request, Sampling, Usage
-
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 class OpenAIBackend(Backend):
@@ -19,21 +18,14 @@ class OpenAIBackend(Backend):
 
     def __init__(self, *, model: str, base_url: str | None = None, api_key: str | None = None,
                  timeout: float = 120.0):
-        from openai import OpenAI
-
         self.model = model
-        self.base_url = base_url or OPENAI_BASE_URL
-        self.is_openai = self.base_url.rstrip("/") == OPENAI_BASE_URL
-        if self.is_openai and not api_key:
-            raise OwnVoiceError("No OpenAI API key: store one with `ownvoice keys set openai` "
-                                "(it goes to the OS keyring) or set OPENAI_API_KEY.")
-        # Local servers usually need no key, but the client insists on one.
-        self.client = OpenAI(base_url=self.base_url, api_key=api_key or "no-key-needed",
-                             timeout=timeout, max_retries=3)
+        self.base_url = (base_url or OPENAI_BASE_URL).rstrip("/")
+        self.is_openai = self.base_url == OPENAI_BASE_URL
+        # Streaming is not retried half-way: a failed request fails, with what to do.
+        self.client = make_openai_client(self.base_url, api_key, timeout=timeout,
+                                         max_retries=3)
 
     def stream(self, request: Request) -> Iterator[str | Usage]:
-        import openai
-
         if request.messages is None:
             raise OwnVoiceError("OpenAI-compatible endpoints are used through chat messages.")
         s = request.sampling
@@ -54,15 +46,12 @@ class OpenAIBackend(Backend):
                         yield choice.delta.content
                     if choice.finish_reason:
                         finish = choice.finish_reason
-        except openai.AuthenticationError as exc:
-            raise OwnVoiceError(f"{self.base_url} refused the API key ({exc.status_code}). "
-                                "Store a valid one with `ownvoice keys set …`.") from exc
-        except openai.APIConnectionError as exc:
-            raise OwnVoiceError(f"Cannot reach {self.base_url}: {exc}. Is the server running "
-                                "and the address right?") from exc
-        except openai.APIStatusError as exc:
-            raise OwnVoiceError(f"{self.base_url} answered {exc.status_code}: "
-                                f"{exc.message}") from exc
+        except Exception as exc:
+            import openai
+
+            if isinstance(exc, openai.OpenAIError):
+                raise explain(exc, self.base_url) from exc
+            raise
         if usage is None:  # servers that do not report usage while streaming: estimate
             prompt = sum(self.count_tokens(m["content"]) for m in request.messages)
             yield Usage(prompt_tokens=prompt, completion_tokens=produced, finish_reason=finish)

@@ -1,0 +1,148 @@
+"""`ownvoice synth`, `ownvoice pairs` and `ownvoice dataset …`: training pairs from your writing."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from desktop.cli_common import Group, open_store, print_json
+
+
+def _estimate(candidates: int, styles: int, chars: int, model: str) -> tuple[int, float]:
+    from engine import llm
+
+    requests = candidates * styles
+    tokens_in = requests * 60 + styles * llm.estimate_tokens("x" * chars)
+    tokens_out = int(styles * llm.estimate_tokens("x" * chars) * 1.4)
+    return requests, llm.cost_usd(model, tokens_in, tokens_out)
+
+
+@click.command()
+@click.option("--base-url", help="An OpenAI-compatible endpoint (default: OpenAI).")
+@click.option("--model", default="gpt-4o-mini", show_default=True,
+              help="The model that translates your paragraphs.")
+@click.option("--key", "key_name", help="Keyring entry holding the endpoint's API key.")
+@click.option("--lang", "user_lang", help="Language of your writing (default: most of it).")
+@click.option("--into", help="Language to translate your paragraphs into (default: English, or "
+                             "Chinese when you write in English).")
+@click.option("--styles", type=click.IntRange(1, 6), default=3, show_default=True,
+              help="Prompt styles per paragraph: plain, formal, literal, ai-article, condensed, "
+                   "expanded (the first N).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many paragraphs.")
+@click.option("--split", "splits", multiple=True, type=click.Choice(["train", "val", "test"]),
+              help="Only these splits (default: all; val and test pairs measure the model).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--yes", is_flag=True, help="Do not ask before spending money.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def synth(base_url, model, key_name, user_lang, into, styles, limit, splits, concurrency, yes,
+          as_json):
+    """Make training pairs: a model translates your paragraphs into the other language.
+
+    Interrupt it whenever you like: run it again and it continues where it stopped.
+    """
+    from engine import languages, llm
+    from engine import synth as synthesis
+
+    with open_store() as store:
+        user_lang = languages.normalise(user_lang) if user_lang else store.main_language()
+        if user_lang is None:
+            raise click.ClickException("No prose imported yet: `ownvoice import FOLDER` first.")
+        into = languages.normalise(into) if into else ("zh" if user_lang == "en" else "en")
+        config = synthesis.SynthConfig(user_lang=user_lang, into=into,
+                                       styles=synthesis.STYLE_ORDER[:styles],
+                                       splits=tuple(splits) or ("train", "val", "test"),
+                                       limit=limit)
+        todo, already = synthesis.plan(store, config)
+        chars = sum(len(segment["text"]) for segment, _ in todo) // max(1, styles)
+        requests, cost = _estimate(len(todo) // max(1, styles), styles, chars, model)
+        click.echo(f"{languages.name(user_lang)} → {languages.name(into)}: {requests} "
+                   f"request(s) to make ({already} pair(s) exist already), "
+                   f"estimated cost ${cost:.2f} with {model}.", err=True)
+        if cost >= 0.01 and not yes:
+            if not sys.stdin.isatty():
+                raise click.ClickException("This would spend money: run it in a terminal to "
+                                           "confirm, or pass --yes.")
+            click.confirm("Go ahead?", abort=True, err=True)
+        client = llm.LLMClient(model=model, base_url=base_url,
+                               api_key=llm.key_for(base_url, key_name), concurrency=concurrency)
+        show = sys.stderr.isatty() and not as_json
+
+        def progress(report) -> None:
+            if show:
+                click.echo(f"\r{report.done}/{report.planned} · {report.kept} kept, "
+                           f"{report.rejected} rejected · {report.pairs_per_minute:.1f} "
+                           f"pairs/min · ${report.cost_usd:.4f}", nl=False, err=True)
+
+        try:
+            report = synthesis.run(store, client, config, progress=progress)
+        finally:
+            client.close()
+        if show:
+            click.echo("", err=True)
+    if as_json:
+        print_json(report.as_json())
+        return
+    click.echo(f"Made {report.done} pair(s): {report.kept} kept, {report.rejected} rejected"
+               f"{f', {report.failed} failed (run again to retry)' if report.failed else ''}; "
+               f"{report.pairs_per_minute:.1f} pairs/min; ${report.cost_usd:.4f}.")
+    for reason, count in sorted(report.reasons.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  rejected: {reason} × {count}")
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+
+
+@click.group(cls=Group)
+def dataset():
+    """Export pairs as JSONL for fine-tuning, and count them."""
+
+
+@dataset.command()
+@click.option("--format", "fmt", type=click.Choice(["chat", "openai"]), default="chat",
+              show_default=True, help="chat: for OwnVoice's trainer (with weights); openai: "
+                                      "for OpenAI fine-tuning.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="train",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option("--json", "as_json", is_flag=True)
+def export(fmt, split, out, as_json):
+    """Write the pairs of one split as JSONL."""
+    from dataclasses import asdict
+
+    from engine import dataset as datasets
+
+    with open_store() as store:
+        report = datasets.export(store, split=split, fmt=fmt, out=out)
+    problems = datasets.validate_openai(out, min_examples=1) if fmt == "openai" else []
+    if as_json:
+        print_json({**asdict(report), "problems": problems})
+        return
+    click.echo(f"Wrote {report.examples} example(s) from {report.pairs} pair(s), about "
+               f"{report.tokens:,} tokens, to {report.path}.")
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+
+
+@dataset.command()
+@click.option("--model", default="gpt-4o-mini-2024-07-18", show_default=True,
+              help="OpenAI model whose fine-tuning price to quote.")
+@click.option("--json", "as_json", is_flag=True)
+def stats(model, as_json):
+    """Pairs, tokens, and the cost of an OpenAI fine-tune on them for 1–3 epochs."""
+    from engine import dataset as datasets
+
+    with open_store() as store:
+        data = datasets.stats(store, model=model)
+    if as_json:
+        print_json(data)
+        return
+    for split, values in data["splits"].items():
+        click.echo(f"{split:<6} {values['pairs']:>6} pairs  ~{values['tokens']:>9,} tokens")
+    click.echo(f"rejected: {data['rejected']}  ·  spent on synthesis: ${data['cost_usd']:.4f}")
+    if data["openai_fine_tune_usd"]:
+        costs = ", ".join(f"{k.replace('_', ' ')} ${v:.2f}"
+                          for k, v in data["openai_fine_tune_usd"].items())
+        click.echo(f"OpenAI fine-tune of {model} on train: {costs}")
+
+
+COMMANDS = (synth, dataset)

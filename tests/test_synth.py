@@ -1,0 +1,130 @@
+"""Reverse synthesis against a real OpenAI-compatible server on loopback (llama.cpp serving
+SmolLM2): pairs, filters, resuming after kill -9 with an exact count."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from engine import synth, synth_filters
+from engine.corpus.importer import import_paths
+from engine.llm import LLMClient
+from tests.conftest import BIN, ROOT
+from tests.llama_server import LlamaServer
+from tests.openai_fake import FakeOpenAI
+
+
+@pytest.fixture(scope="module")
+def server(smol_file):
+    with LlamaServer(smol_file, alias="smol") as running:
+        yield running
+
+
+@pytest.mark.parametrize("original, output, reason", [
+    ("我们在2023年卖了1,200台。", "We sold 1200 units in 2023.", None),
+    ("我们在2023年卖了1200台。", "We sold many units last year.",
+     "numbers not preserved (kept 0 of 2)"),
+    ("我们在２０２３年卖了很多。", "We sold a lot in 2023.", None),  # full-width digits
+])
+def test_numbers_must_survive(original, output, reason):
+    assert synth_filters.check_numbers(original, output) == reason
+
+
+def test_review_rejects_what_is_not_a_translation():
+    zh = "今天天气很好，我们走到了港口，看了很久的船，然后回家吃饭。"
+    good = "The weather was nice today, so we walked to the harbour and watched the boats."
+    assert synth_filters.review(zh, "Here is the translation: " + good, user_lang="zh",
+                                into="en", others={}) == (good, None)
+    assert synth_filters.review(zh, zh, user_lang="zh", into="en", others={})[1] == (
+        "wrong language (Chinese, not English)")
+    assert synth_filters.review(zh, "I'm sorry, I cannot translate this text for you today.",
+                                user_lang="zh", into="en", others={})[1] == (
+        "the model refused or chatted instead of translating")
+    assert synth_filters.review(zh, "Nice.", user_lang="zh", into="en", others={})[1].startswith(
+        "length ratio out of range")
+    assert synth_filters.review(zh, good, user_lang="zh", into="en",
+                                others={"plain": good + " "})[1] == (
+        "near-duplicate of the plain version")
+
+
+def test_pairs_from_a_fake_endpoint_are_stored_with_everything(store, blog):
+    import_paths(store, [blog])
+    english = {"plain": "The weather is fine and we walk to the station, ten minutes away.",
+               "formal": "The railway station is located a mere ten minutes' walk from home."}
+
+    def reply(messages):
+        return english["formal" if "formal" in messages[0]["content"] else "plain"]
+
+    with FakeOpenAI(reply=reply, prompt_tokens=100, completion_tokens=50) as fake:
+        client = LLMClient(model="gpt-4o-mini", base_url=fake.url, concurrency=2)
+        config = synth.SynthConfig(user_lang="zh", into="en", styles=["plain", "formal"],
+                                   limit=3)
+        report = synth.run(store, client, config)
+        client.close()
+    assert (report.planned, report.done) == (6, 6)
+    assert report.kept + report.rejected == 6
+    assert report.cost_usd == pytest.approx(6 * (100 * 0.15 + 50 * 0.6) / 1e6)
+    rows = store.pairs(origin="synthetic")
+    assert len(rows) == 6
+    first = rows[0]
+    segment = store.conn.execute("SELECT text FROM segments WHERE id = ?",
+                                 (first["segment_id"],)).fetchone()[0]
+    assert first["target_text"] == segment  # the user's own words are the answer
+    assert (first["source_lang"], first["target_lang"], first["model"]) == ("en", "zh",
+                                                                           "gpt-4o-mini")
+    assert {r["style"] for r in rows} == {"plain", "formal"}
+    again = synth.plan(store, config)
+    assert again == ([], 6)
+
+
+def test_synthesis_against_a_real_server(store, blog, server):
+    import_paths(store, [blog])
+    client = LLMClient(model="smol", base_url=server.url, concurrency=2)
+    config = synth.SynthConfig(user_lang="zh", into="en", styles=["plain"], limit=2)
+    report = synth.run(store, client, config)
+    client.close()
+    assert report.done == 2 and report.failed == 0
+    rows = store.pairs(origin="synthetic")
+    assert len(rows) == 2
+    assert all(r["source_text"] for r in rows)
+    assert all((r["status"] == "ok") == (r["reject_reason"] is None) for r in rows)
+    assert report.pairs_per_minute > 0
+
+
+def test_kill_9_halfway_then_resume_gives_an_exact_count(blog, server, ownvoice_home):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([str(BIN / "ownvoice"), "import", str(blog)], env=env, check=True,
+                   capture_output=True)
+    args = [str(BIN / "ownvoice"), "synth", "--base-url", server.url, "--model", "smol",
+            "--lang", "zh", "--into", "en", "--styles", "2", "--limit", "4",
+            "--concurrency", "1", "--json"]
+    db = ownvoice_home / "ownvoice.db"
+
+    def count() -> int:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT COUNT(*) FROM pairs").fetchone()[0]
+
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while count() < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = count()
+    assert 2 <= killed_at < 8
+
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["already"] == killed_at
+    assert report["done"] == 8 - killed_at
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM pairs").fetchone()[0] == 8
+        assert conn.execute("SELECT COUNT(DISTINCT segment_id || style) FROM pairs"
+                            ).fetchone()[0] == 8
