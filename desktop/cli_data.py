@@ -145,4 +145,109 @@ def stats(model, as_json):
         click.echo(f"OpenAI fine-tune of {model} on train: {costs}")
 
 
-COMMANDS = (synth, dataset)
+@click.group(cls=Group)
+def pilot():
+    """The OpenAI fine-tuning pilot: is your voice worth a real fine-tune? (~$3 for 50 pairs)"""
+
+
+def _pilot_job(store, job_id: int | None) -> dict:
+    jobs = store.jobs(kind="openai-pilot", job_id=job_id)
+    if not jobs:
+        raise click.ClickException("No pilot yet: start one with `ownvoice pilot start`."
+                                   if job_id is None else f"No pilot job {job_id}.")
+    return jobs[0]
+
+
+@pilot.command()
+@click.option("--pairs", type=click.IntRange(10, 10000), default=50, show_default=True)
+@click.option("--model", default="gpt-4o-mini-2024-07-18", show_default=True,
+              help="The OpenAI model to fine-tune.")
+@click.option("--epochs", type=click.IntRange(1, 10), default=3, show_default=True)
+@click.option("--base-url", help="Another OpenAI-compatible fine-tuning API (default: OpenAI).")
+@click.option("--yes", is_flag=True, help="Do not ask before spending money.")
+@click.option("--json", "as_json", is_flag=True)
+def start(pairs, model, epochs, base_url, yes, as_json):
+    """Pick pairs, check them, upload them and start a fine-tuning job."""
+    from dataclasses import asdict
+
+    from engine import openai_ft
+
+    with open_store() as store:
+        plan = openai_ft.prepare(store, pairs=pairs, model=model, epochs=epochs)
+        click.echo(f"{plan.examples} training and {plan.validation_examples} validation "
+                   f"example(s), about {plan.tokens:,} tokens; {epochs} epoch(s) of {model} "
+                   f"cost about ${plan.estimated_cost_usd:.2f}.", err=True)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise click.ClickException("This spends money: run it in a terminal to "
+                                           "confirm, or pass --yes.")
+            click.confirm("Start the fine-tune?", abort=True, err=True)
+        job = openai_ft.start(store, plan, base_url=base_url)
+    if as_json:
+        print_json({"job": job["id"], "provider_id": job["provider_id"],
+                    "status": job["status"], "plan": asdict(plan)})
+        return
+    click.echo(f"Started pilot job {job['id']} ({job['provider_id']}, {job['status']}). "
+               "Follow it with: ownvoice pilot status --watch")
+
+
+@pilot.command()
+@click.option("--job", "job_id", type=int, help="Which pilot (default: the latest).")
+@click.option("--watch", is_flag=True, help="Check again every 30 s until it ends.")
+@click.option("--json", "as_json", is_flag=True)
+def status(job_id, watch, as_json):
+    """The pilot's status, events and checkpoints (with their losses)."""
+    import time
+
+    from engine import openai_ft
+
+    with open_store() as store:
+        while True:
+            state = openai_ft.refresh(store, _pilot_job(store, job_id))
+            if as_json or not watch or state["status"] in openai_ft.TERMINAL:
+                break
+            click.echo(f"{state['status']}…", err=True)
+            time.sleep(30)
+    if as_json:
+        print_json(state)
+        return
+    click.echo(f"Pilot {state['id']} ({state['provider_id']}): {state['status']}")
+    for event in state["events"][-8:]:
+        click.echo(f"  {event['at']}  {event['message']}")
+    for point in state["checkpoints"]:
+        click.echo(f"  checkpoint step {point['step']}: train loss {point['train_loss']}, "
+                   f"validation loss {point['valid_loss']}")
+    if state["fine_tuned_model"]:
+        click.echo(f"Fine-tuned model: {state['fine_tuned_model']}. Register it with: "
+                   "ownvoice pilot use")
+    if state["error"]:
+        click.echo(f"error: {state['error']}", err=True)
+
+
+@pilot.command()
+@click.option("--job", "job_id", type=int, help="Which pilot (default: the latest).")
+@click.option("--checkpoint", type=int, help="Use the checkpoint of this step instead.")
+@click.option("--activate", is_flag=True, help="Also make it the model that translates.")
+def use(job_id, checkpoint, activate):
+    """Register the pilot's fine-tuned model, so it can translate and be compared."""
+    from engine import models, openai_ft
+
+    with open_store() as store:
+        job = _pilot_job(store, job_id)
+        chosen = None
+        if checkpoint is not None:
+            state = openai_ft.refresh(store, job)
+            chosen = next((c["model"] for c in state["checkpoints"] if c["step"] == checkpoint),
+                          None)
+            if chosen is None:
+                raise click.ClickException(f"No checkpoint at step {checkpoint}.")
+            job = store.job(job["id"])
+        row = openai_ft.use(store, store.job(job["id"]), checkpoint_model=chosen)
+        if activate:
+            models.use(store, row["name"])
+    click.echo(f"Registered {row['name']} ({row['model_id']})."
+               + ("" if activate else f" Translate with it: ownvoice translate --model "
+                                       f"{row['name']} …"))
+
+
+COMMANDS = (synth, dataset, pilot)

@@ -113,14 +113,17 @@ def add(store, spec: str, *, name: str | None = None, model_id: str | None = Non
         source_lang: str | None = None, target_lang: str | None = None,
         sha256: str | None = None,
         progress: Callable[[int, int | None], None] | None = None,
-        cancelled: Callable[[], bool] | None = None) -> dict:
+        cancelled: Callable[[], bool] | None = None, origin: str | None = None,
+        job_id: int | None = None, base_url: str | None = None) -> dict:
     """Register a model from a GGUF path, `hf:OWNER/REPO/FILE.gguf`, an https URL of a GGUF,
     `openai:MODEL`, or the base URL of an OpenAI-compatible server (with `model_id`)."""
     ensure_default(store)
     common = {"base_model": base_model, "source_lang": source_lang, "target_lang": target_lang}
     if spec.startswith("openai:"):
-        fields = {"backend": "openai", "model_id": spec.split(":", 1)[1], "base_url": None,
-                  "key_name": key_name or "openai", "prompt_style": "chat", "origin": "endpoint"}
+        # base_url: a stand-in for OpenAI's API (tests); None means api.openai.com.
+        fields = {"backend": "openai", "model_id": spec.split(":", 1)[1], "base_url": base_url,
+                  "key_name": key_name or ("openai" if base_url is None else None),
+                  "prompt_style": "chat", "origin": "endpoint"}
         name = name or fields["model_id"]
     elif re.match(r"https?://", spec) and not spec.split("?")[0].endswith(".gguf"):
         if not model_id:
@@ -154,7 +157,9 @@ def add(store, spec: str, *, name: str | None = None, model_id: str | None = Non
         name = name or path.stem
     if store.model(name) is not None:
         raise OwnVoiceError(f"A model named {name!r} exists already; pick another --name.")
-    store.add_model(name=name, **fields, **common)
+    if origin is not None:
+        fields["origin"] = origin
+    store.add_model(name=name, job_id=job_id, **fields, **common)
     return store.model(name)
 
 

@@ -479,3 +479,45 @@ class Store:
             " ORDER BY p.id", (split,))
         names = [c[0] for c in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    # --- jobs (fine-tuning pilots, batches, training runs) ---------------------------------
+
+    def add_job(self, *, kind: str, status: str, provider_id: str | None, model: str | None,
+                meta: dict) -> dict:
+        now = utc_now()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO jobs (kind, status, provider_id, model, meta, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kind, status, provider_id, model, json.dumps(meta, ensure_ascii=False), now,
+                 now))
+            job_id = cur.lastrowid
+        return self.job(job_id)
+
+    def update_job(self, job_id: int, *, status: str, result: str | None = None,
+                   meta: dict | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE jobs SET status = ?, result = COALESCE(?, result),"
+                         " meta = COALESCE(?, meta), updated_at = ? WHERE id = ?",
+                         (status, result, json.dumps(meta, ensure_ascii=False)
+                          if meta is not None else None, utc_now(), job_id))
+
+    def job(self, job_id: int) -> dict | None:
+        return next(iter(self.jobs(job_id=job_id)), None)
+
+    def jobs(self, *, kind: str | None = None, job_id: int | None = None) -> list[dict]:
+        where, params = [], []
+        for column, value in (("kind", kind), ("id", job_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        cur = self.conn.execute("SELECT * FROM jobs" + (" WHERE " + " AND ".join(where)
+                                                        if where else "")
+                                + " ORDER BY id DESC", params)
+        names = [c[0] for c in cur.description]
+        rows = []
+        for row in cur.fetchall():
+            item = dict(zip(names, row, strict=True))
+            item["meta"] = json.loads(item["meta"] or "{}")
+            rows.append(item)
+        return rows

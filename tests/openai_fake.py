@@ -1,8 +1,10 @@
 """A local stand-in for api.openai.com, for what cannot be reached from here.
 
 It follows OpenAI's documented request and response schemas for the calls OwnVoice
-makes (chat completions with usage; errors with Retry-After), and can be told to fail
-the next N requests with a status code, like a rate-limited or overloaded API.
+makes — chat completions with usage; errors with Retry-After; files (multipart upload);
+fine_tuning.jobs with their events and checkpoints, moving one status further on each
+retrieve (validating_files → queued → running → succeeded) — and can be told to fail the
+next N requests with a status code, like a rate-limited or overloaded API.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class FakeOpenAI:
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
         self.failures: list[int] = []  # status codes to answer with, one per request
         self.requests: list[dict] = []
+        self.files: dict[str, dict] = {}
+        self.jobs: dict[str, dict] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,9 +40,62 @@ class FakeOpenAI:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _stream(self, body: dict, content: str) -> None:
+                """Server-sent events, as the API streams chat.completion.chunk objects."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                base = {"id": "chatcmpl-test", "object": "chat.completion.chunk",
+                        "created": int(time.time()), "model": body["model"]}
+                words = content.split(" ")
+                pieces = [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+                chunks = [{**base, "choices": [{"index": 0, "delta": {"content": piece},
+                                                "finish_reason": None}]} for piece in pieces]
+                chunks.append({**base, "choices": [{"index": 0, "delta": {},
+                                                    "finish_reason": "stop"}]})
+                if body.get("stream_options", {}).get("include_usage"):
+                    chunks.append({**base, "choices": [], "usage": {
+                        "prompt_tokens": fake.prompt_tokens,
+                        "completion_tokens": fake.completion_tokens,
+                        "total_tokens": fake.prompt_tokens + fake.completion_tokens}})
+                for chunk in chunks:
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def do_GET(self):  # noqa: N802
+                fake.requests.append({"path": self.path, "method": "GET"})
+                parts = self.path.split("?")[0].strip("/").split("/")  # v1/fine_tuning/jobs/…
+                if parts[1:3] == ["fine_tuning", "jobs"] and len(parts) >= 4:
+                    job = fake.jobs.get(parts[3])
+                    if job is None:
+                        self._send(404, {"error": {"message": "no such job",
+                                                   "type": "invalid_request_error"}})
+                    elif len(parts) == 4:
+                        fake.advance(job)
+                        self._send_job(job)
+                    elif parts[4] == "events":
+                        self._send(200, {"object": "list", "data": job["_events"][::-1],
+                                         "has_more": False})
+                    elif parts[4] == "checkpoints":
+                        data = job["_checkpoints"][::-1]
+                        self._send(200, {"object": "list", "data": data, "has_more": False,
+                                         "first_id": data[0]["id"] if data else None,
+                                         "last_id": data[-1]["id"] if data else None})
+                    return
+                self._send(404, {"error": {"message": "not found", "type": "invalid_request"}})
+
+            def _send_job(self, job: dict) -> None:
+                self._send(200, {k: v for k, v in job.items() if not k.startswith("_")})
+
             def do_POST(self):  # noqa: N802
                 length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                if self.path.endswith("/files"):
+                    fake.requests.append({"path": self.path, "method": "POST"})
+                    self._send(200, fake.store_file(self.headers["Content-Type"], raw))
+                    return
+                body = json.loads(raw or b"{}")
                 fake.requests.append({"path": self.path, "body": body,
                                       "auth": self.headers.get("Authorization")})
                 if fake.failures:
@@ -46,6 +103,9 @@ class FakeOpenAI:
                     self._send(status, {"error": {"message": f"simulated {status}",
                                                   "type": "server_error", "code": None}},
                                {"Retry-After": "0"} if status == 429 else None)
+                    return
+                if self.path.endswith("/chat/completions") and body.get("stream"):
+                    self._stream(body, fake.reply(body["messages"]))
                     return
                 if self.path.endswith("/chat/completions"):
                     content = fake.reply(body["messages"])
@@ -58,11 +118,85 @@ class FakeOpenAI:
                                   "completion_tokens": fake.completion_tokens,
                                   "total_tokens": fake.prompt_tokens + fake.completion_tokens}})
                     return
+                if self.path.endswith("/fine_tuning/jobs"):
+                    if body.get("training_file") not in fake.files:
+                        self._send(400, {"error": {"message": "invalid training_file",
+                                                   "type": "invalid_request_error"}})
+                        return
+                    self._send(200, fake.create_job(body))
+                    return
                 self._send(404, {"error": {"message": "not found", "type": "invalid_request"}})
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def store_file(self, content_type: str, raw: bytes) -> dict:
+        from email.parser import BytesParser
+        from email.policy import default
+
+        message = BytesParser(policy=default).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+        fields = {part.get_param("name", header="content-disposition"): part
+                  for part in message.iter_parts()}
+        upload = fields["file"]
+        file_id = f"file-{len(self.files) + 1:04d}"
+        content = upload.get_payload(decode=True)
+        self.files[file_id] = {"content": content,
+                               "purpose": fields["purpose"].get_content().strip()}
+        return {"id": file_id, "object": "file", "bytes": len(content),
+                "created_at": int(time.time()), "filename": upload.get_filename(),
+                "purpose": self.files[file_id]["purpose"], "status": "processed"}
+
+    def create_job(self, body: dict) -> dict:
+        job_id = f"ftjob-{len(self.jobs) + 1:04d}"
+        epochs = body["method"]["supervised"]["hyperparameters"]["n_epochs"]
+        job = {"id": job_id, "object": "fine_tuning.job", "model": body["model"],
+               "created_at": int(time.time()), "finished_at": None, "fine_tuned_model": None,
+               "organization_id": "org-test", "result_files": [], "status": "validating_files",
+               "validation_file": body.get("validation_file"),
+               "training_file": body["training_file"], "trained_tokens": None, "error": None,
+               "seed": 42, "estimated_finish": None, "integrations": [], "user_provided_suffix":
+               body.get("suffix"), "method": body["method"],
+               "hyperparameters": {"n_epochs": epochs, "batch_size": 1,
+                                   "learning_rate_multiplier": 1.8},
+               "_events": [], "_checkpoints": []}
+        self.jobs[job_id] = job
+        self.event(job, "info", "Validating training file")
+        return {k: v for k, v in job.items() if not k.startswith("_")}
+
+    def event(self, job: dict, level: str, message: str, data: dict | None = None) -> None:
+        job["_events"].append({"object": "fine_tuning.job.event",
+                               "id": f"ftevent-{len(job['_events']) + 1}",
+                               "created_at": int(time.time()), "level": level,
+                               "message": message, "data": data or {},
+                               "type": "metrics" if data else "message"})
+
+    def advance(self, job: dict) -> None:
+        """One step along OpenAI's lifecycle per retrieve."""
+        order = ["validating_files", "queued", "running", "succeeded"]
+        if job["status"] not in order[:-1]:
+            return
+        job["status"] = order[order.index(job["status"]) + 1]
+        suffix = job["user_provided_suffix"] or "ft"
+        if job["status"] == "running":
+            self.event(job, "info", "Fine-tuning job started")
+            for step, loss in ((10, 1.9), (20, 1.2)):
+                self.event(job, "info", f"Step {step}: training loss={loss}",
+                           {"step": step, "train_loss": loss})
+                job["_checkpoints"].append({
+                    "object": "fine_tuning.job.checkpoint", "id": f"ftckpt-{step}",
+                    "created_at": int(time.time()), "fine_tuning_job_id": job["id"],
+                    "fine_tuned_model_checkpoint":
+                        f"ft:{job['model']}:org-test:{suffix}:abc123:ckpt-step-{step}",
+                    "step_number": step,
+                    "metrics": {"step": step, "train_loss": loss, "valid_loss": loss + 0.1,
+                                "train_mean_token_accuracy": 0.6}})
+        if job["status"] == "succeeded":
+            job["fine_tuned_model"] = f"ft:{job['model']}:org-test:{suffix}:abc123"
+            job["finished_at"] = int(time.time())
+            job["trained_tokens"] = 4321
+            self.event(job, "info", "The job has successfully completed")
 
     def __enter__(self) -> FakeOpenAI:
         self.thread.start()

@@ -1,0 +1,112 @@
+"""Dataset export: chat JSONL for the trainer, OpenAI's format for the pilot, and stats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine import dataset, prompts
+from engine.corpus.importer import import_paths
+from engine.errors import OwnVoiceError
+from tests.conftest import run_ownvoice
+
+
+def make_pairs(store, blog) -> list[dict]:
+    import_paths(store, [blog])
+    segments = store.synth_candidates(user_lang="zh")
+    for i, segment in enumerate(segments):
+        store.add_synthetic_pair(
+            segment_id=segment["id"], style="plain", source_text=f"Machine version {i}.",
+            target_text=segment["text"], source_lang="en", target_lang="zh",
+            split=("train", "val", "test")[i % 3], model="m", cost_usd=0.001,
+            reject_reason="wrong language (Chinese, not English)" if i == 1 else None)
+    store.correct_translation(_translation(store), "我改好的译文。", [{
+        "source_lang": "en", "target_lang": "zh", "source_text": "My source.",
+        "target_text": "我改好的译文。", "weight": 3.0}])
+    return segments
+
+
+def _translation(store) -> int:
+    from engine.translate import TranslationResult, UnitResult
+
+    result = TranslationResult(source_text="My source.", output="我的源。", source_lang="en",
+                               target_lang="zh", units=[UnitResult("My source.", "我的源。")],
+                               tokens_in=1, tokens_out=1, ttft_ms=1, total_ms=2, warnings=[],
+                               settings={})
+    return store.add_translation(model_id=None, model_name="m", result=result)
+
+
+def test_chat_export_uses_the_inference_prompt_and_keeps_weights(store, blog, tmp_path):
+    segments = make_pairs(store, blog)
+    report = dataset.export(store, split="train", fmt="chat", out=tmp_path / "train.jsonl")
+    lines = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    train_kept = len([i for i in range(len(segments)) if i % 3 == 0 and i != 1])
+    assert report.pairs == train_kept + 1 == len(lines)  # + the correction
+    first = lines[0]
+    assert first["messages"][:2] == prompts.chat_messages("Machine version 0.", "en", "zh")
+    assert first["messages"][2] == {"role": "assistant", "content": segments[0]["text"]}
+    assert first["weight"] == 1.0 and first["origin"] == "synthetic"
+    correction = lines[-1]
+    assert correction["weight"] == 3.0 and correction["origin"] == "correction"
+    assert not (tmp_path / "train.jsonl.part").exists()
+
+
+def test_openai_export_passes_the_format_checks(store, blog, tmp_path):
+    make_pairs(store, blog)
+    out = tmp_path / "openai.jsonl"
+    report = dataset.export(store, split="train", fmt="openai", out=out)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(set(r) == {"messages"} for r in records)
+    assert report.examples == report.pairs + 2  # the correction appears 3 times
+    assert dataset.validate_openai(out, min_examples=1) == []
+    assert dataset.validate_openai(out) == [f"{report.examples} example(s): OpenAI needs at "
+                                            "least 10"]
+
+
+def test_the_format_checks_catch_what_openai_would_refuse(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([
+        "not json",
+        json.dumps({"prompt": "old completion format"}),
+        json.dumps({"messages": [{"role": "user", "content": "hi"}]}),
+        json.dumps({"messages": [{"role": "robot", "content": "x"},
+                                 {"role": "assistant", "content": ""}]}),
+        json.dumps({"messages": [{"role": "assistant", "content": "ok", "extra": 1}],
+                    "weight": 2}),
+    ]))
+    problems = dataset.validate_openai(bad, min_examples=1)
+    assert "line 1: not JSON (Expecting value)" in problems
+    assert "line 2: no 'messages' list" in problems
+    assert "line 3: no assistant message" in problems
+    assert "line 4: unknown role 'robot'" in problems
+    assert "line 4: empty assistant content" in problems
+    assert "line 5: unexpected keys ['weight']" in problems
+    assert "line 5: unexpected message keys ['extra']" in problems
+
+
+def test_splits_follow_documents_and_exclusions_hold(store, blog, tmp_path):
+    segments = make_pairs(store, blog)
+    store.set_excluded("segments", segments[0]["id"], True)
+    train = store.training_pairs(split="train")
+    assert segments[0]["id"] not in {p["segment_id"] for p in train}
+    val = store.training_pairs(split="val")
+    assert {p["segment_id"] for p in val} <= {s["id"] for i, s in enumerate(segments)
+                                             if i % 3 == 1}
+    with pytest.raises(OwnVoiceError, match="No test pairs"):
+        store.conn.execute("DELETE FROM pairs WHERE split = 'test'")
+        dataset.export(store, split="test", fmt="chat", out=tmp_path / "t.jsonl")
+
+
+def test_stats_and_the_cli(store, blog, tmp_path):
+    make_pairs(store, blog)
+    stats = dataset.stats(store)
+    assert stats["splits"]["train"]["pairs"] > 0 and stats["rejected"] == 1
+    one, three = stats["openai_fine_tune_usd"]["1_epochs"], stats["openai_fine_tune_usd"][
+        "3_epochs"]
+    assert three == pytest.approx(3 * one) and one > 0
+    out = json.loads(run_ownvoice("dataset", "export", "--format", "openai", "--out",
+                                  str(tmp_path / "x.jsonl"), "--json").stdout)
+    assert out["problems"] == [] and out["examples"] > 0
+    human = run_ownvoice("dataset", "stats").stdout
+    assert "train" in human and "OpenAI fine-tune of gpt-4o-mini-2024-07-18" in human
