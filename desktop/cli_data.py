@@ -33,10 +33,12 @@ def _estimate(candidates: int, styles: int, chars: int, model: str) -> tuple[int
 @click.option("--split", "splits", multiple=True, type=click.Choice(["train", "val", "test"]),
               help="Only these splits (default: all; val and test pairs measure the model).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--batch", is_flag=True, help="Use OpenAI's Batch API: half the price, results "
+                                            "within 24 h; run again later to collect them.")
 @click.option("--yes", is_flag=True, help="Do not ask before spending money.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def synth(base_url, model, key_name, user_lang, into, styles, limit, splits, concurrency, yes,
-          as_json):
+def synth(base_url, model, key_name, user_lang, into, styles, limit, splits, concurrency, batch,
+          yes, as_json):
     """Make training pairs: a model translates your paragraphs into the other language.
 
     Interrupt it whenever you like: run it again and it continues where it stopped.
@@ -53,6 +55,10 @@ def synth(base_url, model, key_name, user_lang, into, styles, limit, splits, con
                                        styles=synthesis.STYLE_ORDER[:styles],
                                        splits=tuple(splits) or ("train", "val", "test"),
                                        limit=limit)
+        if batch:
+            _synth_batch(store, config, model=model, base_url=base_url, yes=yes,
+                         as_json=as_json)
+            return
         todo, already = synthesis.plan(store, config)
         chars = sum(len(segment["text"]) for segment, _ in todo) // max(1, styles)
         requests, cost = _estimate(len(todo) // max(1, styles), styles, chars, model)
@@ -90,6 +96,46 @@ def synth(base_url, model, key_name, user_lang, into, styles, limit, splits, con
         click.echo(f"  rejected: {reason} × {count}")
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
+
+
+def _synth_batch(store, config, *, model, base_url, yes, as_json) -> None:
+    """Collect finished batches, then send what is left as a new one."""
+    from engine import synth as synthesis
+    from engine import synth_batch
+
+    collected = []
+    for job in store.jobs(kind="openai-batch"):
+        if job["status"] in synth_batch.OPEN:
+            status, report = synth_batch.collect(store, job)
+            collected.append({"job": job["id"], "status": status,
+                              "report": report.as_json() if report else None})
+            if not as_json:
+                click.echo(f"Batch {job['id']}: {status}"
+                           + (f" — {report.kept} kept, {report.rejected} rejected, "
+                              f"{report.failed} failed, ${report.cost_usd:.4f}" if report else
+                              " (check again later)"))
+    todo, _ = synthesis.plan(store, config)
+    submitted = None
+    if todo:
+        chars = sum(len(segment["text"]) for segment, _ in todo) // max(1, len(config.styles))
+        requests, cost = _estimate(len(todo) // max(1, len(config.styles)),
+                                   len(config.styles), chars, model)
+        cost /= 2  # the Batch API's discount
+        click.echo(f"{requests} request(s) for a new batch, estimated ${cost:.2f}.", err=True)
+        if cost >= 0.01 and not yes:
+            if not sys.stdin.isatty():
+                raise click.ClickException("This would spend money: run it in a terminal to "
+                                           "confirm, or pass --yes.")
+            click.confirm("Send the batch?", abort=True, err=True)
+        job = synth_batch.submit(store, config, model=model, base_url=base_url)
+        if job is not None:
+            submitted = {"job": job["id"], "provider_id": job["provider_id"],
+                         "requests": len(job["meta"]["custom_ids"])}
+            if not as_json:
+                click.echo(f"Sent batch {job['id']} ({submitted['requests']} requests). Run "
+                           "`ownvoice synth --batch` again later (up to 24 h) to collect it.")
+    if as_json:
+        print_json({"collected": collected, "submitted": submitted})
 
 
 @click.group(cls=Group)

@@ -68,10 +68,14 @@ def plan(store, config: SynthConfig) -> tuple[list[tuple[dict, str]], int]:
     segments = store.synth_candidates(user_lang=config.user_lang, splits=config.splits,
                                       limit=config.limit)
     done = store.synthetic_done()
+    # Requests waiting in an open Batch API job are not made a second time.
+    waiting = {cid for job in store.jobs(kind="openai-batch")
+               if job["status"] in ("validating", "in_progress", "finalizing", "cancelling")
+               for cid in job["meta"].get("custom_ids", [])}
     todo, already = [], 0
     for segment in segments:
         for style in config.styles:
-            if (segment["id"], style) in done:
+            if (segment["id"], style) in done or f"seg-{segment['id']}-{style}" in waiting:
                 already += 1
             else:
                 todo.append((segment, style))

@@ -24,6 +24,7 @@ class FakeOpenAI:
         self.requests: list[dict] = []
         self.files: dict[str, dict] = {}
         self.jobs: dict[str, dict] = {}
+        self.batches: dict[str, dict] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +67,19 @@ class FakeOpenAI:
             def do_GET(self):  # noqa: N802
                 fake.requests.append({"path": self.path, "method": "GET"})
                 parts = self.path.split("?")[0].strip("/").split("/")  # v1/fine_tuning/jobs/…
+                if parts[1] == "files" and len(parts) == 4 and parts[3] == "content":
+                    data = fake.files[parts[2]]["content"]
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                if parts[1] == "batches" and len(parts) == 3:
+                    batch = fake.batches[parts[2]]
+                    fake.advance_batch(batch)
+                    self._send(200, batch)
+                    return
                 if parts[1:3] == ["fine_tuning", "jobs"] and len(parts) >= 4:
                     job = fake.jobs.get(parts[3])
                     if job is None:
@@ -117,6 +131,9 @@ class FakeOpenAI:
                         "usage": {"prompt_tokens": fake.prompt_tokens,
                                   "completion_tokens": fake.completion_tokens,
                                   "total_tokens": fake.prompt_tokens + fake.completion_tokens}})
+                    return
+                if self.path.endswith("/batches"):
+                    self._send(200, fake.create_batch(body))
                     return
                 if self.path.endswith("/fine_tuning/jobs"):
                     if body.get("training_file") not in fake.files:
@@ -197,6 +214,45 @@ class FakeOpenAI:
             job["finished_at"] = int(time.time())
             job["trained_tokens"] = 4321
             self.event(job, "info", "The job has successfully completed")
+
+    def create_batch(self, body: dict) -> dict:
+        batch_id = f"batch_{len(self.batches) + 1:04d}"
+        lines = self.files[body["input_file_id"]]["content"].decode().splitlines()
+        batch = {"id": batch_id, "object": "batch", "endpoint": body["endpoint"],
+                 "errors": None, "input_file_id": body["input_file_id"],
+                 "completion_window": body["completion_window"], "status": "validating",
+                 "output_file_id": None, "error_file_id": None,
+                 "created_at": int(time.time()), "metadata": body.get("metadata"),
+                 "request_counts": {"total": len(lines), "completed": 0, "failed": 0}}
+        self.batches[batch_id] = batch
+        return batch
+
+    def advance_batch(self, batch: dict) -> None:
+        """validating → in_progress → completed, one step per retrieve."""
+        if batch["status"] == "validating":
+            batch["status"] = "in_progress"
+        elif batch["status"] == "in_progress":
+            requests = [json.loads(line) for line in
+                        self.files[batch["input_file_id"]]["content"].decode().splitlines()]
+            output = []
+            for i, request in enumerate(requests):
+                output.append(json.dumps({
+                    "id": f"batch_req_{i}", "custom_id": request["custom_id"], "error": None,
+                    "response": {"status_code": 200, "request_id": f"req_{i}", "body": {
+                        "id": f"chatcmpl-{i}", "object": "chat.completion",
+                        "created": int(time.time()), "model": request["body"]["model"],
+                        "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                            "role": "assistant",
+                            "content": self.reply(request["body"]["messages"])}}],
+                        "usage": {"prompt_tokens": self.prompt_tokens,
+                                  "completion_tokens": self.completion_tokens,
+                                  "total_tokens": self.prompt_tokens + self.completion_tokens}}}}))
+            file_id = f"file-{len(self.files) + 1:04d}"
+            self.files[file_id] = {"content": "\n".join(output).encode(),
+                                   "purpose": "batch_output"}
+            batch.update(status="completed", output_file_id=file_id,
+                         request_counts={"total": len(requests), "completed": len(requests),
+                                         "failed": 0})
 
     def __enter__(self) -> FakeOpenAI:
         self.thread.start()

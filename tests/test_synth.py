@@ -128,3 +128,44 @@ def test_kill_9_halfway_then_resume_gives_an_exact_count(blog, server, ownvoice_
         assert conn.execute("SELECT COUNT(*) FROM pairs").fetchone()[0] == 8
         assert conn.execute("SELECT COUNT(DISTINCT segment_id || style) FROM pairs"
                             ).fetchone()[0] == 8
+
+
+def test_batch_mode_sends_once_and_collects_later(blog, ownvoice_home):
+    from tests.conftest import run_ownvoice
+
+    run_ownvoice("import", str(blog))
+    english = ("The station is ten minutes from my home, so I walk there every single day "
+               "without thinking about it.")
+    with FakeOpenAI(reply=lambda messages: english, prompt_tokens=200,
+                    completion_tokens=100) as fake:
+        args = ("synth", "--batch", "--base-url", fake.url, "--model", "gpt-4o-mini",
+                "--lang", "zh", "--into", "en", "--styles", "2", "--limit", "3", "--yes",
+                "--json")
+        first = json.loads(run_ownvoice(*args).stdout)
+        assert first["collected"] == [] and first["submitted"]["requests"] == 6
+        (batch,) = fake.batches.values()
+        assert batch["endpoint"] == "/v1/chat/completions"
+        assert batch["completion_window"] == "24h"
+        (upload,) = [f for f in fake.files.values() if f["purpose"] == "batch"]
+        lines = [json.loads(line) for line in upload["content"].decode().splitlines()]
+        assert lines[0]["url"] == "/v1/chat/completions" and lines[0]["method"] == "POST"
+        assert lines[0]["custom_id"].startswith("seg-")
+
+        second = json.loads(run_ownvoice(*args).stdout)  # still in progress: nothing resent
+        assert second["collected"][0]["status"] == "in_progress"
+        assert second["submitted"] is None and len(fake.batches) == 1
+        direct = json.loads(run_ownvoice("synth", "--base-url", fake.url, "--model",
+                                         "gpt-4o-mini", "--lang", "zh", "--into", "en",
+                                         "--styles", "2", "--limit", "3", "--yes",
+                                         "--json").stdout)
+        assert direct["planned"] == 0  # the direct mode does not duplicate the batch either
+
+        third = json.loads(run_ownvoice(*args).stdout)
+        report = third["collected"][0]["report"]
+        assert third["collected"][0]["status"] == "completed"
+        assert report["done"] == 6 and report["kept"] + report["rejected"] == 6
+        # Half price: 6 requests × (200 × $0.15 + 100 × $0.60) / 1M / 2.
+        assert report["cost_usd"] == pytest.approx(6 * (200 * 0.15 + 100 * 0.6) / 1e6 / 2)
+        assert third["submitted"] is None
+    stats = json.loads(run_ownvoice("dataset", "stats", "--json").stdout)
+    assert stats["by_origin"].get("synthetic/ok", 0) + stats["rejected"] == 6
