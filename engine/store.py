@@ -352,9 +352,11 @@ class Store:
                 ids.append(cur.lastrowid)
         return ids
 
-    def pairs(self, *, origin: str | None = None, translation_id: int | None = None) -> list[dict]:
+    def pairs(self, *, origin: str | None = None, translation_id: int | None = None,
+              status: str | None = None) -> list[dict]:
         where, params = [], []
-        for column, value in (("origin", origin), ("translation_id", translation_id)):
+        for column, value in (("origin", origin), ("translation_id", translation_id),
+                              ("status", status)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -367,6 +369,17 @@ class Store:
             item["meta"] = json.loads(item["meta"] or "{}")
             rows.append(item)
         return rows
+
+    def update_pair(self, pair_id: int, *, source_text: str | None = None,
+                    excluded: bool | None = None) -> None:
+        """The user edits a pair's machine text, or keeps the pair out of training."""
+        with self.transaction() as conn:
+            if source_text is not None:
+                conn.execute("UPDATE pairs SET source_text = ? WHERE id = ?",
+                             (source_text, pair_id))
+            if excluded is not None:
+                conn.execute("UPDATE pairs SET excluded = ? WHERE id = ?",
+                             (int(excluded), pair_id))
 
     def _translation_row(self, description, row) -> dict:
         item = dict(zip((d[0] for d in description), row, strict=True))

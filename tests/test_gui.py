@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import keyring
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
@@ -39,8 +41,8 @@ def test_first_run_guides_and_the_default_model_is_ready(window):
     page = window.translate_page
     assert page.model_combo.currentText() == "gemma-3-270m"
     assert page.to_combo.currentData() == "zh"
-    assert [window.sidebar.item(i).text() for i in range(4)] == ["Translate", "Corpus",
-                                                                 "Models", "Settings"]
+    assert [window.sidebar.item(i).text() for i in range(5)] == [
+        "Translate", "Corpus", "Data", "Models", "Settings"]
 
 
 def test_translate_rate_correct_and_find_it_again(qtbot, window, store):
@@ -280,3 +282,78 @@ def test_a_recommended_model_downloads_from_the_models_page(qtbot, store, defaul
     assert seen and seen[-1][0] == seen[-1][1] == smol_file.stat().st_size
     assert store.model("small-chat")["origin"] == "downloaded"
     assert page.download_button.text() == "Download"
+
+
+def test_data_page_makes_browses_fixes_and_exports_pairs(qtbot, window, blog, store, tmp_path,
+                                                         monkeypatch):
+    from engine.corpus.importer import import_paths
+    from tests.openai_fake import FakeOpenAI
+
+    import_paths(store, [blog])
+    page = window.data_page
+    english = ("The station is only ten minutes from my home, so I walk there every day "
+               "and never think about it.")
+    with FakeOpenAI(reply=lambda messages: english) as fake:
+        page.base_url.setText(fake.url)
+        page.model.setText("local-model")
+        page.user_lang.setCurrentIndex(page.user_lang.findData("zh"))
+        page.into.setCurrentIndex(page.into.findData("en"))
+        page.styles.setValue(2)
+        page.limit.setValue(3)
+        page.synth_button.click()
+        assert page.synth_button.text() == "Stop"
+        qtbot.waitUntil(lambda: page.synth_task is None, timeout=30000)
+    assert page.synth_status.text().startswith("Made 6 pair(s)")
+    assert page.pairs.rowCount() == 6
+    page.filter.setCurrentText("Rejected")
+    rejected = page.pairs.rowCount()
+    page.filter.setCurrentText("Kept")
+    assert page.pairs.rowCount() == 6 - rejected
+    page.filter.setCurrentText("All pairs")
+
+    page.pairs_view.selectRow(0)
+    pair_id = page.selected()["id"]
+    assert page.target_view.toPlainText() == page.selected()["target_text"]
+    page.source_edit.setPlainText("An edited machine text.")
+    page.save_edit.click()
+    qtbot.waitUntil(lambda: store.conn.execute("SELECT source_text FROM pairs WHERE id = ?",
+                                               (pair_id,)).fetchone()[0]
+                    == "An edited machine text.", timeout=5000)
+    page.exclude.click()
+    qtbot.waitUntil(lambda: store.conn.execute("SELECT excluded FROM pairs WHERE id = ?",
+                                               (pair_id,)).fetchone()[0] == 1, timeout=5000)
+
+    out = tmp_path / "pairs.jsonl"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(
+        lambda *a, **k: (str(out), "OpenAI fine-tuning JSONL (*.jsonl)")))
+    page.export_button.click()
+    qtbot.waitUntil(out.exists, timeout=5000)
+    settle(qtbot, window)
+    lines = out.read_text().splitlines()
+    assert len(lines) == store.pair_stats()["pairs"] - 0  # kept and not excluded, all train
+    assert all(set(json.loads(line)) == {"messages"} for line in lines)
+
+
+def test_data_page_runs_the_pilot(qtbot, window, blog, store, monkeypatch):
+    from tests.openai_fake import FakeOpenAI
+    from tests.test_pilot import make_pairs
+
+    make_pairs(store, blog)
+    page = window.data_page
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    with FakeOpenAI() as fake:
+        page.base_url.setText(fake.url)
+        page.pilot_pairs.setValue(12)
+        page.start_pilot()
+        qtbot.waitUntil(lambda: page.pilot_status.text().startswith("Pilot 1 started"),
+                        timeout=10000)
+        for expected in ("queued", "running", "succeeded"):
+            page.refresh_pilot()
+            qtbot.waitUntil(lambda e=expected: page.pilot_status.text().startswith(
+                f"Pilot 1: {e}"), timeout=10000)
+        assert "step 20: train loss 1.2" in page.pilot_status.text()
+        assert page.pilot_use.isEnabled()
+        page.pilot_use.click()
+        qtbot.waitUntil(lambda: "now translates" in page.pilot_status.text(), timeout=10000)
+    assert models.active(store)["origin"] == "openai-fine-tuned"

@@ -48,3 +48,16 @@ def models_model(parent=None) -> RowsModel:
                       Column("path", "File or endpoint",
                              lambda v, r: v or f"{r.get('base_url') or 'api.openai.com'} "
                                               f"({r.get('model_id')})", tooltip=True)], parent)
+
+
+def pairs_model(parent=None) -> RowsModel:
+    def state(value, row) -> str:
+        if row.get("excluded"):
+            return "excluded"
+        return "kept" if value == "ok" else f"rejected: {row.get('reject_reason')}"
+
+    return RowsModel([Column("origin", "Origin"), Column("style", "Style"),
+                      Column("split", "Split"), Column("status", "State", state, tooltip=True),
+                      Column("source_text", "Machine text (input)", tooltip=True),
+                      Column("target_text", "Your words (output)", tooltip=True),
+                      Column("weight", "Weight", lambda v, _r: f"{v:g}")], parent)

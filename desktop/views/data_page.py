@@ -1,0 +1,380 @@
+"""Data: make training pairs (reverse synthesis), browse and fix them, export them, and run
+the OpenAI fine-tuning pilot."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.models.rows import ROW_ROLE
+from desktop.models.tables import pairs_model
+from desktop.views.widgets import language_combo, select_data, table_view
+
+FILTERS = {"All pairs": {}, "Kept": {"status": "ok"}, "Rejected": {"status": "rejected"},
+           "Corrections": {"origin": "correction"}}
+
+
+class DataPage(QWidget):
+    def __init__(self, runner, hub, store, parent=None):
+        super().__init__(parent)
+        self.runner, self.hub, self.store = runner, hub, store
+        self.synth_task = None
+        self.pilot_plan = None
+        self._build()
+        hub.corpus_changed.connect(self.reload)
+        hub.history_changed.connect(self.reload)
+        self.reload()
+
+    # --- layout --------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.base_url = QLineEdit(placeholderText="https://api.openai.com/v1 (or a local server)")
+        self.model = QLineEdit("gpt-4o-mini")
+        self.user_lang = language_combo()
+        self.into = language_combo()
+        select_data(self.into, "en")
+        self.styles = QSpinBox(minimum=1, maximum=6, value=3)
+        self.limit = QSpinBox(minimum=0, maximum=1_000_000, value=0, specialValueText="all")
+        self.concurrency = QSpinBox(minimum=1, maximum=64, value=4)
+        self.synth_button = QPushButton("Make pairs")
+        self.synth_progress = QProgressBar(visible=False)
+        self.synth_status = QLabel(wordWrap=True)
+        synth_box = QGroupBox("Reverse synthesis: a model translates your paragraphs the "
+                              "other way")
+        form = QFormLayout(synth_box)
+        form.addRow("Endpoint", self.base_url)
+        form.addRow("Model", self.model)
+        form.addRow("Your writing is in", self.user_lang)
+        form.addRow("Translate it into", self.into)
+        row = QHBoxLayout()
+        for label, widget in (("Styles", self.styles), ("Paragraphs", self.limit),
+                              ("Concurrency", self.concurrency)):
+            row.addWidget(QLabel(label))
+            row.addWidget(widget)
+        row.addStretch(1)
+        row.addWidget(self.synth_button)
+        form.addRow(row)
+        form.addRow(self.synth_progress)
+        form.addRow(self.synth_status)
+
+        self.filter = QComboBox()
+        self.filter.addItems(list(FILTERS))
+        self.counts = QLabel()
+        self.exclude = QCheckBox("Keep out of training")
+        self.save_edit = QPushButton("Save edited machine text")
+        self.export_button = QPushButton("Export…")
+        bar = QHBoxLayout()
+        for widget in (QLabel("Show"), self.filter, self.counts):
+            bar.addWidget(widget)
+        bar.addStretch(1)
+        bar.addWidget(self.export_button)
+        self.pairs = pairs_model(self)
+        self.pairs_view = table_view(self.pairs, stretch=("source_text", "target_text"))
+        self.source_edit = QPlainTextEdit(placeholderText="The machine's text (the input)")
+        self.target_view = QPlainTextEdit(readOnly=True, placeholderText="Your words")
+        sides = QSplitter(Qt.Orientation.Horizontal)
+        sides.addWidget(self.source_edit)
+        sides.addWidget(self.target_view)
+        pair_actions = QHBoxLayout()
+        pair_actions.addWidget(self.exclude)
+        pair_actions.addStretch(1)
+        pair_actions.addWidget(self.save_edit)
+
+        self.pilot_pairs = QSpinBox(minimum=10, maximum=10000, value=50)
+        self.pilot_model = QLineEdit("gpt-4o-mini-2024-07-18")
+        self.pilot_epochs = QSpinBox(minimum=1, maximum=10, value=3)
+        self.pilot_button = QPushButton("Start pilot…")
+        self.pilot_refresh = QPushButton("Check progress")
+        self.pilot_use = QPushButton("Use the fine-tuned model")
+        self.pilot_status = QLabel(wordWrap=True)
+        self.pilot_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        pilot_box = QGroupBox("OpenAI pilot: is your voice worth a fine-tune? (~$3 for 50 pairs)")
+        pilot_layout = QVBoxLayout(pilot_box)
+        pilot_row = QHBoxLayout()
+        for label, widget in (("Pairs", self.pilot_pairs), ("Model", self.pilot_model),
+                              ("Epochs", self.pilot_epochs)):
+            pilot_row.addWidget(QLabel(label))
+            pilot_row.addWidget(widget)
+        for button in (self.pilot_button, self.pilot_refresh, self.pilot_use):
+            pilot_row.addWidget(button)
+        pilot_layout.addLayout(pilot_row)
+        pilot_layout.addWidget(self.pilot_status)
+
+        browser = QWidget()
+        browser_layout = QVBoxLayout(browser)
+        browser_layout.setContentsMargins(0, 0, 0, 0)
+        browser_layout.addLayout(bar)
+        browser_layout.addWidget(self.pairs_view, 2)
+        browser_layout.addWidget(sides, 1)
+        browser_layout.addLayout(pair_actions)
+        layout = QVBoxLayout(self)
+        layout.addWidget(synth_box)
+        layout.addWidget(browser, 1)
+        layout.addWidget(pilot_box)
+
+        self.synth_button.clicked.connect(self.synth_or_stop)
+        self.user_lang.activated.connect(lambda _i: self.user_lang.setProperty("chosen", True))
+        self.filter.currentTextChanged.connect(self.reload)
+        self.pairs_view.selectionModel().currentRowChanged.connect(self._pair_selected)
+        self.exclude.clicked.connect(self._toggle_excluded)
+        self.save_edit.clicked.connect(self._save_edit)
+        self.export_button.clicked.connect(self.choose_export)
+        self.pilot_button.clicked.connect(self.start_pilot)
+        self.pilot_refresh.clicked.connect(self.refresh_pilot)
+        self.pilot_use.clicked.connect(self.use_pilot)
+        self._pair_selected()
+        self._show_last_pilot()
+
+    # --- pairs ---------------------------------------------------------------------------
+
+    def reload(self, *_args) -> None:
+        if not self.user_lang.property("chosen"):  # follow the corpus until the user picks
+            main = self.store.main_language()
+            if main:
+                select_data(self.user_lang, main)
+                select_data(self.into, "zh" if main == "en" else "en")
+        selected = self.selected()
+        self.pairs.set_rows(self.store.pairs(**FILTERS[self.filter.currentText()]))
+        stats = self.store.pair_stats()
+        self.counts.setText(f"{stats['pairs']} kept · {stats['rejected']} rejected · "
+                            f"${stats['cost_usd']:.4f} spent")
+        if selected is not None:
+            for i, row in enumerate(self.pairs.rows):
+                if row["id"] == selected["id"]:
+                    self.pairs_view.selectRow(i)
+        self._pair_selected()
+
+    def selected(self) -> dict | None:
+        index = self.pairs_view.currentIndex()
+        return self.pairs.data(index, ROW_ROLE) if index.isValid() else None
+
+    def _pair_selected(self, *_args) -> None:
+        pair = self.selected()
+        self.source_edit.setPlainText(pair["source_text"] if pair else "")
+        self.target_view.setPlainText(pair["target_text"] if pair else "")
+        for widget in (self.exclude, self.save_edit, self.source_edit):
+            widget.setEnabled(pair is not None)
+        self.exclude.setChecked(bool(pair and pair["excluded"]))
+
+    def _toggle_excluded(self, checked: bool) -> None:
+        pair = self.selected()
+        if pair is not None:
+            self._write(lambda ctx: ctx.store.update_pair(pair["id"], excluded=checked))
+
+    def _save_edit(self) -> None:
+        pair = self.selected()
+        text = self.source_edit.toPlainText().strip()
+        if pair is not None and text:
+            self._write(lambda ctx: ctx.store.update_pair(pair["id"], source_text=text))
+
+    def _write(self, fn) -> None:
+        task = self.runner.submit("saving the pair", fn, writes=True)
+        task.succeeded.connect(self.reload)
+        task.failed.connect(self.hub.status)
+
+    def choose_export(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export training pairs", "train.jsonl",
+            "Chat JSONL for OwnVoice's trainer (*.jsonl);;OpenAI fine-tuning JSONL (*.jsonl)")
+        if path:
+            self.export(path, "openai" if chosen.startswith("OpenAI") else "chat")
+
+    def export(self, path: str, fmt: str, split: str = "train") -> None:
+        def work(ctx):
+            from engine import dataset
+
+            report = dataset.export(ctx.store, split=split, fmt=fmt, out=path)
+            problems = dataset.validate_openai(path, min_examples=1) if fmt == "openai" else []
+            return report, problems
+
+        task = self.runner.submit("exporting pairs", work)
+        task.succeeded.connect(self._exported)
+        task.failed.connect(self.hub.status)
+
+    def _exported(self, value) -> None:
+        report, problems = value
+        self.hub.status.emit(f"Exported {report.examples} example(s) to {report.path}"
+                             + (f" — {problems[0]}" if problems else "."))
+
+    # --- synthesis -----------------------------------------------------------------------
+
+    def synth_or_stop(self) -> None:
+        if self.synth_task is not None:
+            self.synth_task.cancel()
+            self.synth_status.setText("Stopping after the requests in flight…")
+            return
+        base_url = self.base_url.text().strip() or None
+        model = self.model.text().strip() or "gpt-4o-mini"
+        into, user_lang = self.into.currentData(), self.user_lang.currentData()
+        styles, limit = self.styles.value(), self.limit.value() or None
+        concurrency = self.concurrency.value()
+        reports = []
+
+        def work(ctx):
+            from engine import llm
+            from engine import synth as synthesis
+
+            if ctx.store.main_language() is None:
+                from engine.errors import OwnVoiceError
+
+                raise OwnVoiceError("Import your writing first (Corpus page).")
+            config = synthesis.SynthConfig(user_lang=user_lang, into=into,
+                                           styles=synthesis.STYLE_ORDER[:styles], limit=limit)
+            client = llm.LLMClient(model=model, base_url=base_url,
+                                   api_key=llm.key_for(base_url, None), concurrency=concurrency)
+
+            def progress(report) -> None:
+                reports.append(report)
+                ctx.progress(report.done, report.planned, "")
+
+            try:
+                return synthesis.run(ctx.store, client, config, progress=progress,
+                                     cancelled=ctx.cancelled)
+            finally:
+                client.close()
+
+        self._reports = reports
+        self.synth_task = self.runner.submit("making pairs", work, writes=True)
+        self.synth_task.progress.connect(self._synth_progress)
+        self.synth_task.succeeded.connect(self._synth_done)
+        self.synth_task.failed.connect(self._synth_failed)
+        self.synth_task.finished.connect(self._synth_ended)
+        self.synth_button.setText("Stop")
+        self.synth_progress.setRange(0, 0)
+        self.synth_progress.show()
+        self.synth_status.setText("Starting…")
+
+    def _synth_progress(self, done: int, total: int, _what: str) -> None:
+        self.synth_progress.setRange(0, max(1, total))
+        self.synth_progress.setValue(done)
+        if self._reports:
+            r = self._reports[-1]
+            self.synth_status.setText(f"{r.done}/{r.planned} · {r.kept} kept, {r.rejected} "
+                                      f"rejected · {r.pairs_per_minute:.1f} pairs/min · "
+                                      f"${r.cost_usd:.4f}")
+
+    def _synth_done(self, report) -> None:
+        reasons = ", ".join(f"{k} × {v}" for k, v in report.reasons.items())
+        self.synth_status.setText(
+            f"Made {report.done} pair(s): {report.kept} kept, {report.rejected} rejected"
+            + (f" ({reasons})" if reasons else "")
+            + (f"; {report.failed} failed — {report.errors[0]}" if report.failed else "")
+            + f" · ${report.cost_usd:.4f}")
+        self.reload()
+
+    def _synth_failed(self, message: str) -> None:
+        self.synth_status.setText(f"⚠ {message}")
+
+    def _synth_ended(self) -> None:
+        self.synth_task = None
+        self.synth_button.setText("Make pairs")
+        self.synth_progress.hide()
+
+    # --- the OpenAI pilot ----------------------------------------------------------------
+
+    def _pilot_base_url(self) -> str | None:
+        return self.base_url.text().strip() or None
+
+    def start_pilot(self) -> None:
+        from engine import openai_ft
+        from engine.errors import OwnVoiceError
+
+        try:
+            plan = openai_ft.prepare(self.store, pairs=self.pilot_pairs.value(),
+                                     model=self.pilot_model.text().strip(),
+                                     epochs=self.pilot_epochs.value())
+        except OwnVoiceError as exc:
+            self.pilot_status.setText(f"⚠ {exc}")
+            return
+        answer = QMessageBox.question(
+            self, "Start the OpenAI pilot",
+            f"{plan.examples} training pairs (about {plan.tokens:,} tokens), {plan.epochs} "
+            f"epoch(s) of {plan.model}: about ${plan.estimated_cost_usd:.2f}. Start?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        base_url = self._pilot_base_url()
+        task = self.runner.submit("starting the pilot",
+                                  lambda ctx: openai_ft.start(ctx.store, plan,
+                                                              base_url=base_url), writes=True)
+        task.succeeded.connect(self._pilot_started)
+        task.failed.connect(self._pilot_failed)
+
+    def _pilot_started(self, job: dict) -> None:
+        self.pilot_status.setText(f"Pilot {job['id']} started ({job['provider_id']}, "
+                                  f"{job['status']}). Check its progress now and then.")
+
+    def refresh_pilot(self) -> None:
+        jobs = self.store.jobs(kind="openai-pilot")
+        if not jobs:
+            self.pilot_status.setText("No pilot yet.")
+            return
+        job = jobs[0]
+
+        def work(ctx):
+            from engine import openai_ft
+
+            return openai_ft.refresh(ctx.store, job)
+
+        task = self.runner.submit("checking the pilot", work, writes=True)
+        task.succeeded.connect(self._pilot_refreshed)
+        task.failed.connect(self._pilot_failed)
+
+    def _pilot_refreshed(self, state: dict) -> None:
+        lines = [f"Pilot {state['id']}: {state['status']}"]
+        lines += [f"step {c['step']}: train loss {c['train_loss']}, validation loss "
+                  f"{c['valid_loss']}" for c in state["checkpoints"]]
+        if state["fine_tuned_model"]:
+            lines.append(f"Fine-tuned model: {state['fine_tuned_model']}")
+        if state["error"]:
+            lines.append(f"⚠ {state['error']}")
+        self.pilot_status.setText("\n".join(lines))
+        self.pilot_use.setEnabled(bool(state["fine_tuned_model"]))
+
+    def use_pilot(self) -> None:
+        jobs = self.store.jobs(kind="openai-pilot")
+        if not jobs:
+            return
+        job = jobs[0]
+
+        def work(ctx):
+            from engine import models, openai_ft
+
+            row = openai_ft.use(ctx.store, ctx.store.job(job["id"]))
+            models.use(ctx.store, row["name"])
+            return row
+
+        task = self.runner.submit("registering the fine-tuned model", work, writes=True)
+        task.succeeded.connect(self._pilot_used)
+        task.failed.connect(self._pilot_failed)
+
+    def _pilot_used(self, row: dict) -> None:
+        self.hub.models_changed.emit()
+        self.pilot_status.setText(self.pilot_status.text() + f"\n{row['name']} now translates "
+                                  "(Translate page).")
+
+    def _pilot_failed(self, message: str) -> None:
+        self.pilot_status.setText(f"⚠ {message}")
+
+    def _show_last_pilot(self) -> None:
+        jobs = self.store.jobs(kind="openai-pilot")
+        self.pilot_use.setEnabled(bool(jobs and jobs[0]["result"]))
+        if jobs:
+            self.pilot_status.setText(f"Pilot {jobs[0]['id']}: {jobs[0]['status']}"
+                                      + (f" — {jobs[0]['result']}" if jobs[0]["result"] else ""))
