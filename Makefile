@@ -44,6 +44,7 @@ $(VENV)/.installed-test: pyproject.toml tools/llama_wheel.py | $(PY)
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/import_corpus.py
 	$(PY) benchmarks/translate.py
+	$(PY) benchmarks/synth.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/startup.py
 
 clean:

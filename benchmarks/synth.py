@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/synth.py [--requests 12]
 
-Pairs per minute at concurrency 1, 4 and 16 against two loopback endpoints: a real
+Pairs per minute at concurrency 1, 4 and 16 against three loopback endpoints: a real
 llama.cpp server (llama-cpp-python's, serving SmolLM2-135M-Instruct, one request at a
-time) and an instant stand-in (what OwnVoice's client, filters and database cost on
+time), a stand-in that takes 500 ms per answer (as a remote API does, where concurrency
+pays), and an instant stand-in (what OwnVoice's client, filters and database cost on
 their own). Then the cost of 1,000 pairs with gpt-4o-mini, direct and through the
 Batch API, from the paragraphs' real token counts.
 """
@@ -60,6 +61,8 @@ def main() -> None:
         make_blog(blog, posts=40, images=0)
         servers = [("llama.cpp server, SmolLM2", LlamaServer(smol, alias="smol"), "smol",
                     args.requests),
+                   ("stand-in, 500 ms per answer",
+                    FakeOpenAI(reply=lambda m: english, latency=0.5), "remote", 32),
                    ("instant stand-in", FakeOpenAI(reply=lambda m: english), "stand-in",
                     args.stand_in_requests)]
         for name, server, model, requests in servers:

@@ -17,8 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class FakeOpenAI:
     def __init__(self, *, reply=lambda messages: "A reply.", prompt_tokens: int = 20,
-                 completion_tokens: int = 10):
+                 completion_tokens: int = 10, latency: float = 0.0):
         self.reply = reply
+        self.latency = latency  # seconds before each chat answer, like a remote API
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
         self.failures: list[int] = []  # status codes to answer with, one per request
         self.requests: list[dict] = []
@@ -118,6 +119,8 @@ class FakeOpenAI:
                                                   "type": "server_error", "code": None}},
                                {"Retry-After": "0"} if status == 429 else None)
                     return
+                if self.path.endswith("/chat/completions") and fake.latency:
+                    time.sleep(fake.latency)
                 if self.path.endswith("/chat/completions") and body.get("stream"):
                     self._stream(body, fake.reply(body["messages"]))
                     return
