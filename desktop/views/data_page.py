@@ -145,8 +145,9 @@ class DataPage(QWidget):
     # --- pairs ---------------------------------------------------------------------------
 
     def reload(self, *_args) -> None:
-        if not self.user_lang.property("chosen"):  # follow the corpus until the user picks
-            main = self.store.main_language()
+        if not self.user_lang.property("chosen"):  # follow the data until the user picks
+            made = self.store.pairs(origin="synthetic")
+            main = made[-1]["target_lang"] if made else self.store.main_language()
             if main:
                 select_data(self.user_lang, main)
                 select_data(self.into, "zh" if main == "en" else "en")
