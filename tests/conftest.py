@@ -79,3 +79,11 @@ def default_model(ownvoice_home: Path, gemma_file: Path) -> Path:
     link = models / gemma_file.name
     link.symlink_to(gemma_file)
     return link
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, smol_file) -> Path:
+    """A tiny Llama with SmolLM2's tokenizer and chat template, random weights (training tests)."""
+    from tests.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), smol_file)

@@ -10,7 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = {"torch", "transformers", "peft", "accelerate", "trl", "datasets"}
 # Modules allowed to import the ML stack (lazily, inside functions).
-TRAINING_MODULES = {"engine/train.py", "engine/export.py"}
+TRAINING_MODULES = {"engine/train.py", "engine/export.py", "engine/training/loop.py",
+                    "engine/training/data.py"}
 
 
 def imports_of(path: Path) -> list[tuple[str, bool]]:

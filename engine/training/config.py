@@ -1,0 +1,84 @@
+"""The training job's configuration: a dataclass loaded from JSON, unknown keys refused.
+
+The resolved configuration (defaults filled in) is saved beside every checkpoint, so a
+checkpoint always says how it was made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ..errors import OwnVoiceError
+
+# LoRA defaults per model family: attention and MLP projections, a moderate rank.
+FAMILY_TARGETS = {
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "gemma3_text": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                    "down_proj"],
+    "gemma3": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+}
+
+
+@dataclass
+class TrainConfig:
+    base_model: str = field(metadata={"help": "HF model id, a local folder, or a .gguf file"})
+    train_file: str = field(metadata={"help": "chat JSONL (ownvoice dataset export)"})
+    output_dir: str = field(metadata={"help": "checkpoints, progress.jsonl, the adapter"})
+    val_file: str | None = field(default=None, metadata={"help": "validation chat JSONL"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the data"})
+    max_steps: int | None = field(default=None, metadata={"help": "stop after N steps"})
+    learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate"})
+    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
+    batch_size: int = field(default=4, metadata={"help": "examples per device step"})
+    grad_accum: int = field(default=1, metadata={"help": "steps per optimizer update"})
+    max_length: int = field(default=1024, metadata={"help": "longer examples are cut"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    target_modules: list[str] | None = field(default=None,
+                                             metadata={"help": "default: per model family"})
+    train_end_of_turn: bool = field(default=True, metadata={
+        "help": "train the end-of-turn token's embedding (base models never learnt it)"})
+    evals_per_epoch: int = field(default=4, metadata={"help": "validation and checkpoints"})
+    early_stopping_patience: int = field(default=2, metadata={
+        "help": "stop after this many evaluations without a better validation loss"})
+    seed: int = field(default=0, metadata={"help": "data order and initialisation"})
+    num_workers: int = field(default=2, metadata={"help": "data loading processes"})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute "
+                                                                           "for memory"})
+    dtype: str = field(default="auto", metadata={"help": "auto (bf16 on GPUs that have "
+                                                         "it, else fp32), bf16, fp32"})
+    chat_template: str | None = field(default=None, metadata={
+        "help": "for base models without one; embedded in the exported GGUF too"})
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise OwnVoiceError(f"Unknown training option(s) {unknown}. Known: {sorted(known)}")
+        try:
+            return cls(**values)
+        except TypeError as exc:  # a required option is missing
+            raise OwnVoiceError(f"Incomplete training job: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: Path | str, **overrides) -> TrainConfig:
+        try:
+            values = json.loads(Path(path).read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise OwnVoiceError(f"Cannot read the training job {path}: {exc}") from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(values)
+
+    def resolved(self, family: str | None) -> TrainConfig:
+        if self.target_modules is None:
+            self.target_modules = FAMILY_TARGETS.get(family or "", ["q_proj", "v_proj"])
+        return self
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False))

@@ -1,0 +1,90 @@
+"""Chat examples → token ids with an assistant-only loss mask, and a reproducible order.
+
+The chat template of the tokenizer formats every example (the template the model will
+see at inference). The loss covers the assistant's tokens only, its end-of-turn token
+included: a model that never learns to emit that token never stops talking.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import OwnVoiceError
+
+IGNORE = -100  # label of tokens the loss ignores
+
+
+@dataclass
+class Example:
+    input_ids: list[int]
+    labels: list[int]
+    weight: float
+
+
+def read_jsonl(path: Path | str) -> list[dict]:
+    records = []
+    with Path(path).open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise OwnVoiceError(f"{path} line {number} is not JSON ({exc.msg}).") \
+                        from exc
+    if not records:
+        raise OwnVoiceError(f"{path} holds no examples.")
+    return records
+
+
+def _ids(encoded) -> list[int]:
+    """apply_chat_template returns a list or, in transformers 5, a BatchEncoding."""
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+
+
+def encode(tokenizer, record: dict, max_length: int) -> Example:
+    messages = record["messages"]
+    if messages[-1]["role"] != "assistant":
+        raise OwnVoiceError("Every training example must end with the assistant's answer.")
+    full = _ids(tokenizer.apply_chat_template(messages, tokenize=True))
+    prompt = _ids(tokenizer.apply_chat_template(messages[:-1], tokenize=True,
+                                                add_generation_prompt=True))
+    if full[:len(prompt)] != prompt:
+        raise OwnVoiceError("The chat template renders the prompt differently with and without "
+                            "the answer; cannot tell the answer's tokens apart.")
+    labels = [IGNORE] * len(prompt) + full[len(prompt):]
+    return Example(input_ids=full[:max_length], labels=labels[:max_length],
+                   weight=float(record.get("weight", 1.0)))
+
+
+def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Batches of similar length (less padding), in an order fixed by (seed, epoch): a resumed
+    run sees exactly the batches the interrupted one would have seen."""
+    rng = random.Random(seed * 1000 + epoch)
+    indices = list(range(len(lengths)))
+    rng.shuffle(indices)
+    pool = batch_size * 50  # sort by length within pools of 50 batches
+    ordered: list[int] = []
+    for start in range(0, len(indices), pool):
+        ordered += sorted(indices[start:start + pool], key=lambda i: lengths[i])
+    batches = [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(examples: list[Example], pad_id: int):
+    import torch
+
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, example in enumerate(examples):
+        n = len(example.input_ids)
+        ids[row, :n] = torch.tensor(example.input_ids)
+        labels[row, :n] = torch.tensor(example.labels)
+        mask[row, :n] = 1
+    weights = torch.tensor([e.weight for e in examples], dtype=torch.float32)
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask, "weights": weights}
