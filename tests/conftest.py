@@ -87,3 +87,15 @@ def tiny_model(tmp_path_factory, smol_file) -> Path:
     from tests.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), smol_file)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory, tiny_model) -> Path:
+    """The tiny model, taught the test pairs outright: a base that answers and stops."""
+    import shutil
+
+    from tests.test_train import PAIRS
+    from tests.tiny_model import pretrain
+
+    folder = Path(shutil.copytree(tiny_model, tmp_path_factory.mktemp("tiny-base") / "model"))
+    return pretrain(folder, PAIRS)

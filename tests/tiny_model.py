@@ -25,3 +25,32 @@ def build_tiny_model(folder: Path, tokenizer_gguf: Path) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def pretrain(folder: Path, pairs: list[tuple[str, str]], *, steps: int = 150) -> Path:
+    """Teach the random tiny model the pairs outright (all weights, a plain loop), so that
+    a LoRA on top of it has a model that answers and stops, as a real base would."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine import prompts
+    from engine.training import data
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModelForCausalLM.from_pretrained(str(folder))
+    examples = [data.encode(tokenizer, {"messages": prompts.chat_messages(s, "en", "zh") + [
+        {"role": "assistant", "content": t}]}, 256) for s, t in pairs]
+    batch = data.collate(examples, tokenizer.pad_token_id or 0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    torch.manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.size(-1)), batch["labels"][:, 1:].reshape(-1),
+            ignore_index=data.IGNORE)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(folder)
+    return folder

@@ -62,6 +62,11 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--force-reinstall", "--disable-pip-version-check", str(wheels[-1])],
                    check=True)
+    # The GGUF converter of the same version, for exporting fine-tuned models.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from engine.converter import ensure_converter
+
+    print(f">> GGUF converter: {ensure_converter()}")
     return 0
 
 

@@ -1,0 +1,57 @@
+"""Export on the CPU: LoRA → merged → GGUF (llama.cpp's converter) → quantised → loaded by
+llama-cpp-python, prompted with the embedded template, and it stops."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine import export
+from engine.errors import OwnVoiceError
+from engine.gguf_meta import read_metadata
+from engine.training.loop import train
+from tests.test_train import config_for
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_base, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lora")
+    train(config_for(tiny_base, tmp, max_steps=6, learning_rate=1e-3))
+    return tmp / "out" / "adapter"
+
+
+@pytest.mark.parametrize("quant", ["Q8_0", "Q4_K_M", "F16"])
+def test_the_whole_chain_produces_a_gguf_that_answers_and_stops(tiny_base, adapter, tmp_path,
+                                                                quant):
+    result = export.export(base_model=str(tiny_base), adapter_dir=adapter,
+                           out_dir=tmp_path / "export", quant=quant, name="voice",
+                           card={"pairs": 16, "metrics": {"val_loss": 0.1}})
+    gguf = tmp_path / "export" / f"voice-{quant.lower()}.gguf"
+    assert result.gguf == str(gguf) and gguf.exists()
+    assert result.sha256 == export.sha256_of(gguf) and result.size_bytes == gguf.stat().st_size
+    assert result.smoke_test["stopped"] and result.smoke_test["output"] == "早上好。"
+    metadata = read_metadata(gguf)
+    assert "<|im_start|>" in metadata["tokenizer.chat_template"]  # the training template
+    assert not list((tmp_path / "export").glob("*.part"))
+    if quant != "F16":
+        assert not (tmp_path / "export" / "voice-f16.gguf").exists()
+    modelfile = (tmp_path / "export" / "Modelfile").read_text()
+    assert f"FROM ./voice-{quant.lower()}.gguf" in modelfile
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile and "TEMPLATE" in modelfile
+    card = json.loads((tmp_path / "export" / "model-card.json").read_text())
+    assert card["base_model"] == str(tiny_base) and card["pairs"] == 16
+    assert card["export"]["sha256"] == result.sha256
+
+
+def test_a_model_that_never_stops_fails_the_smoke_test(tiny_model, tmp_path):
+    # An adapter on the random tiny model: it babbles to the token limit.
+    train(config_for(tiny_model, tmp_path / "lora", max_steps=2))
+    with pytest.raises(OwnVoiceError, match="failed its smoke test"):
+        export.export(base_model=str(tiny_model), adapter_dir=tmp_path / "lora" / "out" /
+                      "adapter", out_dir=tmp_path / "export", quant="Q8_0")
+
+
+def test_unknown_quantisations_are_refused(tmp_path):
+    with pytest.raises(OwnVoiceError, match="Unknown quantisation 'Q3'"):
+        export.quantize(tmp_path / "a.gguf", tmp_path / "b.gguf", "Q3")
