@@ -138,12 +138,12 @@ def add(store, spec: str, *, name: str | None = None, model_id: str | None = Non
             filename = url.split("?")[0].rsplit("/", 1)[-1]
             path = download(url, models_dir() / filename, sha256=sha256, progress=progress,
                             cancelled=cancelled)
-            origin, meta = "downloaded", {"url": url}
+            source, meta = "downloaded", {"url": url}
         else:
             path = Path(spec).expanduser().resolve()
             if not path.is_file():
                 raise OwnVoiceError(f"No such model file: {spec}")
-            origin, meta = "imported", {}
+            source, meta = "imported", {}
         metadata = read_metadata(path)
         digest = file_sha256(path)
         if sha256 and digest != sha256:
@@ -151,7 +151,7 @@ def add(store, spec: str, *, name: str | None = None, model_id: str | None = Non
         meta.update({"architecture": metadata.get("general.architecture"),
                      "gguf_name": metadata.get("general.name")})
         fields = {"backend": "llama.cpp", "path": str(path), "sha256": digest,
-                  "size_bytes": path.stat().st_size, "origin": origin, "meta": meta,
+                  "size_bytes": path.stat().st_size, "origin": source, "meta": meta,
                   "prompt_style": "chat" if metadata.get("tokenizer.chat_template")
                   else "completion"}
         name = name or path.stem

@@ -155,3 +155,40 @@ def test_the_command_line_entry_point(tiny_model, tmp_path):
 
 
 from engine.training.loop import weighted_loss  # noqa: E402
+
+
+def test_precision_follows_the_hardware():
+    from engine.training.loop import precision
+
+    assert precision("auto", cuda=False, bf16_supported=False) == "fp32"
+    assert precision("auto", cuda=True, bf16_supported=True) == "bf16"
+    assert precision("auto", cuda=True, bf16_supported=False) == "fp32"
+    with pytest.raises(OwnVoiceError, match="bf16 needs a GPU"):
+        precision("bf16", cuda=False, bf16_supported=False)
+    with pytest.raises(OwnVoiceError, match="dtype must be"):
+        precision("fp8", cuda=True, bf16_supported=True)
+
+
+def test_base_models_without_a_template_get_their_familys_turns(tiny_model):
+    from transformers import AutoTokenizer
+
+    from engine.training.loop import CHATML, GEMMA, default_chat_template
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
+    assert default_chat_template(tokenizer) == CHATML
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<start_of_turn>",
+                                                                "<end_of_turn>"]})
+    assert default_chat_template(tokenizer) == GEMMA
+    tokenizer.chat_template = GEMMA
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False,
+                                         add_generation_prompt=True)
+    assert text.endswith("<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_bf16_training_on_a_gpu(tiny_model, tmp_path):
+    result = train(config_for(tiny_model, tmp_path, max_steps=4, dtype="bf16"))
+    assert result.steps == 4
+    lines = (tmp_path / "out" / "progress.jsonl").read_text()
+    assert '"gpu_memory_gb"' in lines

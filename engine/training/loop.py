@@ -21,6 +21,12 @@ from . import data
 from .config import TrainConfig
 
 END_OF_TURN = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>")
+# For base models without a chat template: the family's own turn tokens where the
+# vocabulary has them (their end-of-turn row is then trained), ChatML otherwise.
+GEMMA = ("{{ bos_token }}{% for message in messages %}{% set role = 'model' if "
+         "message['role'] == 'assistant' else message['role'] %}{{ '<start_of_turn>' + role + "
+         "'\n' + message['content'] + '<end_of_turn>\n' }}{% endfor %}"
+         "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}")
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
           "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
           "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
@@ -44,8 +50,9 @@ def _checkpoints(output: Path) -> list[Path]:
 class Progress:
     """JSON lines the app and the remote runner tail."""
 
-    def __init__(self, path: Path, total_steps: int, resumed_step: int):
+    def __init__(self, path: Path, total_steps: int, resumed_step: int, listener=None):
         self.path = path
+        self.listener = listener
         self.total = total_steps
         self.start = time.perf_counter()
         self.first_step = resumed_step
@@ -63,6 +70,8 @@ class Progress:
             record["gpu_memory_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 2)
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        if self.listener is not None:
+            self.listener(record)
         return record
 
 
@@ -82,6 +91,24 @@ def load_base(config: TrainConfig, dtype):
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, model
+
+
+def precision(requested: str, *, cuda: bool, bf16_supported: bool) -> str:
+    """bf16 on GPUs that have it, fp32 on CPUs (and GPUs without bf16)."""
+    if requested not in ("auto", "bf16", "fp32"):
+        raise OwnVoiceError(f"dtype must be auto, bf16 or fp32, not {requested!r}.")
+    if requested == "auto":
+        return "bf16" if cuda and bf16_supported else "fp32"
+    if requested == "bf16" and not (cuda and bf16_supported):
+        raise OwnVoiceError("bf16 needs a GPU that supports it; use dtype auto or fp32.")
+    return requested
+
+
+def default_chat_template(tokenizer) -> str:
+    vocabulary = tokenizer.get_vocab()
+    if "<start_of_turn>" in vocabulary and "<end_of_turn>" in vocabulary:
+        return GEMMA
+    return CHATML
 
 
 def end_of_turn_ids(tokenizer) -> list[int]:
@@ -110,7 +137,8 @@ def weighted_loss(logits, labels, weights):
     return (per_token * token_weights).sum() / token_weights.sum().clamp(min=1e-8), mask.sum()
 
 
-def train(config: TrainConfig, *, resume: bool = False, cancelled=None) -> TrainResult:
+def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
+          on_progress=None) -> TrainResult:
     import torch
     from accelerate import Accelerator
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
@@ -121,8 +149,8 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None) -> Train
     output = Path(config.output_dir)
     (output / "checkpoints").mkdir(parents=True, exist_ok=True)
     cuda = torch.cuda.is_available()
-    bf16 = config.dtype == "bf16" or (config.dtype == "auto" and cuda
-                                      and torch.cuda.is_bf16_supported())
+    bf16 = precision(config.dtype, cuda=cuda,
+                     bf16_supported=cuda and torch.cuda.is_bf16_supported()) == "bf16"
     accelerator = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=not cuda)
     random.seed(config.seed)
     torch.manual_seed(config.seed)
@@ -133,8 +161,8 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None) -> Train
     if config.chat_template:
         tokenizer.chat_template = config.chat_template
     if not tokenizer.chat_template:
-        tokenizer.chat_template = CHATML
-        config.chat_template = CHATML
+        config.chat_template = default_chat_template(tokenizer)
+        tokenizer.chat_template = config.chat_template
     eot = end_of_turn_ids(tokenizer) if config.train_end_of_turn else []
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
                       lora_dropout=config.lora_dropout, target_modules=config.target_modules,
@@ -177,7 +205,7 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None) -> Train
         step, best, stale, history = state["step"], state["best"], state["stale"], \
             state["history"]
         best_path = state["best_path"]
-    progress = Progress(output / "progress.jsonl", total_steps, step)
+    progress = Progress(output / "progress.jsonl", total_steps, step, on_progress)
     config.save(output / "config.json")
 
     def evaluate() -> float | None:

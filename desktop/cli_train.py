@@ -1,0 +1,66 @@
+"""`ownvoice train --local`: fine-tune on this machine and register the result."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from desktop.cli_common import open_store, print_json
+
+
+@click.command()
+@click.option("--local", is_flag=True, help="Train on this machine (CPU or local GPU).")
+@click.option("--base", "base_model", help="Base model: HF id, folder or .gguf "
+                                            "(default: the embedded Gemma 3 270M).")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Stop after N steps.")
+@click.option("--epochs", type=float, default=1.0, show_default=True)
+@click.option("--learning-rate", type=float, default=2e-4, show_default=True)
+@click.option("--quant", type=click.Choice(["Q4_K_M", "Q8_0", "F16"]), default="Q4_K_M",
+              show_default=True)
+@click.option("--resume", "resume_job", type=int, help="Continue job N after an interruption.")
+@click.option("--json", "as_json", is_flag=True)
+def train(local, base_model, max_steps, epochs, learning_rate, quant, resume_job, as_json):
+    """Fine-tune a model on your pairs, export it to GGUF and register it."""
+    from engine import finetune
+
+    if not local:
+        raise click.UsageError("Only --local training exists so far (remote GPU boxes come "
+                               "next).")
+    show = sys.stderr.isatty() and not as_json
+
+    def progress(record: dict) -> None:
+        if show and record["event"] == "train":
+            eta = f", ETA {record['eta_s']:.0f} s" if record.get("eta_s") else ""
+            click.echo(f"\rstep {record['step']}/{record['total_steps']} · loss "
+                       f"{record['loss']:.3f} · {record['tokens_per_s']:.0f} tokens/s{eta}",
+                       nl=False, err=True)
+        elif not as_json and record["event"] in ("checkpoint", "early_stop"):
+            click.echo(f"\n{record['event']} at step {record['step']}: validation loss "
+                       f"{record.get('val_loss') or record.get('best_val_loss')}", err=True)
+
+    with open_store() as store:
+        if resume_job is not None:
+            job = store.job(resume_job)
+            if job is None or job["kind"] != "local":
+                raise click.ClickException(f"No local training job {resume_job}.")
+        else:
+            job = finetune.prepare(store, base_model=base_model, max_steps=max_steps,
+                                   epochs=epochs, learning_rate=learning_rate)
+            click.echo(f"Job {job['id']}: {job['meta']['pairs']} training pairs, base "
+                       f"{job['model']}.", err=True)
+        row = finetune.run(store, job, resume=resume_job is not None, quant=quant,
+                           on_progress=progress)
+        job = store.job(job["id"])
+    if as_json:
+        print_json({"job": job["id"], "model": row["name"], "gguf": row["path"],
+                    "sha256": row["sha256"], "train": job["meta"].get("train"),
+                    "smoke_test": job["meta"].get("smoke_test")})
+        return
+    smoke = job["meta"]["smoke_test"]
+    click.echo(f"\nRegistered {row['name']} ({row['path']}). Smoke test: "
+               f"{smoke['input']!r} → {smoke['output']!r}. Use it with: ownvoice models use "
+               f"{row['name']}")
+
+
+COMMANDS = (train,)

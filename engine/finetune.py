@@ -1,0 +1,88 @@
+"""Fine-tune on this machine: pairs → dataset → LoRA training → export → registered model.
+
+The same steps the remote runner takes on a GPU box; here they run in-process, slowly on a
+CPU but for real (the embedded Gemma 3 270M is the default base).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from . import dataset, models, paths
+from .errors import OwnVoiceError
+
+
+def job_dir(job_id: int) -> Path:
+    return paths.data_dir() / "jobs" / f"job-{job_id:04d}"
+
+
+def prepare(store, *, base_model: str | None = None, max_steps: int | None = None,
+            epochs: float = 1.0, learning_rate: float = 2e-4) -> dict:
+    """Write the dataset and the job file; returns the job row."""
+    from .training.config import TrainConfig
+
+    if base_model is None:
+        base_model = models.ensure_default(store)["path"]
+    if not store.training_pairs(split="train"):
+        raise OwnVoiceError("No training pairs yet: make some with `ownvoice synth` (or "
+                            "correct a few translations).")
+    job = store.add_job(kind="local", status="preparing", provider_id=None, model=base_model,
+                        meta={})
+    folder = job_dir(job["id"])
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset.export(store, split="train", fmt="chat", out=folder / "train.jsonl")
+    has_val = bool(store.training_pairs(split="val"))
+    if has_val:
+        dataset.export(store, split="val", fmt="chat", out=folder / "val.jsonl")
+    config = TrainConfig(base_model=base_model, train_file=str(folder / "train.jsonl"),
+                         val_file=str(folder / "val.jsonl") if has_val else None,
+                         output_dir=str(folder / "run"), max_steps=max_steps, epochs=epochs,
+                         learning_rate=learning_rate, num_workers=min(2, os.cpu_count() or 1))
+    config.save(folder / "job.json")
+    pairs = store.training_pairs(split="train")
+    languages = (pairs[0]["source_lang"], pairs[0]["target_lang"])
+    store.update_job(job["id"], status="prepared",
+                     meta={"job_file": str(folder / "job.json"), "pairs": len(pairs),
+                           "source_lang": languages[0], "target_lang": languages[1],
+                           "smoke_text": pairs[0]["source_text"][:400]})
+    return store.job(job["id"])
+
+
+def run(store, job: dict, *, resume: bool = False, quant: str = "Q4_K_M",
+        on_progress: Callable[[dict], None] | None = None,
+        cancelled: Callable[[], bool] | None = None) -> dict:
+    """Train, export and register; returns the new model's registry row."""
+    from .export import export
+    from .training.config import TrainConfig
+    from .training.loop import train
+
+    meta = job["meta"]
+    config = TrainConfig.load(meta["job_file"])
+    store.update_job(job["id"], status="training", meta=meta)
+    result = train(config, resume=resume, cancelled=cancelled, on_progress=on_progress)
+    if cancelled is not None and cancelled():
+        store.update_job(job["id"], status="interrupted", meta=meta)
+        raise OwnVoiceError(f"Training stopped at step {result.steps}; continue it with "
+                            f"`ownvoice train --local --resume {job['id']}`.")
+    store.update_job(job["id"], status="exporting", meta={**meta, "train": {
+        "steps": result.steps, "best_val_loss": result.best_val_loss,
+        "best_checkpoint": result.best_checkpoint}})
+    folder = job_dir(job["id"])
+    exported = export(base_model=config.base_model, adapter_dir=result.adapter_dir,
+                      out_dir=folder / "export", quant=quant, name=f"voice-{job['id']}",
+                      smoke_text=meta["smoke_text"], source=meta["source_lang"],
+                      target=meta["target_lang"],
+                      card={"pairs": meta["pairs"], "steps": result.steps,
+                            "best_val_loss": result.best_val_loss,
+                            "config": str(folder / "job.json")})
+    name = f"voice-{job['id']}"
+    row = store.model(name) or models.add(
+        store, exported.gguf, name=name, base_model=config.base_model,
+        source_lang=meta["source_lang"], target_lang=meta["target_lang"], origin="fine-tuned",
+        job_id=job["id"], sha256=exported.sha256)
+    store.update_job(job["id"], status="done", result=name,
+                     meta={**store.job(job["id"])["meta"], "gguf": exported.gguf,
+                           "smoke_test": exported.smoke_test})
+    return row

@@ -1,0 +1,57 @@
+"""`ownvoice train --local`: pairs → dataset → LoRA → GGUF → registered model that
+translates, with the tiny base (the same steps the embedded Gemma takes, in seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine import finetune
+from engine.errors import OwnVoiceError
+from engine.translate import TranslationResult, UnitResult
+from tests.conftest import run_ownvoice
+from tests.test_train import PAIRS
+
+
+def add_correction_pairs(store, repeat: int = 4) -> None:
+    for i in range(len(PAIRS) * repeat):
+        source, target = PAIRS[i % len(PAIRS)]
+        result = TranslationResult(source_text=source, output="?", source_lang="en",
+                                   target_lang="zh", units=[UnitResult(source, "?")],
+                                   tokens_in=1, tokens_out=1, ttft_ms=1, total_ms=1,
+                                   warnings=[], settings={})
+        translation = store.add_translation(model_id=None, model_name="m", result=result)
+        store.correct_translation(translation, target, [{
+            "source_lang": "en", "target_lang": "zh", "source_text": source,
+            "target_text": target, "weight": 3.0}])
+
+
+def test_train_local_registers_a_model_that_translates(store, tiny_base, default_model):
+    add_correction_pairs(store)
+    out = json.loads(run_ownvoice("train", "--local", "--base", str(tiny_base), "--max-steps",
+                                  "6", "--learning-rate", "1e-3", "--quant", "Q8_0",
+                                  "--json").stdout)
+    assert out["model"] == "voice-1" and out["train"]["steps"] == 6
+    assert out["smoke_test"]["passed"] and out["smoke_test"]["output"] == "早上好。"
+    models = {m["name"]: m for m in json.loads(run_ownvoice("models", "list", "--json").stdout)}
+    voice = models["voice-1"]
+    assert (voice["origin"], voice["job_id"], voice["prompt_style"]) == ("fine-tuned", 1,
+                                                                        "chat")
+    assert (voice["source_lang"], voice["target_lang"]) == ("en", "zh")
+    assert voice["base_model"] == str(tiny_base)
+    translated = json.loads(run_ownvoice("translate", "--model", "voice-1", "--text",
+                                         "Where is the station?", "--to", "zh",
+                                         "--json").stdout)
+    assert translated["output"] == "车站在哪里？"
+    assert translated["warnings"] == []  # it stopped by itself
+    job = store.job(1)
+    assert job["status"] == "done" and job["result"] == "voice-1"
+    assert (finetune.job_dir(1) / "job.json").exists()
+
+
+def test_no_pairs_no_training(store, default_model):
+    with pytest.raises(OwnVoiceError, match="No training pairs yet"):
+        finetune.prepare(store)
+    refused = run_ownvoice("train", "--base", "x", check=False)
+    assert refused.returncode == 2 and "Only --local" in refused.stderr
