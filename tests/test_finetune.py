@@ -55,3 +55,25 @@ def test_no_pairs_no_training(store, default_model):
         finetune.prepare(store)
     refused = run_ownvoice("train", "--base", "x", check=False)
     assert refused.returncode == 2 and "Only --local" in refused.stderr
+
+
+@pytest.mark.slow
+def test_the_embedded_gemma_fine_tunes_on_this_machine_and_stops(store, default_model):
+    """The whole loop on a laptop: the default base (Gemma 3 270M, from its GGUF), LoRA on
+    the CPU, export to Q4_K_M with its chat template, and a model that stops by itself."""
+    add_correction_pairs(store)
+    out = json.loads(run_ownvoice("train", "--local", "--max-steps", "16", "--learning-rate",
+                                  "1e-3", "--json").stdout)
+    assert out["smoke_test"]["passed"], out["smoke_test"]
+    assert out["train"]["best_val_loss"] is None or out["train"]["best_val_loss"] < 1.0
+    row = store.model(out["model"])
+    assert row["origin"] == "fine-tuned" and row["base_model"].endswith(".gguf")
+    from engine.gguf_meta import read_metadata
+
+    metadata = read_metadata(row["path"])
+    assert metadata["general.architecture"] == "gemma3"
+    assert "<start_of_turn>" in metadata["tokenizer.chat_template"]
+    result = json.loads(run_ownvoice("translate", "--model", out["model"], "--text",
+                                     "It is raining.", "--to", "zh", "--json").stdout)
+    assert result["output"].strip() and not any("did not stop" in w
+                                                for w in result["warnings"])
