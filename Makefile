@@ -45,6 +45,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/import_corpus.py
 	$(PY) benchmarks/translate.py
 	$(PY) benchmarks/synth.py
+	$(PY) benchmarks/train.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/startup.py
 
 clean:

@@ -31,6 +31,7 @@ def run(base: str, tmp: Path, steps: int) -> dict:
     from engine.training.loop import train
     from tests.test_train import write_pairs
 
+    tmp.mkdir(parents=True, exist_ok=True)
     config = TrainConfig(base_model=base, train_file=str(write_pairs(tmp / "t.jsonl", 64)),
                          output_dir=str(tmp / "out"), max_steps=steps, batch_size=8,
                          num_workers=0, evals_per_epoch=1)
