@@ -19,8 +19,11 @@ from desktop.cli_common import open_store, print_json
 @click.option("--quant", type=click.Choice(["Q4_K_M", "Q8_0", "F16"]), default="Q4_K_M",
               show_default=True)
 @click.option("--resume", "resume_job", type=int, help="Continue job N after an interruption.")
+@click.option("--checkpoint", "checkpoint_step", type=int,
+              help="Export the checkpoint of this step instead of the one OwnVoice picks.")
 @click.option("--json", "as_json", is_flag=True)
-def train(local, base_model, max_steps, epochs, learning_rate, quant, resume_job, as_json):
+def train(local, base_model, max_steps, epochs, learning_rate, quant, resume_job,
+          checkpoint_step, as_json):
     """Fine-tune a model on your pairs, export it to GGUF and register it."""
     from engine import finetune
 
@@ -50,11 +53,13 @@ def train(local, base_model, max_steps, epochs, learning_rate, quant, resume_job
             click.echo(f"Job {job['id']}: {job['meta']['pairs']} training pairs, base "
                        f"{job['model']}.", err=True)
         row = finetune.run(store, job, resume=resume_job is not None, quant=quant,
-                           on_progress=progress)
+                           checkpoint_step=checkpoint_step, on_progress=progress)
         job = store.job(job["id"])
     if as_json:
         print_json({"job": job["id"], "model": row["name"], "gguf": row["path"],
                     "sha256": row["sha256"], "train": job["meta"].get("train"),
+                    "checkpoint_scores": job["meta"].get("checkpoint_scores"),
+                    "exported_adapter": job["meta"].get("exported_adapter"),
                     "smoke_test": job["meta"].get("smoke_test")})
         return
     smoke = job["meta"]["smoke_test"]

@@ -51,10 +51,12 @@ def prepare(store, *, base_model: str | None = None, max_steps: int | None = Non
 
 
 def run(store, job: dict, *, resume: bool = False, quant: str = "Q4_K_M",
+        checkpoint_step: int | None = None,
         on_progress: Callable[[dict], None] | None = None,
         cancelled: Callable[[], bool] | None = None) -> dict:
-    """Train, export and register; returns the new model's registry row."""
+    """Train, choose a checkpoint, export and register; returns the new model's row."""
     from .export import export
+    from .training import choose
     from .training.config import TrainConfig
     from .training.loop import train
 
@@ -66,11 +68,21 @@ def run(store, job: dict, *, resume: bool = False, quant: str = "Q4_K_M",
         store.update_job(job["id"], status="interrupted", meta=meta)
         raise OwnVoiceError(f"Training stopped at step {result.steps}; continue it with "
                             f"`ownvoice train --local --resume {job['id']}`.")
+    scores = choose.score(config) if config.val_file else []
+    adapter_dir = result.adapter_dir
+    if checkpoint_step is not None:
+        chosen = Path(config.output_dir) / "checkpoints" / f"step-{checkpoint_step:06d}"
+        if not chosen.exists():
+            raise OwnVoiceError(f"Job {job['id']} has no checkpoint at step {checkpoint_step}.")
+        adapter_dir = str(chosen / "adapter")
+    elif scores:
+        adapter_dir = str(Path(scores[0]["path"]) / "adapter")
     store.update_job(job["id"], status="exporting", meta={**meta, "train": {
         "steps": result.steps, "best_val_loss": result.best_val_loss,
-        "best_checkpoint": result.best_checkpoint}})
+        "best_checkpoint": result.best_checkpoint}, "checkpoint_scores": scores,
+        "exported_adapter": adapter_dir})
     folder = job_dir(job["id"])
-    exported = export(base_model=config.base_model, adapter_dir=result.adapter_dir,
+    exported = export(base_model=config.base_model, adapter_dir=adapter_dir,
                       out_dir=folder / "export", quant=quant, name=f"voice-{job['id']}",
                       smoke_text=meta["smoke_text"], source=meta["source_lang"],
                       target=meta["target_lang"],

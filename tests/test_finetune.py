@@ -77,3 +77,29 @@ def test_the_embedded_gemma_fine_tunes_on_this_machine_and_stops(store, default_
                                      "It is raining.", "--to", "zh", "--json").stdout)
     assert result["output"].strip() and not any("did not stop" in w
                                                 for w in result["warnings"])
+
+
+def test_checkpoints_are_scored_and_the_choice_can_be_overridden(tiny_base, tmp_path):
+    from engine.training import choose
+    from tests.test_train import config_for
+
+    config = config_for(tiny_base, tmp_path, max_steps=6, learning_rate=1e-3)
+    from engine.training.loop import train
+
+    train(config)
+    scores = choose.score(config, top=2, examples=2)
+    assert len(scores) == 2
+    assert scores[0]["score"] <= scores[1]["score"]
+    for entry in scores:
+        assert {"path", "step", "val_loss", "length_drift", "number_drift", "stop_rate",
+                "score"} <= set(entry)
+        assert entry["stop_rate"] == 1.0  # the tiny base answers and stops
+        assert entry["length_drift"] < 0.5
+
+
+def test_train_local_exports_the_checkpoint_asked_for(store, tiny_base, default_model):
+    add_correction_pairs(store)
+    out = json.loads(run_ownvoice("train", "--local", "--base", str(tiny_base), "--max-steps",
+                                  "4", "--learning-rate", "1e-3", "--quant", "Q8_0",
+                                  "--checkpoint", "2", "--json").stdout)
+    assert out["exported_adapter"].endswith("step-000002/adapter")

@@ -1,0 +1,75 @@
+"""Choose the checkpoint to export: the lowest validation loss is not the whole story.
+
+Each candidate (the few with the lowest validation loss) translates a handful of
+validation pairs; we measure how far its output lengths stray from the user's (a model
+that overshoots into caricature writes too much), whether numbers survive, and whether
+it stops by itself. The user can override the choice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from .. import guards, synth_filters
+from .config import TrainConfig
+from .data import read_jsonl
+
+
+def candidates(output_dir: Path | str, top: int) -> list[dict]:
+    found = []
+    for checkpoint in sorted((Path(output_dir) / "checkpoints").glob("step-*")):
+        metrics = json.loads((checkpoint / "metrics.json").read_text())
+        found.append({"path": str(checkpoint), "step": metrics["step"],
+                      "val_loss": metrics.get("val_loss")})
+    with_loss = [c for c in found if c["val_loss"] is not None]
+    return sorted(with_loss, key=lambda c: c["val_loss"])[:top] if with_loss else found[-1:]
+
+
+def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]:
+    """Candidates with their measurements, best first."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    from .loop import load_base
+
+    chosen = candidates(config.output_dir, top)
+    if not chosen or not config.val_file:
+        return chosen
+    records = read_jsonl(config.val_file)[:examples]
+    tokenizer, base = load_base(config, torch.float32)
+    for candidate in chosen:
+        adapter = Path(candidate["path"]) / "adapter"
+        tokenizer = AutoTokenizer.from_pretrained(str(adapter))
+        model = PeftModel.from_pretrained(base, str(adapter))
+        model.eval()
+        ratios, drift, stopped = [], [], 0
+        for record in records:
+            reference = record["messages"][-1]["content"]
+            prompt = tokenizer.apply_chat_template(record["messages"][:-1], tokenize=False,
+                                                   add_generation_prompt=True)
+            ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+            budget = guards.max_new_tokens(len(tokenizer(reference)["input_ids"]))
+            with torch.no_grad():
+                out = model.generate(**ids, max_new_tokens=budget, do_sample=False,
+                                     eos_token_id=_stop_ids(tokenizer))
+            new = out[0, ids["input_ids"].shape[1]:]
+            stopped += int(len(new) < budget)
+            text = tokenizer.decode(new, skip_special_tokens=True).strip()
+            ratios.append(abs(math.log(max(len(text), 1) / max(len(reference), 1))))
+            drift.append(0.0 if synth_filters.check_numbers(reference, text) is None else 1.0)
+        base = model.unload()  # the base without this adapter, for the next one
+        candidate.update(length_drift=round(sum(ratios) / len(ratios), 4),
+                         number_drift=round(sum(drift) / len(drift), 4),
+                         stop_rate=round(stopped / len(records), 4))
+        candidate["score"] = round((candidate["val_loss"] or 0.0) + 0.5 * candidate[
+            "length_drift"] + 0.5 * candidate["number_drift"] + (1 - candidate["stop_rate"]), 4)
+    return sorted(chosen, key=lambda c: c["score"])
+
+
+def _stop_ids(tokenizer) -> list[int]:
+    from .loop import end_of_turn_ids
+
+    return end_of_turn_ids(tokenizer)
