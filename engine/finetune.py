@@ -79,6 +79,7 @@ def run(store, job: dict, *, resume: bool = False, quant: str = "Q4_K_M",
         adapter_dir = str(Path(scores[0]["path"]) / "adapter")
     store.update_job(job["id"], status="exporting", meta={**meta, "train": {
         "steps": result.steps, "best_val_loss": result.best_val_loss,
+        "base_val_loss": result.base_val_loss,
         "best_checkpoint": result.best_checkpoint}, "checkpoint_scores": scores,
         "exported_adapter": adapter_dir})
     folder = job_dir(job["id"])

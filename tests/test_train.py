@@ -63,7 +63,7 @@ def test_the_loss_falls_and_everything_is_written(tiny_model, tmp_path):
     lines = [json.loads(line) for line in (out / "progress.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in lines if r["event"] == "train"]
     assert len(losses) == 12 and losses[-1] < losses[0] - 0.3
-    first = lines[0]
+    first = next(r for r in lines if r["event"] == "train")
     assert {"step", "epoch", "loss", "lr", "tokens_per_s", "elapsed_s", "eta_s"} <= set(first)
     assert lines[-1]["event"] == "done"
     checkpoints = sorted((out / "checkpoints").iterdir())
@@ -74,6 +74,8 @@ def test_the_loss_falls_and_everything_is_written(tiny_model, tmp_path):
                                            "gate_proj", "up_proj", "down_proj"]
         assert (checkpoint / "adapter" / "adapter_model.safetensors").exists()
     assert result.best_val_loss == min(h["val_loss"] for h in result.history)
+    assert result.base_val_loss > result.best_val_loss  # better than the base it started from
+    assert lines[0] == {**lines[0], "event": "eval", "step": 0, "base": True}
     assert result.best_checkpoint.endswith(
         f"step-{min(result.history, key=lambda h: h['val_loss'])['step']:06d}")
 

@@ -35,6 +35,7 @@ CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\
 @dataclass
 class TrainResult:
     steps: int
+    base_val_loss: float | None
     best_checkpoint: str | None
     best_val_loss: float | None
     final_train_loss: float | None
@@ -242,6 +243,11 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
         return path
 
     # --- the loop -------------------------------------------------------------------------
+    base_val_loss = history[0]["base_val_loss"] if history and "base_val_loss" in history[0] \
+        else None
+    if step == 0 and val_set:  # where the base model stands: the fine-tune must beat it
+        base_val_loss = evaluate()
+        progress.write("eval", 0, val_loss=base_val_loss, base=True)
     model.train()
     last_loss, stopped_early, stop = None, False, False
     while step < total_steps and not (stop or stopped_early):
@@ -273,7 +279,8 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
             stop = cancelled is not None and cancelled()
             if step % eval_every == 0 or step == total_steps or stop:
                 val_loss = evaluate()
-                history.append({"step": step, "train_loss": last_loss, "val_loss": val_loss})
+                history.append({"step": step, "train_loss": last_loss, "val_loss": val_loss,
+                                "base_val_loss": base_val_loss})
                 improved = val_loss is not None and (best is None or val_loss < best)
                 if improved:
                     best, stale = val_loss, 0
@@ -295,10 +302,12 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
         final = Path(best_path) / "adapter" if best_path else None
         accelerator.unwrap_model(model).save_pretrained(adapter_dir)
         tokenizer.save_pretrained(adapter_dir)
-        result = TrainResult(steps=step, best_checkpoint=best_path, best_val_loss=best,
+        result = TrainResult(steps=step, base_val_loss=base_val_loss,
+                             best_checkpoint=best_path, best_val_loss=best,
                              final_train_loss=last_loss, stopped_early=stopped_early,
                              adapter_dir=str(final or adapter_dir), history=history)
         (output / "result.json").write_text(json.dumps(asdict(result), indent=2))
         progress.write("done", step, best_val_loss=best, adapter=result.adapter_dir)
         return result
-    return TrainResult(step, best_path, best, last_loss, stopped_early, str(adapter_dir))
+    return TrainResult(step, base_val_loss, best_path, best, last_loss, stopped_early,
+                       str(adapter_dir))
