@@ -68,4 +68,39 @@ def train(local, base_model, max_steps, epochs, learning_rate, quant, resume_job
                f"{row['name']}")
 
 
-COMMANDS = (train,)
+@click.command("export")
+@click.option("--base", "base_model", required=True, help="The base model (id, folder, .gguf).")
+@click.option("--adapter", required=True, type=click.Path(file_okay=False, exists=True),
+              help="The LoRA adapter folder (a checkpoint's adapter/).")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--quant", type=click.Choice(["Q4_K_M", "Q8_0", "F16"]), default="Q4_K_M",
+              show_default=True)
+@click.option("--name", help="Register the GGUF under this name.")
+@click.option("--from", "source", default="en", show_default=True,
+              help="Language of the smoke test's input.")
+@click.option("--to", "target", default="zh", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def export_(base_model, adapter, out, quant, name, source, target, as_json):
+    """Merge an adapter into its base, convert to GGUF, quantise, smoke-test (and register)."""
+    from dataclasses import asdict
+
+    from engine import export as exporting
+    from engine import models
+
+    result = exporting.export(base_model=base_model, adapter_dir=adapter, out_dir=out,
+                              quant=quant, name=name or "ownvoice", source=source,
+                              target=target)
+    if name:
+        with open_store() as store:
+            models.add(store, result.gguf, name=name, base_model=base_model,
+                       source_lang=source, target_lang=target, origin="fine-tuned",
+                       sha256=result.sha256)
+    if as_json:
+        print_json(asdict(result))
+        return
+    click.echo(f"Wrote {result.gguf} (sha256 {result.sha256[:12]}…); smoke test: "
+               f"{result.smoke_test['input']!r} → {result.smoke_test['output']!r}."
+               + (f" Registered as {name}." if name else ""))
+
+
+COMMANDS = (train, export_)

@@ -55,3 +55,15 @@ def test_a_model_that_never_stops_fails_the_smoke_test(tiny_model, tmp_path):
 def test_unknown_quantisations_are_refused(tmp_path):
     with pytest.raises(OwnVoiceError, match="Unknown quantisation 'Q3'"):
         export.quantize(tmp_path / "a.gguf", tmp_path / "b.gguf", "Q3")
+
+
+def test_the_export_command_registers_the_model(tiny_base, adapter, tmp_path, default_model):
+    from tests.conftest import run_ownvoice
+
+    out = json.loads(run_ownvoice("export", "--base", str(tiny_base), "--adapter", str(adapter),
+                                  "--out", str(tmp_path / "e"), "--quant", "Q8_0", "--name",
+                                  "my-voice", "--json").stdout)
+    assert out["smoke_test"]["passed"]
+    models = {m["name"]: m for m in json.loads(run_ownvoice("models", "list", "--json").stdout)}
+    assert models["my-voice"]["origin"] == "fine-tuned"
+    assert models["my-voice"]["sha256"] == out["sha256"]
