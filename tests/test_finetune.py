@@ -104,3 +104,48 @@ def test_train_local_exports_the_checkpoint_asked_for(store, tiny_base, default_
                                   "4", "--learning-rate", "1e-3", "--quant", "Q8_0",
                                   "--checkpoint", "2", "--json").stdout)
     assert out["exported_adapter"].endswith("step-000002/adapter")
+
+
+def test_kill_9_during_training_then_resume_changes_nothing(store, tiny_base, default_model,
+                                                             ownvoice_home):
+    """Two jobs on the same pairs: one runs straight, one is killed mid-training and resumed
+    with `ownvoice train --local --resume`; their adapters are the same."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from safetensors.torch import load_file
+
+    from tests.conftest import BIN, ROOT
+
+    add_correction_pairs(store)
+    args = ["train", "--local", "--base", str(tiny_base), "--max-steps", "24",
+            "--learning-rate", "1e-3", "--quant", "Q8_0", "--json"]
+    json.loads(run_ownvoice(*args).stdout)  # job 1, uninterrupted
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([str(BIN / "ownvoice"), *args], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    checkpoints = finetune.job_dir(2) / "run" / "checkpoints"
+    deadline = time.monotonic() + 180
+    def complete() -> list[str]:
+        return sorted(p.name for p in checkpoints.glob("step-*") if not p.name.endswith(".part"))
+
+    while time.monotonic() < deadline and len(complete()) < 2:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert store.job(2)["status"] == "training"
+    assert 2 <= len(complete()) < 12  # killed part-way (a checkpoint every 2 steps)
+
+    resumed = json.loads(run_ownvoice("train", "--local", "--resume", "2", "--quant", "Q8_0",
+                                      "--json").stdout)
+    assert resumed["model"] == "voice-2" and resumed["train"]["steps"] == 24
+    straight = load_file(finetune.job_dir(1) / "run" / "adapter" / "adapter_model.safetensors")
+    again = load_file(finetune.job_dir(2) / "run" / "adapter" / "adapter_model.safetensors")
+    for key in straight:
+        assert (straight[key] - again[key]).abs().max() < 1e-5, key
+    steps = [json.loads(line)["step"] for line in
+             (finetune.job_dir(2) / "run" / "progress.jsonl").read_text().splitlines()
+             if json.loads(line)["event"] == "train"]
+    assert steps == list(range(1, 25))  # every step once, in order

@@ -19,7 +19,9 @@ from .data import read_jsonl
 
 def candidates(output_dir: Path | str, top: int) -> list[dict]:
     found = []
-    for checkpoint in sorted((Path(output_dir) / "checkpoints").glob("step-*")):
+    from .loop import _checkpoints
+
+    for checkpoint in _checkpoints(Path(output_dir)):
         metrics = json.loads((checkpoint / "metrics.json").read_text())
         found.append({"path": str(checkpoint), "step": metrics["step"],
                       "val_loss": metrics.get("val_loss")})

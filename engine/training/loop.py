@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,7 +46,9 @@ class TrainResult:
 
 
 def _checkpoints(output: Path) -> list[Path]:
-    return sorted((output / "checkpoints").glob("step-*"))
+    """Complete checkpoints only: one being written lives under a .part name."""
+    return sorted(p for p in (output / "checkpoints").glob("step-*")
+                  if not p.name.endswith(".part"))
 
 
 class Progress:
@@ -74,6 +77,19 @@ class Progress:
         if self.listener is not None:
             self.listener(record)
         return record
+
+
+def _trim_progress(path: Path, keep_until: int) -> None:
+    """A resumed run repeats the steps after its last checkpoint: drop their old lines, so
+    whoever tails the file sees every step once, in order."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text("utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= keep_until
+            and json.loads(line).get("event") != "done"]
+    partial = path.with_name(path.name + ".part")
+    partial.write_text("".join(line + "\n" for line in kept), "utf-8")
+    partial.replace(path)
 
 
 def load_base(config: TrainConfig, dtype):
@@ -206,6 +222,7 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
         step, best, stale, history = state["step"], state["best"], state["stale"], \
             state["history"]
         best_path = state["best_path"]
+    _trim_progress(output / "progress.jsonl", step if resume else 0)
     progress = Progress(output / "progress.jsonl", total_steps, step, on_progress)
     config.save(output / "config.json")
 
@@ -228,8 +245,10 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
         return total / weight if weight else None
 
     def save_checkpoint(loss: float | None, val_loss: float | None) -> Path:
-        path = output / "checkpoints" / f"step-{step:06d}"
+        final = output / "checkpoints" / f"step-{step:06d}"
+        path = final.with_name(final.name + ".part")  # renamed once complete: never half-there
         if accelerator.is_main_process:
+            shutil.rmtree(path, ignore_errors=True)
             accelerator.unwrap_model(model).save_pretrained(path / "adapter")
             tokenizer.save_pretrained(path / "adapter")
             torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -240,7 +259,9 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
             config.save(path / "config.json")
             (path / "metrics.json").write_text(json.dumps({"step": step, "train_loss": loss,
                                                           "val_loss": val_loss}))
-        return path
+            shutil.rmtree(final, ignore_errors=True)
+            path.rename(final)
+        return final
 
     # --- the loop -------------------------------------------------------------------------
     base_val_loss = history[0]["base_val_loss"] if history and "base_val_loss" in history[0] \
