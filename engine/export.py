@@ -11,7 +11,6 @@ sha256, and a model card (base, data size, metrics, config).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from .converter import ensure_converter
 from .errors import OwnVoiceError
+from .models import file_sha256
 
 QUANTS = {"Q4_K_M": "LLAMA_FTYPE_MOSTLY_Q4_K_M", "Q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0",
           "F16": None}
@@ -125,14 +125,6 @@ def smoke_test(gguf: str | Path, text: str, *, source: str, target: str) -> dict
             "passed": bool(unit.output.strip()) and stopped and right_language}
 
 
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # Ollama only knows the templates it ships: a fine-tune needs its own TEMPLATE and stops.
 _OLLAMA_TEMPLATES = {
     "<|im_start|>": ('{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
@@ -180,7 +172,8 @@ def export(*, base_model: str, adapter_dir: str | Path, out_dir: str | Path,
     if not template and (merged / "chat_template.jinja").exists():
         template = (merged / "chat_template.jinja").read_text()
     modelfile = write_modelfile(gguf, template, prompts.system_prompt(source, target))
-    result = ExportResult(gguf=str(gguf), sha256=sha256_of(gguf), size_bytes=gguf.stat().st_size,
+    result = ExportResult(gguf=str(gguf), sha256=file_sha256(gguf),
+                          size_bytes=gguf.stat().st_size,
                           quant=quant, smoke_test=smoke,
                           modelfile=str(modelfile) if modelfile else None)
     card_path = out_dir / "model-card.json"

@@ -100,7 +100,7 @@ def match_final_punctuation(source: str, output: str) -> str:
     return output
 
 
-def _expected_length_ratio(source: str, target: str) -> float:
+def expected_length_ratio(source: str, target: str) -> float:
     """Characters of output per character of input, roughly, for this language pair."""
     cjk_source, cjk_target = source in languages.CJK, target in languages.CJK
     if cjk_source and not cjk_target:
@@ -121,7 +121,7 @@ def check_output(source_text: str, output: str, *, source: str, target: str) -> 
                                   and target in languages.CJK):
         warnings.append(f"The output looks like {languages.name(detected)}, not "
                         f"{languages.name(target)}.")
-    ratio = len(output) / max(1, len(source_text)) / _expected_length_ratio(source, target)
+    ratio = len(output) / max(1, len(source_text)) / expected_length_ratio(source, target)
     if len(source_text) >= 20 and ratio > 2.5:
         warnings.append(f"The output is {ratio:.1f}× longer than a translation usually is: "
                         "the model may have added or repeated text.")

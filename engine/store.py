@@ -24,6 +24,28 @@ from .corpus.split import split_for
 from .errors import DatabaseError
 
 
+def _dicts(cur: sqlite3.Cursor, **json_fields: str) -> list[dict]:
+    """Rows as dicts; `json_fields` names columns holding JSON, with the text that stands for
+    an empty value."""
+    names = [c[0] for c in cur.description]
+    rows = []
+    for row in cur.fetchall():
+        item = dict(zip(names, row, strict=True))
+        for key, empty in json_fields.items():
+            item[key] = json.loads(item[key] or empty)
+        rows.append(item)
+    return rows
+
+
+def _equal(*conditions: tuple[str, object]) -> tuple[str, list]:
+    """' WHERE a = ? AND b = ?' for the (column, value) pairs whose value is not None
+    ('' when none is)."""
+    where = [(f"{column} = ?", value) for column, value in conditions if value is not None]
+    if not where:
+        return "", []
+    return " WHERE " + " AND ".join(w for w, _ in where), [v for _, v in where]
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -204,8 +226,7 @@ class Store:
             "  AND s.kind = 'prose') AS prose"
             f" FROM documents d {where} ORDER BY d.date DESC, d.path LIMIT ?",
             (*params, limit))
-        names = [c[0] for c in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return _dicts(cur)
 
     def set_excluded(self, table: str, row_id: int, excluded: bool) -> None:
         """Keep a document or a segment out of training data (it stays in the corpus)."""
@@ -217,16 +238,9 @@ class Store:
     def segments(self, *, kind: str | None = None, lang: str | None = None,
                  split: str | None = None, document_id: int | None = None,
                  limit: int | None = None) -> list[dict]:
-        where, params = [], []
-        for column, value in (("s.kind", kind), ("s.lang", lang), ("d.split", split),
-                              ("s.document_id", document_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        sql = self._SEGMENT_COLUMNS
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY d.path, s.position"
+        where, params = _equal(("s.kind", kind), ("s.lang", lang), ("d.split", split),
+                               ("s.document_id", document_id))
+        sql = self._SEGMENT_COLUMNS + where + " ORDER BY d.path, s.position"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -276,14 +290,12 @@ class Store:
             return cur.lastrowid
 
     def models(self) -> list[dict]:
-        rows = self.conn.execute("SELECT * FROM models ORDER BY id")
-        return [self._model_row(rows.description, r) for r in rows]
+        return _dicts(self.conn.execute("SELECT * FROM models ORDER BY id"), meta="{}")
 
     def model(self, name_or_id: str | int) -> dict | None:
-        cur = self.conn.execute("SELECT * FROM models WHERE name = ? OR id = ?",
-                                (str(name_or_id), name_or_id))
-        row = cur.fetchone()
-        return self._model_row(cur.description, row) if row else None
+        rows = _dicts(self.conn.execute("SELECT * FROM models WHERE name = ? OR id = ?",
+                                        (str(name_or_id), name_or_id)), meta="{}")
+        return rows[0] if rows else None
 
     def remove_model(self, model_id: int) -> None:
         with self.transaction() as conn:
@@ -291,10 +303,6 @@ class Store:
             conn.execute("DELETE FROM meta WHERE key = 'active_model' AND value = ?",
                          (str(model_id),))
 
-    def _model_row(self, description, row) -> dict:
-        item = dict(zip((d[0] for d in description), row, strict=True))
-        item["meta"] = json.loads(item["meta"] or "{}")
-        return item
 
     # --- translation history -------------------------------------------------------------
 
@@ -313,9 +321,9 @@ class Store:
             return cur.lastrowid
 
     def translation(self, translation_id: int) -> dict | None:
-        cur = self.conn.execute("SELECT * FROM translations WHERE id = ?", (translation_id,))
-        row = cur.fetchone()
-        return self._translation_row(cur.description, row) if row else None
+        rows = self._translation_rows(
+            self.conn.execute("SELECT * FROM translations WHERE id = ?", (translation_id,)))
+        return rows[0] if rows else None
 
     def translations(self, *, search: str | None = None, limit: int = 50) -> list[dict]:
         """Newest first; `search` matches source, output or correction (short CJK words too)."""
@@ -324,7 +332,7 @@ class Store:
         cur = self.conn.execute(
             f"SELECT t.* FROM translations t {where} ORDER BY t.id DESC LIMIT ?",
             (*params, limit))
-        return [self._translation_row(cur.description, r) for r in cur.fetchall()]
+        return self._translation_rows(cur)
 
     def rate_translation(self, translation_id: int, rating: int) -> None:
         with self.transaction() as conn:
@@ -354,21 +362,10 @@ class Store:
 
     def pairs(self, *, origin: str | None = None, translation_id: int | None = None,
               status: str | None = None) -> list[dict]:
-        where, params = [], []
-        for column, value in (("origin", origin), ("translation_id", translation_id),
-                              ("status", status)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        sql = "SELECT * FROM pairs" + (" WHERE " + " AND ".join(where) if where else "")
-        cur = self.conn.execute(sql + " ORDER BY id", params)
-        names = [d[0] for d in cur.description]
-        rows = []
-        for row in cur.fetchall():
-            item = dict(zip(names, row, strict=True))
-            item["meta"] = json.loads(item["meta"] or "{}")
-            rows.append(item)
-        return rows
+        where, params = _equal(("origin", origin), ("translation_id", translation_id),
+                               ("status", status))
+        return _dicts(self.conn.execute(f"SELECT * FROM pairs{where} ORDER BY id", params),
+                      meta="{}")
 
     def update_pair(self, pair_id: int, *, source_text: str | None = None,
                     excluded: bool | None = None) -> None:
@@ -381,11 +378,8 @@ class Store:
                 conn.execute("UPDATE pairs SET excluded = ? WHERE id = ?",
                              (int(excluded), pair_id))
 
-    def _translation_row(self, description, row) -> dict:
-        item = dict(zip((d[0] for d in description), row, strict=True))
-        for key in ("units", "settings", "warnings"):
-            item[key] = json.loads(item[key] or "null")
-        return item
+    def _translation_rows(self, cur: sqlite3.Cursor) -> list[dict]:
+        return _dicts(cur, units="null", settings="null", warnings="null")
 
     def _text_match(self, query: str | None, table: str, alias: str,
                     columns: tuple[str, ...]) -> tuple[str, list]:
@@ -490,8 +484,7 @@ class Store:
             " WHERE p.status = 'ok' AND NOT p.excluded AND p.split = ?"
             " AND COALESCE(s.excluded, 0) = 0 AND COALESCE(d.excluded, 0) = 0"
             " ORDER BY p.id", (split,))
-        names = [c[0] for c in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return _dicts(cur)
 
     # --- jobs (fine-tuning pilots, batches, training runs) ---------------------------------
 
@@ -519,18 +512,6 @@ class Store:
         return next(iter(self.jobs(job_id=job_id)), None)
 
     def jobs(self, *, kind: str | None = None, job_id: int | None = None) -> list[dict]:
-        where, params = [], []
-        for column, value in (("kind", kind), ("id", job_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        cur = self.conn.execute("SELECT * FROM jobs" + (" WHERE " + " AND ".join(where)
-                                                        if where else "")
-                                + " ORDER BY id DESC", params)
-        names = [c[0] for c in cur.description]
-        rows = []
-        for row in cur.fetchall():
-            item = dict(zip(names, row, strict=True))
-            item["meta"] = json.loads(item["meta"] or "{}")
-            rows.append(item)
-        return rows
+        where, params = _equal(("kind", kind), ("id", job_id))
+        return _dicts(self.conn.execute(f"SELECT * FROM jobs{where} ORDER BY id DESC", params),
+                      meta="{}")

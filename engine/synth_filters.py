@@ -52,7 +52,7 @@ def check_language(output: str, into: str) -> str | None:
 
 
 def check_length(original: str, output: str, *, user_lang: str, into: str) -> str | None:
-    expected = guards._expected_length_ratio(user_lang, into)
+    expected = guards.expected_length_ratio(user_lang, into)
     ratio = len(output) / max(1, len(original)) / expected
     low, high = LENGTH_RATIO
     if len(original) >= 20 and not low <= ratio <= high:

@@ -10,6 +10,7 @@ import pytest
 from engine import export
 from engine.errors import OwnVoiceError
 from engine.gguf_meta import read_metadata
+from engine.models import file_sha256
 from engine.training.loop import train
 from tests.test_train import config_for
 
@@ -29,7 +30,7 @@ def test_the_whole_chain_produces_a_gguf_that_answers_and_stops(tiny_base, adapt
                            card={"pairs": 16, "metrics": {"val_loss": 0.1}})
     gguf = tmp_path / "export" / f"voice-{quant.lower()}.gguf"
     assert result.gguf == str(gguf) and gguf.exists()
-    assert result.sha256 == export.sha256_of(gguf) and result.size_bytes == gguf.stat().st_size
+    assert result.sha256 == file_sha256(gguf) and result.size_bytes == gguf.stat().st_size
     assert result.smoke_test["stopped"] and result.smoke_test["output"] == "早上好。"
     metadata = read_metadata(gguf)
     assert "<|im_start|>" in metadata["tokenizer.chat_template"]  # the training template
