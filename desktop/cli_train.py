@@ -16,8 +16,9 @@ from desktop.cli_common import open_store, print_json
 @click.option("--max-steps", type=click.IntRange(min=1), help="Stop after N steps.")
 @click.option("--epochs", type=float, default=1.0, show_default=True)
 @click.option("--learning-rate", type=float, default=2e-4, show_default=True)
-@click.option("--quant", type=click.Choice(["Q4_K_M", "Q8_0", "F16"]), default="Q4_K_M",
-              show_default=True)
+@click.option("--quant", type=click.Choice(["auto", "Q4_K_M", "Q8_0", "F16"]), default="auto",
+              show_default=True, help="auto: Q8_0 below 1.5B parameters (4-bit hurts small "
+              "models most), Q4_K_M above.")
 @click.option("--resume", "resume_job", type=int, help="Continue job N after an interruption.")
 @click.option("--checkpoint", "checkpoint_step", type=int,
               help="Export the checkpoint of this step instead of the one OwnVoice picks.")
@@ -63,9 +64,15 @@ def train(local, base_model, max_steps, epochs, learning_rate, quant, resume_job
                     "smoke_test": job["meta"].get("smoke_test")})
         return
     smoke = job["meta"]["smoke_test"]
+    train = job["meta"].get("train") or {}
+    if train.get("best_val_loss") is not None and train.get("base_val_loss") is not None:
+        click.echo(f"\nValidation loss {train['base_val_loss']:.3f} (base) → "
+                   f"{train['best_val_loss']:.3f} (fine-tuned).")
     click.echo(f"\nRegistered {row['name']} ({row['path']}). Smoke test: "
                f"{smoke['input']!r} → {smoke['output']!r}. Use it with: ownvoice models use "
                f"{row['name']}")
+    for warning in smoke.get("warnings") or []:
+        click.echo(f"Note: {warning}", err=True)
 
 
 @click.command("export")
@@ -73,8 +80,9 @@ def train(local, base_model, max_steps, epochs, learning_rate, quant, resume_job
 @click.option("--adapter", required=True, type=click.Path(file_okay=False, exists=True),
               help="The LoRA adapter folder (a checkpoint's adapter/).")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option("--quant", type=click.Choice(["Q4_K_M", "Q8_0", "F16"]), default="Q4_K_M",
-              show_default=True)
+@click.option("--quant", type=click.Choice(["auto", "Q4_K_M", "Q8_0", "F16"]), default="auto",
+              show_default=True, help="auto: Q8_0 below 1.5B parameters (4-bit hurts small "
+              "models most), Q4_K_M above.")
 @click.option("--name", help="Register the GGUF under this name.")
 @click.option("--from", "source", default="en", show_default=True,
               help="Language of the smoke test's input.")

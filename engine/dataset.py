@@ -36,10 +36,12 @@ class ExportReport:
     tokens: int
 
 
-def export(store, *, split: str, fmt: str, out: Path) -> ExportReport:
+def export(store, *, split: str, fmt: str, out: Path,
+           pairs: list[dict] | None = None) -> ExportReport:
+    """The split's pairs (or the `pairs` given) as JSONL, written atomically."""
     if fmt not in ("chat", "openai"):
         raise OwnVoiceError(f"Unknown format {fmt!r}: use chat or openai.")
-    pairs = store.training_pairs(split=split)
+    pairs = store.training_pairs(split=split) if pairs is None else pairs
     if not pairs:
         raise OwnVoiceError(f"No {split} pairs yet: make some with `ownvoice synth`.")
     out = Path(out)

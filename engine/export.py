@@ -2,7 +2,7 @@
 template and stop tokens embedded, quantise, and prove the result works before calling it
 done (llama-cpp-python loads it and translates a validation paragraph, and it stops).
 
-    python -m engine.export --base BASE --adapter ADAPTER_DIR --out OUT_DIR [--quant Q4_K_M]
+    python -m engine.export --base BASE --adapter ADAPTER_DIR --out OUT_DIR [--quant auto]
 
 Also written: an Ollama Modelfile with the template and stop parameters, the GGUF's
 sha256, and a model card (base, data size, metrics, config).
@@ -24,6 +24,14 @@ from .models import file_sha256
 
 QUANTS = {"Q4_K_M": "LLAMA_FTYPE_MOSTLY_Q4_K_M", "Q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0",
           "F16": None}
+QUANT_CHOICES = ["auto", *QUANTS]
+# Below this size 4-bit costs more quality than the memory it saves: a 270M fine-tune that
+# stops cleanly in fp32 loops after Q4_K_M, and is fine at Q8_0 (measured on Gemma 3 270M).
+SMALL_MODEL_PARAMS = 1_500_000_000
+
+
+def auto_quant(parameters: int) -> str:
+    return "Q8_0" if parameters < SMALL_MODEL_PARAMS else "Q4_K_M"
 
 
 @dataclass
@@ -37,8 +45,9 @@ class ExportResult:
     model_card: str | None = None
 
 
-def merge(base_model: str, adapter_dir: str | Path, out_dir: str | Path) -> Path:
-    """The base with the LoRA adapter folded in, saved as a plain HF model folder."""
+def merge(base_model: str, adapter_dir: str | Path, out_dir: str | Path) -> tuple[Path, int]:
+    """The base with the LoRA adapter folded in, saved as a plain HF model folder; returns
+    the folder and the model's parameter count."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -58,7 +67,7 @@ def merge(base_model: str, adapter_dir: str | Path, out_dir: str | Path) -> Path
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
     merged.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
-    return out_dir
+    return out_dir, sum(p.numel() for p in merged.parameters())
 
 
 def convert(hf_dir: str | Path, outfile: str | Path, *, outtype: str = "f16") -> Path:
@@ -104,7 +113,9 @@ def quantize(source: str | Path, target: str | Path, quant: str) -> Path:
 
 def smoke_test(gguf: str | Path, text: str, *, source: str, target: str) -> dict:
     """Load the GGUF with llama-cpp-python and translate one paragraph: it must answer and
-    stop at the end of its turn, not at the token limit."""
+    stop at the end of its turn, not at the token limit — or the export is broken. A wrong
+    language or length is the model's quality, not the export's: reported, not fatal (a
+    small base on a few pairs often echoes; the comparison report judges quality)."""
     from .backends.llama import LlamaCppBackend
     from .translate import Translator
 
@@ -122,7 +133,7 @@ def smoke_test(gguf: str | Path, text: str, *, source: str, target: str) -> dict
     return {"input": text, "output": unit.output, "stopped": stopped,
             "right_language": right_language, "tokens_out": result.tokens_out,
             "warnings": unit.warnings,
-            "passed": bool(unit.output.strip()) and stopped and right_language}
+            "passed": bool(unit.output.strip()) and stopped}
 
 
 # Ollama only knows the templates it ships: a fine-tune needs its own TEMPLATE and stops.
@@ -150,13 +161,15 @@ def write_modelfile(gguf: Path, chat_template: str, system: str) -> Path | None:
 
 
 def export(*, base_model: str, adapter_dir: str | Path, out_dir: str | Path,
-           quant: str = "Q4_K_M", name: str = "ownvoice", smoke_text: str | None = None,
+           quant: str = "auto", name: str = "ownvoice", smoke_text: str | None = None,
            source: str = "en", target: str = "zh", card: dict | None = None) -> ExportResult:
     from . import prompts
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    merged = merge(base_model, adapter_dir, out_dir / "merged")
+    merged, parameters = merge(base_model, adapter_dir, out_dir / "merged")
+    if quant == "auto":
+        quant = auto_quant(parameters)
     f16 = convert(merged, out_dir / f"{name}-f16.gguf")
     gguf = quantize(f16, out_dir / f"{name}-{quant.lower()}.gguf", quant)
     if gguf != f16:
@@ -188,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", required=True, help="the base model (id, folder or .gguf)")
     parser.add_argument("--adapter", required=True, help="the LoRA adapter folder")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--quant", default="Q4_K_M", choices=sorted(QUANTS))
+    parser.add_argument("--quant", default="auto", choices=QUANT_CHOICES,
+                        help="auto: Q8_0 below 1.5B parameters, Q4_K_M above")
     parser.add_argument("--name", default="ownvoice")
     args = parser.parse_args(argv)
     try:

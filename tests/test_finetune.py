@@ -50,6 +50,30 @@ def test_train_local_registers_a_model_that_translates(store, tiny_base, default
     assert (finetune.job_dir(1) / "job.json").exists()
 
 
+def test_a_hugging_face_id_is_read_from_the_hub_cache(store, tiny_base, default_model,
+                                                      tmp_path):
+    """`--base org/name` goes through the hub's own resolution (here offline, from a cache
+    laid out as huggingface_hub lays it out; on a GPU box the same call downloads)."""
+    import shutil
+
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--ownvoice-test--tiny-base"
+    shutil.copytree(tiny_base, repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    add_correction_pairs(store)
+    hub = {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    out = json.loads(run_ownvoice("train", "--local", "--base", "ownvoice-test/tiny-base",
+                                  "--max-steps", "6", "--learning-rate", "1e-3", "--quant",
+                                  "Q8_0", "--json", env=hub).stdout)
+    assert out["smoke_test"]["output"] == "早上好。"
+    assert store.model(out["model"])["base_model"] == "ownvoice-test/tiny-base"
+    missing = run_ownvoice("train", "--local", "--base", "ownvoice-test/absent", "--json",
+                           env=hub, check=False)
+    assert missing.returncode != 0 and "Cannot load the base model ownvoice-test/absent" in \
+        missing.stderr
+
+
 def test_no_pairs_no_training(store, default_model):
     with pytest.raises(OwnVoiceError, match="No training pairs yet"):
         finetune.prepare(store)
@@ -149,3 +173,33 @@ def test_kill_9_during_training_then_resume_changes_nothing(store, tiny_base, de
              (finetune.job_dir(2) / "run" / "progress.jsonl").read_text().splitlines()
              if json.loads(line)["event"] == "train"]
     assert steps == list(range(1, 25))  # every step once, in order
+
+
+@pytest.mark.slow
+def test_a_real_corpus_becomes_a_voice_that_beats_its_base(store, default_model, tmp_path):
+    """Done-when of the trainer: an imported corpus → synthetic pairs → `train --local` on
+    the embedded Gemma → a registered GGUF whose validation loss is below the base's and
+    that stops after each translation. (OpenAI, unreachable here, is played by the stand-in
+    that answers with the recorded machine English of each paragraph.)"""
+    from tests.essays import POSTS, machine_english, write_essays
+    from tests.openai_fake import FakeOpenAI
+
+    run_ownvoice("import", str(write_essays(tmp_path / "essays")))
+    with FakeOpenAI(reply=machine_english) as fake:
+        report = json.loads(run_ownvoice("synth", "--base-url", fake.url, "--model",
+                                         "gpt-4o-mini", "--lang", "zh", "--into", "en",
+                                         "--styles", "1", "--yes", "--json").stdout)
+    assert report["kept"] == sum(len(p) for _, p in POSTS.values()) == 24
+    out = json.loads(run_ownvoice("train", "--local", "--epochs", "2", "--learning-rate",
+                                  "1e-3", "--json").stdout)
+    job = store.job(out["job"])
+    assert job["meta"]["held_out_documents"] >= 1 and job["meta"]["val_pairs"] >= 3
+    train = out["train"]
+    assert train["best_val_loss"] < train["base_val_loss"]
+    assert out["smoke_test"]["passed"] and out["smoke_test"]["stopped"], out["smoke_test"]
+    assert store.model(out["model"])["origin"] == "fine-tuned"
+    result = json.loads(run_ownvoice("translate", "--model", out["model"], "--text",
+                                     "It rained all day, so I stayed at home.", "--to", "zh",
+                                     "--json").stdout)
+    assert result["output"].strip()
+    assert not any("did not stop" in w for w in result["warnings"]), result

@@ -160,7 +160,7 @@ from engine.training.loop import weighted_loss  # noqa: E402
 
 
 def test_precision_follows_the_hardware():
-    from engine.training.loop import precision
+    from engine.training.base import precision
 
     assert precision("auto", cuda=False, bf16_supported=False) == "fp32"
     assert precision("auto", cuda=True, bf16_supported=True) == "bf16"
@@ -174,7 +174,7 @@ def test_precision_follows_the_hardware():
 def test_base_models_without_a_template_get_their_familys_turns(tiny_model):
     from transformers import AutoTokenizer
 
-    from engine.training.loop import CHATML, GEMMA, default_chat_template
+    from engine.training.base import CHATML, GEMMA, default_chat_template
 
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
     assert default_chat_template(tokenizer) == CHATML

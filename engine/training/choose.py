@@ -19,9 +19,9 @@ from .data import read_jsonl
 
 def candidates(output_dir: Path | str, top: int) -> list[dict]:
     found = []
-    from .loop import _checkpoints
+    from .checkpoint import complete
 
-    for checkpoint in _checkpoints(Path(output_dir)):
+    for checkpoint in complete(Path(output_dir)):
         metrics = json.loads((checkpoint / "metrics.json").read_text())
         found.append({"path": str(checkpoint), "step": metrics["step"],
                       "val_loss": metrics.get("val_loss")})
@@ -35,7 +35,7 @@ def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    from .loop import load_base
+    from .base import load_base
 
     chosen = candidates(config.output_dir, top)
     if not chosen or not config.val_file:
@@ -72,6 +72,6 @@ def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]
 
 
 def _stop_ids(tokenizer) -> list[int]:
-    from .loop import end_of_turn_ids
+    from .base import end_of_turn_ids
 
     return end_of_turn_ids(tokenizer)

@@ -74,6 +74,20 @@ def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> l
     return batches
 
 
+def step_plan(lengths: list[int], batch_size: int, seed: int, epoch: int, *,
+              accumulate: int = 1, processes: int = 1) -> list[list[list[int]]]:
+    """One epoch as optimizer steps, each `accumulate` micro-batches per process; process p
+    takes micro-batches p, p + processes, … of every step. A short last step is topped up
+    from the epoch's first batches so that every process has work (DDP waits for all)."""
+    batches = batch_order(lengths, batch_size, seed, epoch)
+    per_step = max(1, accumulate) * max(1, processes)
+    steps = [batches[i:i + per_step] for i in range(0, len(batches), per_step)]
+    short = -len(steps[-1]) % processes if steps else 0
+    if short:
+        steps[-1] = steps[-1] + [batches[i % len(batches)] for i in range(short)]
+    return steps
+
+
 def collate(examples: list[Example], pad_id: int):
     import torch
 
