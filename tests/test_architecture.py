@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = {"torch", "transformers", "peft", "accelerate", "trl", "datasets"}
 # Modules allowed to import the ML stack (lazily, inside functions).
 TRAINING_MODULES = {"engine/train.py", "engine/export.py", "engine/training/loop.py",
-                    "engine/training/data.py", "engine/training/choose.py"}
+                    "engine/training/data.py", "engine/training/choose.py",
+                    "engine/training/base.py", "engine/training/checkpoint.py",
+                    "engine/training/progress.py"}
 
 
 def imports_of(path: Path) -> list[tuple[str, bool]]:
