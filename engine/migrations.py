@@ -283,3 +283,24 @@ def m005_synthesis_and_jobs(db: sqlite_utils.Database) -> None:
             updated_at TEXT NOT NULL
         )"""
     )
+
+
+@migration
+def m006_remote_hosts(db: sqlite_utils.Database) -> None:
+    # GPU boxes reached over SSH, by name. Host keys live in the app's own known_hosts file;
+    # `fingerprint` is the one the user confirmed (or the cloud reported). Never a password.
+    db.execute(
+        """CREATE TABLE remote_hosts (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            user TEXT NOT NULL,
+            host TEXT NOT NULL,
+            port INTEGER NOT NULL DEFAULT 22,
+            key_file TEXT,                    -- NULL: the SSH agent or ~/.ssh keys
+            fingerprint TEXT,                 -- SHA256:… of the pinned host key
+            origin TEXT NOT NULL DEFAULT 'manual',  -- manual | lambda
+            meta TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )

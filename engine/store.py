@@ -21,7 +21,7 @@ import sqlite_utils
 from . import migrations, paths
 from .corpus.model import ParsedDocument, text_hash
 from .corpus.split import split_for
-from .errors import DatabaseError
+from .errors import DatabaseError, OwnVoiceError
 
 
 def _dicts(cur: sqlite3.Cursor, **json_fields: str) -> list[dict]:
@@ -303,6 +303,46 @@ class Store:
             conn.execute("DELETE FROM meta WHERE key = 'active_model' AND value = ?",
                          (str(model_id),))
 
+
+    # --- remote hosts (GPU boxes over SSH) ----------------------------------------------------
+
+    def add_host(self, *, name: str, user: str, host: str, port: int, key_file: str | None,
+                 fingerprint: str | None, origin: str = "manual", meta: dict | None = None
+                 ) -> dict:
+        now = utc_now()
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO remote_hosts (name, user, host, port, key_file, fingerprint,"
+                    " origin, meta, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (name, user, host, port, key_file, fingerprint, origin,
+                     json.dumps(meta or {}), now, now))
+        except sqlite3.IntegrityError as exc:
+            raise OwnVoiceError(f"There is already a remote host called {name!r}.") from exc
+        return self.host(name)
+
+    def host(self, name: str) -> dict | None:
+        return next(iter(self.hosts(name=name)), None)
+
+    def hosts(self, *, name: str | None = None) -> list[dict]:
+        where, params = _equal(("name", name))
+        return _dicts(self.conn.execute(f"SELECT * FROM remote_hosts{where} ORDER BY name",
+                                        params), meta="{}")
+
+    def update_host(self, name: str, **values) -> None:
+        allowed = {"user", "host", "port", "key_file", "fingerprint", "meta"}
+        if set(values) - allowed:
+            raise ValueError(f"Cannot update {sorted(set(values) - allowed)}")
+        if "meta" in values:
+            values["meta"] = json.dumps(values["meta"])
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE remote_hosts SET {assignments}, updated_at = ? WHERE name = ?",
+                         (*values.values(), utc_now(), name))
+
+    def remove_host(self, name: str) -> bool:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM remote_hosts WHERE name = ?", (name,)).rowcount > 0
 
     # --- translation history -------------------------------------------------------------
 
