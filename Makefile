@@ -9,13 +9,13 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # override with `make test TORCH_SPEC=torch` on a machine with its own choice.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test install install-test bench clean system-test-packages
 
 run: $(VENV)/.installed-core
 	@echo ">> Starting OwnVoice"
 	$(VENV)/bin/ownvoice gui
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test system-test-packages
 	@echo ">> Running the whole test suite"
 	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -40,6 +40,16 @@ $(VENV)/.installed-test: pyproject.toml tools/llama_wheel.py | $(PY)
 	@echo ">> Installing OwnVoice with the train and dev extras into $(VENV)"
 	$(PIP) install --progress-bar off -e ".[train,dev]"
 	@touch $(VENV)/.installed-core $@
+
+# The remote tests start a real OpenSSH server on 127.0.0.1 (Debian/Ubuntu: openssh-server).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-test-packages:
+	@if [ ! -x /usr/sbin/sshd ]; then \
+	  echo ">> Installing openssh-server (the remote tests run a real SSH server on 127.0.0.1)"; \
+	  command -v apt-get >/dev/null || { echo "Install an OpenSSH server (sshd) and run again."; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server \
+	    || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server; }; \
+	fi
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/import_corpus.py
