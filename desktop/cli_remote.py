@@ -22,8 +22,11 @@ def remote():
               help="Private key file (default: the SSH agent, then ~/.ssh).")
 @click.option("--fingerprint", help="The box's host key fingerprint (SHA256:…), as its "
                                     "provider shows it. Without it you are asked to confirm.")
+@click.option("--python", help="A Python on the box that already has the training stack "
+                               "(default: found or set up by OwnVoice).")
+@click.option("--root", help="OwnVoice's folder on the box (default: ~/ownvoice).")
 @click.option("--json", "as_json", is_flag=True)
-def add(name, target, port, key_file, fingerprint, as_json):
+def add(name, target, port, key_file, fingerprint, python, root, as_json):
     """Add a box by name; its host key is pinned only once you confirmed it."""
     from remote import hosts
 
@@ -37,7 +40,8 @@ def add(name, target, port, key_file, fingerprint, as_json):
 
     with open_store() as store:
         row = hosts.add(store, name, target, port=port, key_file=key_file,
-                        fingerprint=fingerprint, confirm=confirm)
+                        fingerprint=fingerprint, confirm=confirm,
+                        meta={k: v for k, v in (("python", python), ("root", root)) if v})
     if as_json:
         print_json(_json_row(row))
         return
@@ -47,7 +51,7 @@ def add(name, target, port, key_file, fingerprint, as_json):
 
 def _json_row(row: dict) -> dict:
     return {key: row[key] for key in ("name", "user", "host", "port", "key_file",
-                                      "fingerprint", "origin")}
+                                      "fingerprint", "origin", "meta")}
 
 
 @remote.command("list")

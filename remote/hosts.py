@@ -25,7 +25,8 @@ def parse_target(target: str, port: int | None) -> tuple[str, str, int]:
 
 def add(store, name: str, target: str, *, port: int | None = None, key_file: str | None = None,
         fingerprint: str | None = None,
-        confirm: Callable[[str], bool] | None = None, origin: str = "manual") -> dict:
+        confirm: Callable[[str], bool] | None = None, origin: str = "manual",
+        meta: dict | None = None) -> dict:
     """Register a host and pin its key. Without `fingerprint`, the key the server presents
     is shown to `confirm`; only a yes pins it. Nothing is stored unless the key is pinned."""
     if not NAME.match(name):
@@ -44,7 +45,7 @@ def add(store, name: str, target: str, *, port: int | None = None, key_file: str
         fingerprint = presented
     pinned = ssh.pin(host, fingerprint)
     return store.add_host(name=name, user=user, host=address, port=port, key_file=key_file,
-                          fingerprint=pinned, origin=origin)
+                          fingerprint=pinned, origin=origin, meta=meta)
 
 
 def get(store, name: str) -> Host:

@@ -58,6 +58,9 @@ def _attempts(session: Session, what: str, step: Callable[[], bool], retries: in
         try:
             if step():
                 return
+        except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+            raise RemoteError(f"{what} failed: {exc.strerror or exc} "
+                              f"({exc.filename or 'on the box'}).") from exc
         except CUT as exc:
             if attempt == retries:
                 raise RemoteError(f"{what} kept failing after {retries + 1} attempts "

@@ -43,11 +43,11 @@ def blog(tmp_path: Path) -> Path:
 
 
 def run_ownvoice(*args: str, input: str | None = None, check: bool = True,
-                 env: dict | None = None) -> subprocess.CompletedProcess:
+                 env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the installed `ownvoice` command as a user would."""
     # PYTHONPATH: test helpers (e.g. the test keyring backend) are importable as `tests.…`.
     result = subprocess.run([str(BIN / "ownvoice"), *args], capture_output=True, text=True,
-                            input=input, timeout=300,
+                            input=input, timeout=timeout,
                             env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"ownvoice {' '.join(args)} exited {result.returncode}:\n"

@@ -87,7 +87,7 @@ def test_the_embedded_gemma_fine_tunes_on_this_machine_and_stops(store, default_
     the CPU, export to Q4_K_M with its chat template, and a model that stops by itself."""
     add_correction_pairs(store)
     out = json.loads(run_ownvoice("train", "--local", "--max-steps", "16", "--learning-rate",
-                                  "1e-3", "--json").stdout)
+                                  "1e-3", "--json", timeout=1200).stdout)
     assert out["smoke_test"]["passed"], out["smoke_test"]
     train = out["train"]
     assert train["best_val_loss"] is None or train["best_val_loss"] < train["base_val_loss"]
@@ -191,7 +191,7 @@ def test_a_real_corpus_becomes_a_voice_that_beats_its_base(store, default_model,
                                          "--styles", "1", "--yes", "--json").stdout)
     assert report["kept"] == sum(len(p) for _, p in POSTS.values()) == 24
     out = json.loads(run_ownvoice("train", "--local", "--epochs", "2", "--learning-rate",
-                                  "1e-3", "--json").stdout)
+                                  "1e-3", "--json", timeout=1200).stdout)
     job = store.job(out["job"])
     assert job["meta"]["held_out_documents"] >= 1 and job["meta"]["val_pairs"] >= 3
     train = out["train"]

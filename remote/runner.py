@@ -1,0 +1,189 @@
+"""Runs on the GPU box, detached from the SSH session that started it:
+
+    python3 -m remote.runner JOB_DIR
+
+1. finds or builds a Python environment with the training stack (a Python >= 3.11 that
+   already imports it — e.g. the box's own CUDA PyTorch — is reused; otherwise a venv is
+   created and the requirements installed once, stamped by their hash);
+2. re-executes itself in that environment and runs exactly the code the app runs locally:
+   train (resuming from the last checkpoint if a previous run died) → choose a checkpoint →
+   export (merge, GGUF, quantise, smoke test);
+3. says where it stands in JOB_DIR/status.json (written atomically), which the app reads.
+
+SIGTERM cancels gracefully (a checkpoint is written, then it exits). A watchdog stops the
+run — and, on a rented box, powers it off — when the app's heartbeat goes stale.
+
+The part before the re-exec uses the standard library only and runs on any Python 3.8+.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+TERMINAL = ("done", "failed", "cancelled")
+STACK = "import torch, transformers, peft, accelerate, safetensors, gguf, llama_cpp"
+
+
+def write_status(job_dir: Path, state: str, **values) -> None:
+    status = {"state": state, "pid": os.getpid(), "updated_at": time.time(), **values}
+    partial = job_dir / "status.json.part"
+    partial.write_text(json.dumps(status, ensure_ascii=False))
+    os.replace(partial, job_dir / "status.json")
+
+
+def _works(python: str) -> bool:
+    check = ("import sys; assert sys.version_info >= (3, 11), 'Python 3.11+ needed'; "
+             + STACK)
+    try:
+        return subprocess.run([python, "-c", check], capture_output=True,
+                              timeout=300).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _new_python() -> str | None:
+    """A Python >= 3.11 on the box to build a venv from."""
+    for name in ("python3.13", "python3.12", "python3.11", "python3"):
+        for folder in os.environ.get("PATH", "").split(os.pathsep):
+            candidate = Path(folder) / name
+            if candidate.exists() and subprocess.run(
+                    [str(candidate), "-c", "import sys; assert sys.version_info >= (3, 11)"],
+                    capture_output=True).returncode == 0:
+                return str(candidate)
+    return None
+
+
+def ensure_env(plan: dict, job_dir: Path) -> str:
+    """The Python that will train: the one named in the plan, a ready venv, or a new one."""
+    if plan.get("python"):
+        if _works(plan["python"]):
+            return plan["python"]
+        raise RuntimeError(f"{plan['python']} cannot import the training stack ({STACK}).")
+    env = Path(plan["env"])
+    requirements = plan["requirements"]
+    stamp = env / ("ready-" + hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:16])
+    python = str(env / "bin" / "python")
+    if stamp.exists() and _works(python):
+        return python
+    for candidate in ("python3", sys.executable):  # the box's own stack (e.g. CUDA torch)
+        if _works(candidate):
+            return candidate
+    base = _new_python()
+    if base is None:
+        raise RuntimeError("The box has no Python 3.11 or newer. Install one (Ubuntu: "
+                           "`sudo apt-get install python3.11-venv`) and start the job again.")
+    write_status(job_dir, "bootstrapping", detail=f"installing the training stack into {env}")
+    with open(job_dir / "bootstrap.log", "ab") as log:
+        steps = [[base, "-m", "venv", "--system-site-packages", str(env)],
+                 [python, "-m", "pip", "install", "--upgrade", "pip"],
+                 [python, "-m", "pip", "install", *requirements]]
+        for step in steps:
+            log.write(("$ " + " ".join(step) + "\n").encode())
+            log.flush()
+            if subprocess.run(step, stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "CMAKE_ARGS": "-DGGML_NATIVE=ON"}
+                              ).returncode != 0:
+                raise RuntimeError(f"Setting up the environment failed at: {' '.join(step)} "
+                                   f"(see {job_dir / 'bootstrap.log'}).")
+    if not _works(python):
+        raise RuntimeError(f"The new environment {env} still cannot import the training "
+                           "stack; see bootstrap.log.")
+    stamp.touch()
+    return python
+
+
+class Watchdog(threading.Thread):
+    """Stops the run when the app's heartbeat (a file it touches) is older than `idle_s`:
+    the app is gone, and a rented box must not bill for nobody."""
+
+    def __init__(self, job_dir: Path, idle_s: float, action: str, stop: threading.Event):
+        super().__init__(daemon=True)
+        self.heartbeat = job_dir / "heartbeat"
+        self.job_dir, self.idle_s, self.action, self.stop = job_dir, idle_s, action, stop
+        self.fired = False
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                age = time.time() - self.heartbeat.stat().st_mtime
+            except FileNotFoundError:
+                age = 0.0
+            if age > self.idle_s:
+                self.fired = True
+                self.stop.set()
+                return
+            time.sleep(min(30.0, self.idle_s / 4))
+
+    def power_off(self) -> None:
+        if self.fired and self.action == "shutdown":
+            subprocess.run(["sudo", "-n", "shutdown", "-h", "now"], check=False)
+
+
+def run(plan: dict, job_dir: Path) -> int:
+    from engine.errors import OwnVoiceError
+    from engine.finetune import Interrupted, train_and_export
+    from engine.training.checkpoint import complete
+    from engine.training.config import TrainConfig
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    watchdog = None
+    if plan.get("watchdog_idle_s"):
+        (job_dir / "heartbeat").touch()
+        watchdog = Watchdog(job_dir, plan["watchdog_idle_s"], plan.get("watchdog_action",
+                                                                         "none"), stop)
+        watchdog.start()
+    config = TrainConfig.load(job_dir / "job.json")
+    resumed = bool(complete(Path(config.output_dir)))
+    write_status(job_dir, "training", resumed=resumed)
+    try:
+        outcome = train_and_export(
+            config, plan["meta"], folder=job_dir, name=plan["name"], quant=plan["quant"],
+            checkpoint_step=plan.get("checkpoint_step"), resume=resumed,
+            cancelled=stop.is_set,
+            on_stage=lambda stage, details: write_status(job_dir, stage, **details))
+    except Interrupted as exc:
+        reason = "the app's heartbeat stopped" if watchdog and watchdog.fired else "cancelled"
+        write_status(job_dir, "cancelled", steps=exc.steps, reason=reason)
+        if watchdog:
+            watchdog.power_off()
+        return 2
+    except OwnVoiceError as exc:
+        write_status(job_dir, "failed", error=str(exc))
+        return 1
+    write_status(job_dir, "done", **outcome)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    job_dir = Path(argv[0]).resolve()
+    plan = json.loads((job_dir / "box.json").read_text())
+    if "--in-env" in argv:
+        try:
+            return run(plan, job_dir)
+        except Exception as exc:  # the app must learn why, whatever it was
+            write_status(job_dir, "failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+    try:
+        python = ensure_env(plan, job_dir)
+    except RuntimeError as exc:
+        write_status(job_dir, "failed", error=str(exc))
+        return 1
+    os.chdir(job_dir)
+    env = {**os.environ, "PYTHONPATH": plan["code"], "PYTHONUNBUFFERED": "1",
+           "HF_HUB_DISABLE_TELEMETRY": "1", **plan.get("environment", {})}
+    os.execve(python, [python, "-m", "remote.runner", str(job_dir), "--in-env"], env)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,171 @@
+"""One-click remote fine-tuning against a real OpenSSH server on 127.0.0.1: this machine plays
+the GPU box and trains the tiny model on its CPU, with the runner started detached."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine import finetune
+from remote import jobs
+from remote.session import Host, Session
+from tests.conftest import BIN, ROOT, run_ownvoice
+from tests.sshd import SSHServer
+from tests.test_finetune import add_correction_pairs
+
+NASTY_ROOT = "own voice; $(touch pwned) 'q' `x`"
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    with SSHServer(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@pytest.fixture
+def box(sshd, store, tmp_path, tiny_base, default_model):
+    """The box added by name, with the test's Python (it has the training stack) and a
+    folder whose name would break any command built by pasting strings."""
+    root = tmp_path / "box" / NASTY_ROOT
+    run_ownvoice("remote", "add", "box", "--host", f"{sshd.user}@127.0.0.1", "--port",
+                 str(sshd.port), "--key", str(sshd.client_key), "--fingerprint",
+                 sshd.fingerprint, "--python", sys.executable, "--root", str(root))
+    add_correction_pairs(store)
+    return root
+
+
+def finetune_args(tiny_base, *extra):
+    return ["finetune", "--remote", "box", "--base", str(tiny_base), "--learning-rate", "1e-3",
+            "--quant", "Q8_0", *extra]
+
+
+def steps_in(job_id: int) -> list[int]:
+    mirror = finetune.job_dir(job_id) / "progress.jsonl"
+    return [json.loads(line)["step"] for line in mirror.read_text().splitlines()
+            if json.loads(line)["event"] == "train"]
+
+
+def runners(root) -> list[str]:
+    out = subprocess.run(["ps", "-ww", "-eo", "pid,stat,args"], capture_output=True,
+                         text=True).stdout
+    return [line for line in out.splitlines()
+            if "remote.runner" in line and str(root) in line and " Z" not in line]
+
+
+def session_for(store) -> Session:
+    return Session(Host.from_row(store.host("box")), backoff_s=0.1)
+
+
+def test_one_command_turns_pairs_into_a_registered_model(box, store, tiny_base, tmp_path):
+    out = json.loads(run_ownvoice(*finetune_args(tiny_base, "--max-steps", "6", "--json"),
+                                  timeout=600).stdout)
+    assert out["model"] == "voice-1" and out["host"] == "box"
+    assert out["smoke_test"]["output"] == "早上好。"
+    row = store.model("voice-1")
+    from engine.models import file_sha256
+
+    assert file_sha256(row["path"]) == row["sha256"] == out["sha256"]
+    assert row["origin"] == "fine-tuned" and row["job_id"] == 1
+    translated = json.loads(run_ownvoice("translate", "--model", "voice-1", "--text",
+                                         "Where is the station?", "--to", "zh",
+                                         "--json").stdout)
+    assert translated["output"] == "车站在哪里？"
+    assert steps_in(1) == [1, 2, 3, 4, 5, 6]
+    job = store.job(1)
+    assert job["kind"] == "remote" and job["status"] == "done"
+    assert job["meta"]["remote"]["dir"].startswith(str(box))
+    assert not runners(box)  # nothing left running on the box
+    assert not (tmp_path / "pwned").exists() and not (ROOT / "pwned").exists()
+    assert not list(finetune.job_dir(1).rglob("*.part"))
+
+
+def test_starting_a_job_twice_starts_one_run(box, store, tiny_base):
+    started = json.loads(run_ownvoice(*finetune_args(tiny_base, "--max-steps", "40",
+                                                     "--detach", "--json")).stdout)
+    job = store.job(started["job"])
+    with session_for(store) as session:
+        again = jobs.start(store, session, job)
+        assert again["meta"]["remote"]["pid"] == job["meta"]["remote"]["pid"]
+        assert len(runners(box)) == 1
+        cancelled = jobs.cancel(store, session, again, grace_s=30)
+        assert cancelled["status"] == "cancelled"
+        assert jobs.status(session, again)["state"] in ("cancelled", "starting", "training")
+    deadline = time.monotonic() + 30
+    while runners(box) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not runners(box)
+
+
+def test_a_cut_connection_is_re_attached_with_no_lost_or_repeated_progress(box, sshd, store,
+                                                                            tiny_base):
+    started = json.loads(run_ownvoice(*finetune_args(tiny_base, "--max-steps", "24",
+                                                     "--detach", "--json")).stdout)
+    job = store.job(started["job"])
+    seen, cuts = [], []
+
+    def on_progress(record):
+        if record["event"] == "train":
+            seen.append(record["step"])
+            if record["step"] in (3, 12):
+                sshd.cut()
+                cuts.append(record["step"])
+
+    with session_for(store) as session:
+        row = jobs.follow(store, session, job, interval_s=0.3, on_progress=on_progress)
+    assert cuts == [3, 12]
+    assert seen == list(range(1, 25)) == steps_in(job["id"])
+    assert row["name"] == f"voice-{job['id']}"
+
+
+def test_the_app_killed_mid_job_re_attaches_from_the_database(box, store, tiny_base):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([str(BIN / "ownvoice"), *finetune_args(tiny_base, "--max-steps",
+                                                                      "30", "--json")],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    mirror = finetune.job_dir(1) / "progress.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (mirror.exists() and steps_in(1)):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert store.job(1)["status"] == "running"
+    out = json.loads(run_ownvoice("finetune", "--attach", "1", "--json", timeout=600).stdout)
+    assert out["model"] == "voice-1"
+    assert steps_in(1) == list(range(1, 31))
+    assert not runners(box)
+
+
+def test_attach_and_cancel_refuse_unknown_jobs(box, store):
+    result = run_ownvoice("finetune", "--attach", "7", check=False)
+    assert result.returncode == 1 and "No remote job 7" in result.stderr
+    both = run_ownvoice("finetune", "--remote", "box", "--attach", "1", check=False)
+    assert both.returncode == 2 and "Give one of" in both.stderr
+
+
+def test_the_source_archive_is_deterministic_and_holds_the_runner():
+    import io
+    import tarfile
+
+    from remote import bundle
+
+    first, digest = bundle.source_archive()
+    second, again = bundle.source_archive()
+    assert first == second and digest == again
+    with tarfile.open(fileobj=io.BytesIO(first)) as archive:
+        names = archive.getnames()
+    assert "remote/runner.py" in names and "engine/training/loop.py" in names
+    assert not [n for n in names if "__pycache__" in n]
+
+
+def test_the_box_is_told_what_to_install():
+    wanted = jobs.requirements()
+    assert any(r.startswith("llama-cpp-python==") for r in wanted)
+    assert any(r.startswith("transformers") for r in wanted)
+    assert any(r.startswith("peft") for r in wanted)
+    assert not any("PySide6" in r or "[server]" in r for r in wanted)
