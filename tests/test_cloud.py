@@ -1,0 +1,152 @@
+"""Lambda Cloud against a local stand-in that follows its documented API, and a rented box
+played by a real sshd: the host key OwnVoice generates is the one it pins, the job runs,
+and the instance is terminated in every case."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import yaml
+
+from engine import finetune
+from remote import cloud as lambda_cloud
+from remote import oneclick
+from remote.cloud import CapacityError, CloudError, LambdaCloud
+from remote.rented import Budget, BudgetExceeded, meter
+from tests.lambda_fake import KEY, FakeLambda
+from tests.sshd import SSHServer
+from tests.test_finetune import add_correction_pairs
+
+
+def client(fake: FakeLambda, key: str = KEY) -> LambdaCloud:
+    return LambdaCloud(key, base_url=fake.url, sleep=lambda s: None, min_interval_s=0)
+
+
+def test_instance_types_come_with_live_prices_and_capacity():
+    with FakeLambda() as fake:
+        types = client(fake).instance_types()
+    assert [t.name for t in types] == ["gpu_1x_gh200", "gpu_1x_h100_pcie"]  # cheapest first
+    gh200 = types[0]
+    assert gh200.usd_per_hour == 2.29 and gh200.regions == ("us-east-3",)
+    assert (gh200.gpus, gh200.vcpus, gh200.memory_gib) == (1, 64, 432)
+
+
+def test_429s_are_waited_out():
+    with FakeLambda(too_many_requests=3) as fake:
+        assert client(fake).instances() == []
+        assert len(fake.calls) == 4
+
+
+def test_capacity_and_key_errors_say_what_to_do():
+    with FakeLambda(no_capacity_in=("us-east-3",)) as fake:
+        cloud = client(fake)
+        with pytest.raises(CapacityError, match=r"No capacity for gpu_1x_h100_pcie anywhere"):
+            cloud.launch_where_possible(instance_type="gpu_1x_h100_pcie", region=None,
+                                        ssh_key_name="laptop", name="x", user_data=None)
+        with pytest.raises(CapacityError, match="Not enough capacity"):
+            cloud.launch_where_possible(instance_type="gpu_1x_gh200", region=None,
+                                        ssh_key_name="laptop", name="x", user_data=None)
+        with pytest.raises(CloudError, match="no instance type 'gpu_9x'"):
+            cloud.instance_type("gpu_9x")
+        with pytest.raises(CloudError, match="refused the API key.*keys set lambda"):
+            client(fake, key="wrong").instances()
+    with pytest.raises(CloudError, match="No Lambda Cloud API key"):
+        LambdaCloud("")
+
+
+def test_the_generated_host_key_travels_in_cloud_init():
+    key = lambda_cloud.generate_host_key()
+    config = lambda_cloud.cloud_config(key)
+    assert config.startswith("#cloud-config\n")
+    data = yaml.safe_load(config)
+    assert data["ssh_deletekeys"] is True
+    assert data["ssh_keys"]["ed25519_public"] == key.public_openssh
+    assert "OPENSSH PRIVATE KEY" in data["ssh_keys"]["ed25519_private"]
+    assert key.fingerprint.startswith("SHA256:") and len(key.fingerprint) == 50
+
+
+def test_the_budget_meter():
+    budget = Budget(max_hours=1.0, max_usd=3.0)
+    assert budget.exceeded(0, 229, now=1800) is None
+    assert "time budget of 1 h" in budget.exceeded(0, 229, now=3700)
+    assert "$3" in Budget(max_usd=3.0).exceeded(0, 229, now=3600 * 1.5)
+    assert lambda_cloud.cost_usd(0, 229, now=3600 * 2) == 4.58
+
+
+@pytest.fixture
+def rented_box(tmp_path, store, tiny_base, default_model):
+    """A fake Lambda whose instances are a real sshd; the launch's cloud-init host key is
+    installed into that sshd, as cloud-init would on a real instance."""
+    server = SSHServer(tmp_path / "sshd").start()
+
+    def install_host_key(user_data: str) -> None:
+        keys = yaml.safe_load(user_data)["ssh_keys"]
+        server.host_key.write_text(keys["ed25519_private"])
+        server.host_key.chmod(0o600)
+        (server.folder / "host_key.pub").write_text(keys["ed25519_public"] + "\n")
+        server.restart()
+
+    add_correction_pairs(store)
+    with FakeLambda(on_launch=install_host_key) as fake:
+        yield fake, server
+    server.stop()
+
+
+def rent_and_train(store, fake, server, tiny_base, tmp_path, **changes):
+    job = finetune.prepare(store, base_model=str(tiny_base), max_steps=6,
+                           learning_rate=1e-3, kind="remote")
+    options = dict(instance_type="gpu_1x_gh200", region=None, ssh_key_name="laptop",
+                   key_file=str(server.client_key), budget=Budget(max_hours=1),
+                   quant="Q8_0", user=server.user, port=server.port,
+                   host_meta={"python": sys.executable, "root": str(tmp_path / "box")},
+                   watchdog_action="none")
+    options.update(changes)
+    return job, oneclick.on_rented_box(store, job, client(fake), **options)
+
+
+def test_a_rented_box_trains_and_is_terminated(rented_box, store, tiny_base, tmp_path):
+    fake, server = rented_box
+    states = []
+    job, row = rent_and_train(store, fake, server, tiny_base, tmp_path,
+                              on_state=states.append)
+    assert row["name"] == f"voice-{job['id']}" and row["origin"] == "fine-tuned"
+    assert fake.running() == []  # terminated
+    (launch,) = [c for c in fake.calls if c[1].endswith("/instance-operations/launch")]
+    assert launch[2]["ssh_key_names"] == ["laptop"]
+    assert launch[2]["user_data"].startswith("#cloud-config")
+    done = store.job(job["id"])
+    cost = meter(done)
+    assert cost["running"] is False and cost["usd_per_hour"] == 2.29 and cost["usd"] >= 0
+    assert done["meta"]["cloud"]["terminated_at"] is not None
+    assert store.hosts() == []  # the rented host is forgotten with its pinned key
+    assert any(s.get("cost") for s in states)
+
+
+def test_a_budget_overrun_stops_the_job_and_terminates(rented_box, store, tiny_base,
+                                                       tmp_path):
+    fake, server = rented_box
+    with pytest.raises(BudgetExceeded, match="reached the budget of \\$1e-06"):
+        rent_and_train(store, fake, server, tiny_base, tmp_path,
+                       budget=Budget(max_usd=0.000001))
+    assert fake.running() == []
+    job = store.jobs()[0]
+    assert job["status"] == "cancelled" and job["meta"]["cloud"]["cost_usd"] is not None
+
+
+def test_a_box_presenting_another_host_key_is_refused_and_terminated(tmp_path, store,
+                                                                     tiny_base,
+                                                                     default_model):
+    from remote.session import HostKeyError
+
+    add_correction_pairs(store)
+    with SSHServer(tmp_path / "sshd") as server, FakeLambda() as fake:  # cloud-init ignored
+        job = finetune.prepare(store, base_model=str(tiny_base), kind="remote")
+        import remote.rented as rented
+
+        cloud = client(fake)
+        with pytest.raises(HostKeyError, match="not the SHA256"):
+            rented.rent(store, cloud, job, instance_type="gpu_1x_gh200", region=None,
+                        ssh_key_name="laptop", key_file=str(server.client_key),
+                        user=server.user, port=server.port, boot_timeout_s=5)
+        assert fake.running() == []
