@@ -56,6 +56,16 @@ def _follow(store, session, job, as_json: bool) -> None:
 
 @click.command()
 @click.option("--remote", "host_name", help="Train on this box (see `ownvoice remote add`).")
+@click.option("--lambda", "instance_type", help="Rent a Lambda Cloud instance of this type "
+              "for the job (e.g. gpu_1x_gh200; see `ownvoice cloud types`).")
+@click.option("--region", help="Lambda region (default: the first with capacity).")
+@click.option("--ssh-key-name", help="The SSH key's name in your Lambda account.")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, exists=True),
+              help="The private half of that key (default: the SSH agent, then ~/.ssh).")
+@click.option("--max-hours", type=click.FloatRange(min=0.01), default=4.0, show_default=True,
+              help="Stop and terminate a rented box after this long.")
+@click.option("--max-usd", type=click.FloatRange(min=0.01),
+              help="Stop and terminate a rented box when it has cost this much.")
 @click.option("--attach", "attach_job", type=int, help="Follow job N again (after a restart).")
 @click.option("--cancel", "cancel_job", type=int, help="Stop job N on its box.")
 @click.option("--base", "base_model", help="Base model: HF id, folder or .gguf "
@@ -69,7 +79,8 @@ def _follow(store, session, job, as_json: bool) -> None:
               help="Stop the run when this app has not been heard from for so long.")
 @click.option("--detach", is_flag=True, help="Start the job and return at once.")
 @click.option("--json", "as_json", is_flag=True)
-def finetune(host_name, attach_job, cancel_job, base_model, max_steps, epochs, learning_rate,
+def finetune(host_name, instance_type, region, ssh_key_name, key_file, max_hours, max_usd,
+             attach_job, cancel_job, base_model, max_steps, epochs, learning_rate,
              quant, watchdog_minutes, detach, as_json):
     """Fine-tune on a GPU box over SSH: upload, train detached, export, download, register.
 
@@ -79,8 +90,13 @@ def finetune(host_name, attach_job, cancel_job, base_model, max_steps, epochs, l
     from remote import hosts, jobs
     from remote.session import Host, Session
 
-    if sum(x is not None for x in (host_name, attach_job, cancel_job)) != 1:
-        raise click.UsageError("Give one of --remote NAME, --attach JOB or --cancel JOB.")
+    if sum(x is not None for x in (host_name, instance_type, attach_job, cancel_job)) != 1:
+        raise click.UsageError("Give one of --remote NAME, --lambda TYPE, --attach JOB or "
+                               "--cancel JOB.")
+    if instance_type is not None:
+        _rented(instance_type, region, ssh_key_name, key_file, max_hours, max_usd, base_model,
+                max_steps, epochs, learning_rate, quant, as_json)
+        return
     with open_store() as store:
         if host_name is not None:
             host_row = store.host(host_name)
@@ -105,15 +121,78 @@ def finetune(host_name, attach_job, cancel_job, base_model, max_steps, epochs, l
         job = store.job(attach_job if attach_job is not None else cancel_job)
         if job is None or job["kind"] != "remote" or "remote" not in job["meta"]:
             raise click.ClickException(f"No remote job {attach_job or cancel_job}.")
-        host = Host.from_row(store.host(job["meta"]["remote"]["host"]) or {})
-        with Session(host) as session:
+        host_row = store.host(job["meta"]["remote"]["host"])
+        if host_row is None:
+            raise click.ClickException(f"Job {job['id']}'s box is gone (a rented box is "
+                                       "terminated when its job ends).")
+        with Session(Host.from_row(host_row)) as session:
             if cancel_job is not None:
                 job = jobs.cancel(store, session, job)
+                _release_if_rented(store, job)
                 click.echo(f"Job {job['id']} cancelled; its last checkpoint stays on the box.")
                 return
             if job["status"] == "done":
                 raise click.ClickException(f"Job {job['id']} is done: model {job['result']}.")
-            _follow(store, session, job, as_json)
+            try:
+                _follow(store, session, job, as_json)
+            finally:
+                if store.job(job["id"])["status"] in ("done", "failed", "cancelled"):
+                    _release_if_rented(store, store.job(job["id"]))
+
+
+def _release_if_rented(store, job: dict) -> None:
+    from remote.cloud import LambdaCloud
+    from remote.rented import release
+
+    if (job["meta"].get("cloud") or {}).get("terminated_at") is None and \
+            job["meta"].get("cloud"):
+        cost = release(store, LambdaCloud.from_keyring(), job)
+        click.echo(f"Instance terminated; it cost about ${cost:.2f}.", err=True)
+
+
+def _rented(instance_type, region, ssh_key_name, key_file, max_hours, max_usd, base_model,
+            max_steps, epochs, learning_rate, quant, as_json) -> None:
+    from engine import finetune as local
+    from remote import oneclick
+    from remote.cloud import LambdaCloud
+    from remote.rented import Budget
+
+    if not ssh_key_name:
+        raise click.UsageError("--lambda needs --ssh-key-name (the key's name in your Lambda "
+                               "account; its private half must be in your agent or --key).")
+    cloud = LambdaCloud.from_keyring()
+    with open_store() as store:
+        job = local.prepare(store, base_model=base_model, max_steps=max_steps, epochs=epochs,
+                            learning_rate=learning_rate, kind="remote")
+        kind = cloud.instance_type(instance_type)
+        click.echo(f"Job {job['id']}: {job['meta']['pairs']} training pairs; renting "
+                   f"{kind.name} at ${kind.usd_per_hour:.2f}/h (stops after {max_hours:g} h"
+                   + (f" or ${max_usd:g}" if max_usd else "") + "). Ctrl-C stops and "
+                   "terminates it.", err=True)
+        shown: list[str] = []
+
+        def on_state(state: dict) -> None:
+            cost = state.get("cost")
+            line = state["state"] + (f" · ${cost['usd']:.2f} so far" if cost else "")
+            if not as_json and (not shown or shown[-1] != state["state"]):
+                click.echo(f"\n[{line}]", err=True)
+            shown.append(state["state"])
+
+        row = oneclick.on_rented_box(store, job, cloud, instance_type=instance_type,
+                                     region=region, ssh_key_name=ssh_key_name,
+                                     key_file=key_file,
+                                     budget=Budget(max_hours=max_hours, max_usd=max_usd),
+                                     quant=quant, on_progress=_printer(as_json),
+                                     on_state=on_state)
+        job = store.job(job["id"])
+    cost = job["meta"]["cloud"].get("cost_usd")
+    if as_json:
+        print_json({"job": job["id"], "model": row["name"], "gguf": row["path"],
+                    "sha256": row["sha256"], "cost_usd": cost,
+                    "train": job["meta"].get("train")})
+        return
+    click.echo(f"\nRegistered {row['name']} ({row['path']}); the instance is terminated "
+               f"(about ${cost:.2f}). Use it with: ownvoice models use {row['name']}")
 
 
 @click.command("jobs")

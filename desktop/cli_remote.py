@@ -105,4 +105,21 @@ def remove(name):
     click.echo(f"Removed {name}.")
 
 
+@remote.command("lambda-types")
+@click.option("--json", "as_json", is_flag=True)
+def lambda_types(as_json):
+    """Lambda Cloud instance types with live prices and the regions with capacity now."""
+    from remote.cloud import LambdaCloud
+
+    types = LambdaCloud.from_keyring().instance_types()
+    if as_json:
+        print_json([{"name": t.name, "gpu": t.gpu, "gpus": t.gpus,
+                     "usd_per_hour": t.usd_per_hour, "regions": list(t.regions)}
+                    for t in types])
+        return
+    for t in types:
+        where = ", ".join(t.regions) or "no capacity now"
+        click.echo(f"{t.name:<22} ${t.usd_per_hour:>6.2f}/h  {t.gpu:<24} {where}")
+
+
 COMMANDS = (remote,)

@@ -70,6 +70,13 @@ def on_rented_box(store, job: dict, cloud: LambdaCloud, *, instance_type: str,
                 raise BudgetExceeded(f"Job {job['id']} reached {over[0]}: stopped, and the "
                                      "instance terminated. Its checkpoints were on the box.")
             return row
+    except BaseException as exc:
+        current = store.job(job["id"])
+        if current["status"] not in jobs.TERMINAL:
+            store.update_job(job["id"], status="cancelled" if isinstance(
+                exc, KeyboardInterrupt) else "failed", meta={**current["meta"],
+                                                             "error": str(exc)})
+        raise
     finally:
         release(store, cloud, store.job(job["id"]))
 

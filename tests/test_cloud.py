@@ -150,3 +150,30 @@ def test_a_box_presenting_another_host_key_is_refused_and_terminated(tmp_path, s
                         ssh_key_name="laptop", key_file=str(server.client_key),
                         user=server.user, port=server.port, boot_timeout_s=5)
         assert fake.running() == []
+
+
+def test_the_command_line_lists_types_and_refuses_a_launch_without_capacity(store,
+                                                                           tiny_base,
+                                                                           default_model):
+    import json
+
+    from tests.conftest import run_ownvoice
+
+    add_correction_pairs(store)
+    with FakeLambda() as fake:
+        env = {"OWNVOICE_LAMBDA_API": fake.url, "OWNVOICE_KEY_LAMBDA": KEY}
+        types = json.loads(run_ownvoice("remote", "lambda-types", "--json", env=env).stdout)
+        assert types[0] == {"name": "gpu_1x_gh200", "gpu": "GH200 (96 GB)", "gpus": 1,
+                            "usd_per_hour": 2.29, "regions": ["us-east-3"]}
+        listed = run_ownvoice("remote", "lambda-types", env=env).stdout
+        assert "no capacity now" in listed and "$  2.29/h" in listed
+        missing = run_ownvoice("finetune", "--lambda", "gpu_1x_gh200", env=env, check=False)
+        assert missing.returncode == 2 and "--ssh-key-name" in missing.stderr
+        full = run_ownvoice("finetune", "--lambda", "gpu_1x_h100_pcie", "--ssh-key-name",
+                            "laptop", "--base", str(tiny_base), env=env, check=False)
+        assert full.returncode == 1 and "No capacity for gpu_1x_h100_pcie" in full.stderr
+        assert fake.running() == []
+        no_key = run_ownvoice("remote", "lambda-types", env={"OWNVOICE_LAMBDA_API": fake.url},
+                              check=False)
+        assert no_key.returncode == 1 and "No Lambda Cloud API key" in no_key.stderr
+    assert store.jobs()[0]["status"] == "failed"
