@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from engine import paths
 
-PAGE_NAMES = {"translate": 0, "corpus": 1, "data": 2, "models": 3, "settings": 4}
+PAGE_NAMES = {"translate": 0, "corpus": 1, "data": 2, "train": 3, "models": 4, "settings": 5}
 # Fallbacks so Chinese, Japanese and Korean never show as boxes where a CJK font exists.
 CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB",
              "Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK JP", "Noto Sans CJK KR"]

@@ -19,10 +19,11 @@ from desktop.views.corpus_page import CorpusPage
 from desktop.views.data_page import DataPage
 from desktop.views.models_page import ModelsPage
 from desktop.views.settings_page import SettingsPage
+from desktop.views.train_page import TrainPage
 from desktop.views.translate_page import TranslatePage
 from engine import paths
 
-PAGES = ("Translate", "Corpus", "Data", "Models", "Settings")
+PAGES = ("Translate", "Corpus", "Data", "Train", "Models", "Settings")
 
 
 class MainWindow(QMainWindow):
@@ -39,6 +40,7 @@ class MainWindow(QMainWindow):
         self.translate_page = TranslatePage(self.runner, self.hub, store)
         self.corpus_page = CorpusPage(self.runner, self.hub, store)
         self.data_page = DataPage(self.runner, self.hub, store)
+        self.train_page = TrainPage(self.runner, self.hub, store)
         self.models_page = ModelsPage(self.runner, self.hub, store)
         self.settings_page = SettingsPage(self.runner, self.hub, store)
         self.pages = QStackedWidget()
@@ -47,7 +49,8 @@ class MainWindow(QMainWindow):
         self.sidebar.setStyleSheet("QListWidget { font-size: 15px; } "
                                    "QListWidget::item { padding: 8px 10px; }")
         for name, page in zip(PAGES, (self.translate_page, self.corpus_page, self.data_page,
-                                      self.models_page, self.settings_page), strict=True):
+                                      self.train_page, self.models_page, self.settings_page),
+                              strict=True):
             self.sidebar.addItem(name)
             self.pages.addWidget(page)
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from engine.errors import OwnVoiceError
+
 from . import jobs
 from .cloud import LambdaCloud
 from .rented import Budget, BudgetExceeded, meter, release, rent
@@ -37,8 +39,10 @@ def on_rented_box(store, job: dict, cloud: LambdaCloud, *, instance_type: str,
                   on_progress: Callable[[dict], None] | None = None,
                   on_state: Callable[[dict], None] | None = None,
                   watchdog_idle_s: float = RENTED_WATCHDOG_S,
-                  watchdog_action: str = "shutdown") -> dict:
-    """Rent, train, fetch, register — and terminate the instance in every case."""
+                  watchdog_action: str = "shutdown",
+                  cancelled: Callable[[], bool] | None = None) -> dict:
+    """Rent, train, fetch, register — and terminate the instance in every case (`cancelled`
+    returning True stops the job and terminates too)."""
     try:
         host_row = rent(store, cloud, job, instance_type=instance_type, region=region,
                         ssh_key_name=ssh_key_name, key_file=key_file, user=user, port=port,
@@ -52,6 +56,8 @@ def on_rented_box(store, job: dict, cloud: LambdaCloud, *, instance_type: str,
 
         def over_budget() -> bool:
             reason = budget.exceeded(info["launched_at"], info["cents_per_hour"])
+            if reason is None and cancelled is not None and cancelled():
+                reason = "your cancel"
             if reason:
                 over.append(reason)
             return bool(reason)
@@ -67,6 +73,9 @@ def on_rented_box(store, job: dict, cloud: LambdaCloud, *, instance_type: str,
                               on_state=state_with_cost, stop=over_budget)
             if row is None:
                 jobs.cancel(store, session, store.job(job["id"]), grace_s=120)
+                if over[0] == "your cancel":
+                    raise OwnVoiceError(f"Job {job['id']} cancelled; the instance is "
+                                        "terminated.")
                 raise BudgetExceeded(f"Job {job['id']} reached {over[0]}: stopped, and the "
                                      "instance terminated. Its checkpoints were on the box.")
             return row
