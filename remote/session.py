@@ -26,6 +26,7 @@ from engine.errors import OwnVoiceError
 
 CONNECT_TIMEOUT_S = 15
 KEEPALIVE_S = 15
+SFTP_WINDOW = 64 << 20
 
 
 class RemoteError(OwnVoiceError):
@@ -260,7 +261,31 @@ class Session:
                               f"{(err.strip() or out.strip())[-500:]}")
         return result
 
+    def start(self, argv: list[str]) -> Callable[[], Completed]:
+        """Start a command and return a function that waits for its result: the box works
+        while this side does something else (e.g. hashing while a download runs)."""
+        try:
+            channel_in, channel_out, channel_err = self.ensure().exec_command(shlex.join(argv))
+            channel_in.channel.shutdown_write()
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            self.close()
+            raise RemoteError(f"The connection to {self.host.name} broke: {exc}.") from exc
+
+        def result() -> Completed:
+            out = channel_out.read().decode("utf-8", "replace")
+            err = channel_err.read().decode("utf-8", "replace")
+            code = channel_out.channel.recv_exit_status()
+            if code != 0:
+                raise RemoteError(f"{shlex.join(argv)} failed on {self.host.name} "
+                                  f"(exit {code}): {(err.strip() or out.strip())[-500:]}")
+            return Completed(argv, code, out, err)
+
+        return result
+
     def sftp(self) -> paramiko.SFTPClient:
         if self._sftp is None or not self.connected:
-            self._sftp = self.ensure().open_sftp()
+            # A wide window keeps many requests in flight: paramiko's 2 MB default stalls
+            # a fast link.
+            self._sftp = paramiko.SFTPClient.from_transport(
+                self.ensure().get_transport(), window_size=SFTP_WINDOW)
         return self._sftp
