@@ -322,7 +322,7 @@ def follow(store, session: Session, job: dict, *, interval_s: float = 2.0,
                     raise OwnVoiceError(f"Job {job['id']}'s runner keeps dying on "
                                         f"{session.host.name}; see runner.log in "
                                         f"{_remote_meta(job)['dir']}.")
-                session.run(["rm", "-f", f"{_remote_meta(job)['dir']}/started.lock"])
+                session.run(["rm", "-rf", f"{_remote_meta(job)['dir']}/started.lock"])
                 job = _save(store, job, "running",
                             pid=_launch(session, _remote_meta(job)["dir"],
                                         _remote_meta(job)["code"]))

@@ -160,7 +160,7 @@ def run(plan: dict, job_dir: Path) -> int:
     except OwnVoiceError as exc:
         write_status(job_dir, "failed", error=str(exc))
         return 1
-    write_status(job_dir, "done", **outcome)
+    write_status(job_dir, "done", resumed=resumed, **outcome)
     return 0
 
 

@@ -169,3 +169,50 @@ def test_the_box_is_told_what_to_install():
     assert any(r.startswith("transformers") for r in wanted)
     assert any(r.startswith("peft") for r in wanted)
     assert not any("PySide6" in r or "[server]" in r for r in wanted)
+
+
+def test_a_runner_that_died_is_started_again_and_resumes(box, store, tiny_base):
+    started = json.loads(run_ownvoice(*finetune_args(tiny_base, "--max-steps", "40",
+                                                     "--detach", "--json")).stdout)
+    job = store.job(started["job"])
+    checkpoints = None
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        job = store.job(job["id"])
+        found = list((box).rglob("run/checkpoints/step-*"))
+        if [p for p in found if not p.name.endswith(".part")]:
+            checkpoints = found
+            break
+        time.sleep(0.2)
+    assert checkpoints, "no checkpoint appeared"
+    os.killpg(job["meta"]["remote"]["pid"], signal.SIGKILL)  # out of memory, say
+    with session_for(store) as session:
+        row = jobs.follow(store, session, job, interval_s=0.3)
+        status = jobs.status(session, store.job(job["id"]))
+    assert row["name"] == f"voice-{job['id']}"
+    assert status["state"] == "done" and status["resumed"] is True  # from its checkpoint
+    assert store.job(job["id"])["meta"]["remote"]["pid"] != job["meta"]["remote"]["pid"]
+    assert steps_in(job["id"]) == list(range(1, 41))
+
+
+def test_the_watchdog_stops_a_run_the_app_stopped_watching(box, store, tiny_base):
+    from engine import finetune as local
+
+    job = local.prepare(store, base_model=str(tiny_base), max_steps=100000,
+                        learning_rate=1e-3, kind="remote")
+    with session_for(store) as session:
+        job = jobs.start(store, session, job, host_meta=store.host("box")["meta"],
+                         watchdog_idle_s=4, watchdog_action="none")
+        deadline = time.monotonic() + 240
+        state = {}
+        while time.monotonic() < deadline:
+            state = jobs.status(session, job)
+            if state["state"] == "cancelled":
+                break
+            time.sleep(0.5)
+    assert state["state"] == "cancelled"
+    assert state["reason"] == "the app's heartbeat stopped"
+    deadline = time.monotonic() + 30
+    while runners(box) and time.monotonic() < deadline:  # it is exiting
+        time.sleep(0.2)
+    assert not runners(box)
