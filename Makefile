@@ -51,11 +51,12 @@ system-test-packages:
 	    || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server; }; \
 	fi
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test system-test-packages
 	$(PY) benchmarks/import_corpus.py
 	$(PY) benchmarks/translate.py
 	$(PY) benchmarks/synth.py
 	$(PY) benchmarks/train.py
+	$(PY) benchmarks/transfer.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/startup.py
 
 clean:
