@@ -62,13 +62,14 @@ def main() -> int:
                 for run in range(args.runs):
                     for path in tmp.glob("*-up.bin*"):
                         path.unlink()
-                    results["ownvoice upload"].append(timed(lambda: transfer.upload(
-                        session, source, str(tmp / f"ov-up.bin{run}"))))
+                    target = str(tmp / f"ov-up.bin{run}")
+                    results["ownvoice upload"].append(timed(lambda t=target: transfer.upload(
+                        session, source, t)))
                     results["scp upload"].append(timed(lambda: subprocess.run(
                         [*scp, str(source), remote_target], check=True)))
                     back = tmp / f"ov-down-{run}.bin"
-                    results["ownvoice download"].append(timed(lambda: transfer.download(
-                        session, str(source), back)))
+                    results["ownvoice download"].append(timed(lambda b=back: transfer.download(
+                        session, str(source), b)))
                     back.unlink()
                     results["scp download"].append(timed(lambda: subprocess.run(
                         [*scp, f"{server.user}@127.0.0.1:{source}", str(tmp / "scp-down.bin")],

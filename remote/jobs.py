@@ -44,7 +44,8 @@ def requirements() -> list[str]:
         name, _, marker = (part.strip() for part in requirement.partition(";"))
         train_extra = "extra ==" in marker and '"train"' in marker.replace("'", '"')
         if train_extra or (not marker and name.startswith("llama-cpp-python")):
-            found.append(name)
+            # Before 2.11, `pip install torch` on aarch64 (a GH200) gave a CPU-only build.
+            found.append("torch>=2.11" if name.startswith("torch") else name)
     return found
 
 

@@ -39,9 +39,9 @@ def write_status(job_dir: Path, state: str, **values) -> None:
     os.replace(partial, job_dir / "status.json")
 
 
-def _works(python: str) -> bool:
+def _works(python: str, stack: str = STACK) -> bool:
     check = ("import sys; assert sys.version_info >= (3, 11), 'Python 3.11+ needed'; "
-             + STACK)
+             + stack)
     try:
         return subprocess.run([python, "-c", check], capture_output=True,
                               timeout=300).returncode == 0
@@ -62,20 +62,23 @@ def _new_python() -> str | None:
 
 
 def ensure_env(plan: dict, job_dir: Path) -> str:
-    """The Python that will train: the one named in the plan, a ready venv, or a new one."""
+    """The Python that will train: the one named in the plan, a ready venv, the box's own
+    Python when it has the stack (e.g. Lambda Stack's CUDA PyTorch), or a new venv."""
+    stack = plan.get("stack") or STACK
     if plan.get("python"):
-        if _works(plan["python"]):
+        if _works(plan["python"], stack):
             return plan["python"]
-        raise RuntimeError(f"{plan['python']} cannot import the training stack ({STACK}).")
+        raise RuntimeError(f"{plan['python']} cannot import the training stack ({stack}).")
     env = Path(plan["env"])
     requirements = plan["requirements"]
     stamp = env / ("ready-" + hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:16])
     python = str(env / "bin" / "python")
-    if stamp.exists() and _works(python):
+    if stamp.exists() and _works(python, stack):
         return python
-    for candidate in ("python3", sys.executable):  # the box's own stack (e.g. CUDA torch)
-        if _works(candidate):
-            return candidate
+    if plan.get("reuse_box_python", True):
+        for candidate in ("python3", sys.executable):
+            if _works(candidate, stack):
+                return candidate
     base = _new_python()
     if base is None:
         raise RuntimeError("The box has no Python 3.11 or newer. Install one (Ubuntu: "
@@ -83,8 +86,8 @@ def ensure_env(plan: dict, job_dir: Path) -> str:
     write_status(job_dir, "bootstrapping", detail=f"installing the training stack into {env}")
     with open(job_dir / "bootstrap.log", "ab") as log:
         steps = [[base, "-m", "venv", "--system-site-packages", str(env)],
-                 [python, "-m", "pip", "install", "--upgrade", "pip"],
-                 [python, "-m", "pip", "install", *requirements]]
+                 [python, "-m", "pip", "install", "--disable-pip-version-check",
+                  *requirements]]
         for step in steps:
             log.write(("$ " + " ".join(step) + "\n").encode())
             log.flush()
@@ -93,7 +96,7 @@ def ensure_env(plan: dict, job_dir: Path) -> str:
                               ).returncode != 0:
                 raise RuntimeError(f"Setting up the environment failed at: {' '.join(step)} "
                                    f"(see {job_dir / 'bootstrap.log'}).")
-    if not _works(python):
+    if not _works(python, stack):
         raise RuntimeError(f"The new environment {env} still cannot import the training "
                            "stack; see bootstrap.log.")
     stamp.touch()
