@@ -151,11 +151,19 @@ def search(text: tuple[str, ...], limit: int, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from desktop import cli_data, cli_finetune, cli_models, cli_remote, cli_train, cli_translate
+    from desktop import (
+        cli_compare,
+        cli_data,
+        cli_finetune,
+        cli_models,
+        cli_remote,
+        cli_train,
+        cli_translate,
+    )
 
     for command in (*cli_translate.COMMANDS, *cli_models.COMMANDS, *cli_data.COMMANDS,
                     *cli_train.COMMANDS, *cli_remote.COMMANDS,
-                    *cli_finetune.COMMANDS):
+                    *cli_finetune.COMMANDS, *cli_compare.COMMANDS):
         cli.add_command(command)
 
 

@@ -304,3 +304,27 @@ def m006_remote_hosts(db: sqlite_utils.Database) -> None:
             updated_at TEXT NOT NULL
         )"""
     )
+
+
+@migration
+def m007_comparisons(db: sqlite_utils.Database) -> None:
+    # `ownvoice compare`: every system's outputs on the same held-out pairs, and their scores.
+    db.execute(
+        """CREATE TABLE comparisons (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            settings TEXT NOT NULL DEFAULT '{}',
+            metrics TEXT NOT NULL DEFAULT '[]',    -- one SystemScores per system
+            report_path TEXT
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE comparison_outputs (
+            id INTEGER PRIMARY KEY,
+            comparison_id INTEGER NOT NULL REFERENCES comparisons(id) ON DELETE CASCADE,
+            system TEXT NOT NULL,
+            pair_id INTEGER REFERENCES pairs(id) ON DELETE SET NULL,
+            output TEXT NOT NULL,
+            metrics TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )

@@ -344,6 +344,34 @@ class Store:
         with self.transaction() as conn:
             return conn.execute("DELETE FROM remote_hosts WHERE name = ?", (name,)).rowcount > 0
 
+    # --- comparisons (ownvoice compare) ------------------------------------------------------
+
+    def add_comparison(self, *, settings: dict, metrics: list[dict], report_path: str | None,
+                       outputs: list[dict]) -> int:
+        """One comparison with every system's outputs, in one transaction."""
+        with self.transaction() as conn:
+            cur = conn.execute("INSERT INTO comparisons (created_at, settings, metrics,"
+                               " report_path) VALUES (?, ?, ?, ?)",
+                               (utc_now(), json.dumps(settings, ensure_ascii=False),
+                                json.dumps(metrics, ensure_ascii=False), report_path))
+            comparison_id = cur.lastrowid
+            conn.executemany(
+                "INSERT INTO comparison_outputs (comparison_id, system, pair_id, output,"
+                " metrics) VALUES (?, ?, ?, ?, ?)",
+                [(comparison_id, o["system"], o["pair_id"], o["output"],
+                  json.dumps(o["metrics"], ensure_ascii=False)) for o in outputs])
+        return comparison_id
+
+    def comparison(self, comparison_id: int) -> dict | None:
+        rows = _dicts(self.conn.execute("SELECT * FROM comparisons WHERE id = ?",
+                                        (comparison_id,)), settings="{}", metrics="[]")
+        if not rows:
+            return None
+        rows[0]["outputs"] = _dicts(self.conn.execute(
+            "SELECT * FROM comparison_outputs WHERE comparison_id = ? ORDER BY id",
+            (comparison_id,)), metrics="{}")
+        return rows[0]
+
     # --- translation history -------------------------------------------------------------
 
     def add_translation(self, *, model_id: int | None, model_name: str, result) -> int:

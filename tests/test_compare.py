@@ -1,0 +1,77 @@
+"""`ownvoice compare` on a real imported corpus with synthetic pairs: real models (the
+embedded Gemma, SmolLM2 as the instruction model for the baselines), every metric per
+system, stored, and an HTML report a browser can read."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+from engine import baselines, compare
+from tests.conftest import run_ownvoice
+from tests.essays import machine_english, write_essays
+from tests.openai_fake import FakeOpenAI
+
+METRICS = {"voice", "chrf_pp", "tone_per_1000", "length_ratio", "number_drift",
+           "wrong_language", "repetition", "no_stop"}
+
+
+def corpus_with_pairs(tmp_path):
+    run_ownvoice("import", str(write_essays(tmp_path / "essays")))
+    with FakeOpenAI(reply=machine_english) as fake:
+        run_ownvoice("synth", "--base-url", fake.url, "--model", "gpt-4o-mini", "--lang", "zh",
+                     "--into", "en", "--styles", "1", "--yes")
+
+
+def test_compare_writes_every_metric_for_every_system(store, default_model, smol_file,
+                                                      tmp_path):
+    corpus_with_pairs(tmp_path)
+    run_ownvoice("models", "add", str(smol_file), "--name", "smol")
+    report = tmp_path / "report.html"
+    out = json.loads(run_ownvoice("compare", "--models", "gemma-3-270m,smol", "--baselines",
+                                  "--limit", "2", "--calibration", "6", "--report",
+                                  str(report), "--json",
+                                  timeout=900).stdout)
+    systems = {s["system"]: s for s in out["systems"]}
+    assert set(systems) == {"gemma-3-270m", "smol", compare.YOUR_TEXT,
+                            *(f"{kind} (smol)" for kind in baselines.BASELINES)}
+    for scores in systems.values():
+        assert set(scores) >= METRICS and scores["samples"] == out["paragraphs"] == 2
+        assert 0 <= scores["voice"] <= 1
+    yours = systems[compare.YOUR_TEXT]
+    assert yours["chrf_pp"] == 100.0 and yours["length_ratio"] == 1.0
+    assert yours["voice"] > systems["prompt (smol)"]["voice"]  # the judge knows you
+
+    html = report.read_text("utf-8")
+    HTMLParser().feed(html)  # well-formed enough to parse
+    assert "<table>" in html and "Your original" in html and "Voice score" in html
+    assert html.count("class=para") == 2
+    stored = store.comparison(out["comparison"])
+    assert stored["report_path"] == str(report)
+    assert len(stored["outputs"]) == 2 * len(systems)
+    assert {m["system"] for m in stored["metrics"]} == set(systems)
+
+
+def test_baselines_build_the_prompts_they_promise():
+    from engine.backends import Backend
+
+    class Chat(Backend):
+        kind = "test"
+
+        def stream(self, request):
+            yield from ()
+
+    train = [{"source_text": f"Sentence number {i} about trains.", "target_text": f"句子{i}"}
+             for i in range(6)] + [{"source_text": "My mother sends voice messages.",
+                                    "target_text": "我妈发语音。"}]
+    retrieved = baselines.translator("fewshot-retrieved", Chat(), train)
+    messages = retrieved.request_for("Mother and her voice messages", "en", "zh").messages
+    assert messages[1]["content"] == "My mother sends voice messages."
+    assert messages[2] == {"role": "assistant", "content": "我妈发语音。"}
+    assert messages[-1]["content"] == "Mother and her voice messages"
+    styled = baselines.translator("style-prompt", Chat(), train)
+    assert "personal blog" in styled.request_for("x", "en", "zh").messages[0]["content"]
+    fixed = baselines.translator("fewshot-random", Chat(), train)
+    first = fixed.request_for("a", "en", "zh").messages
+    assert len(first) == 2 + 2 * baselines.EXAMPLES
+    assert first[:-1] == fixed.request_for("b", "en", "zh").messages[:-1]  # fixed examples
