@@ -52,6 +52,8 @@ def compare(model_names, with_baselines, baseline_model, limit, calibration, rep
                    f"{r['tone_per_1000']:>7.1f}{r['length_ratio']:>6.2f}"
                    f"{r['number_drift']:>6.2f}{r['wrong_language']:>6.2f}"
                    f"{r['repetition']:>6.2f}{r['no_stop']:>6.2f}")
+        for flag in r["flags"]:
+            click.echo(f"{'':<4}⚠ {flag}")
     if result.report_path:
         click.echo(f"Report: {result.report_path}")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import baselines, models
 from .errors import OwnVoiceError
-from .evaluate import Sample, SystemScores, ToneLexicon, VoiceScorer, score_system
+from .evaluate import Sample, SystemScores, ToneLexicon, VoiceScorer, overshoot_flags, score_system
 from .translate import Translator
 
 YOUR_TEXT = "your own text"
@@ -123,6 +123,9 @@ def run(store, *, model_names: list[str], with_baselines: bool = False,
                                  output=p["target_text"]) for p in pairs]
     systems = [score_system(name, samples, target=target, voice=voice, tone=tone)
                for name, samples in outputs.items()]
+    yours = systems[-1]
+    for system in systems[:-1]:
+        system.flags = overshoot_flags(system, yours)
     comparison = Comparison(id=0, systems=systems, pairs=pairs, outputs=outputs, tone=tone,
                             report_path=str(report) if report else None)
     if report:

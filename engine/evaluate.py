@@ -158,6 +158,7 @@ class SystemScores:
     repetition: float
     no_stop: float
     per_sample: list[dict] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -190,3 +191,27 @@ def score_system(name: str, samples: list[Sample], *, target: str, voice: VoiceS
                         wrong_language=rate("wrong_language"), repetition=rate("repetition"),
                         no_stop=round(sum(not r["stopped"] for r in rows) / len(rows), 3)
                         if rows else 0.0, per_sample=rows)
+
+
+# Overshoot: more "you" than you are, or drifting from what the source says.
+VOICE_MARGIN = 0.15
+MAX_NUMBER_DRIFT = 0.1
+MAX_LENGTH_DRIFT = 0.35
+
+
+def overshoot_flags(system: SystemScores, yours: SystemScores) -> list[str]:
+    """Caricature, not voice: a voice score well above the user's own text, or outputs that
+    drift from the source's content (numbers, length)."""
+    flags = []
+    if system.voice > yours.voice + VOICE_MARGIN:
+        flags.append(f"voice score {system.voice:.2f} is well above your own text's "
+                     f"{yours.voice:.2f}: caricature, not voice")
+    if system.number_drift > MAX_NUMBER_DRIFT:
+        flags.append(f"{system.number_drift:.0%} of paragraphs lost a number")
+    if abs(system.length_ratio - 1) > MAX_LENGTH_DRIFT:
+        flags.append(f"outputs are {system.length_ratio:.2f}× your length")
+    for key, label in (("wrong_language", "in the wrong language"), ("repetition", "loop"),
+                       ("no_stop", "did not stop")):
+        if getattr(system, key) > 0:
+            flags.append(f"{getattr(system, key):.0%} {label}")
+    return flags

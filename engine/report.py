@@ -28,7 +28,7 @@ tr.you td{background:#f7fbf2}mark{background:#ffe08a;padding:0 1px}
 .para{border-top:2px solid #ddd;margin-top:1.5em;padding-top:.5em}
 .label{font-weight:600;color:#555;font-size:13px;margin-top:.6em}
 del{color:#b03a2e}ins{color:#1e7b34;text-decoration:none;font-weight:600}
-.diff{font-size:13px;color:#555}
+.diff{font-size:13px;color:#555}.flag{font-size:12px;color:#b03a2e}
 """
 
 
@@ -64,7 +64,8 @@ def render(comparison) -> str:
         values = system.as_dict()
         cells = "".join(f"<td class=n>{values[key]}</td>" for key, _, _ in COLUMNS)
         you = " class=you" if system.system == YOUR_TEXT else ""
-        rows.append(f"<tr{you}><td>{escape(system.system)}</td>{cells}</tr>")
+        flags = "".join(f"<div class=flag>⚠ {escape(f)}</div>" for f in system.flags)
+        rows.append(f"<tr{you}><td>{escape(system.system)}{flags}</td>{cells}</tr>")
     paragraphs = []
     for index, pair in enumerate(comparison.pairs):
         blocks = [f"<div class=label>Source (machine text, {escape(pair['source_lang'])})</div>"

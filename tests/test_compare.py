@@ -41,6 +41,7 @@ def test_compare_writes_every_metric_for_every_system(store, default_model, smol
     yours = systems[compare.YOUR_TEXT]
     assert yours["chrf_pp"] == 100.0 and yours["length_ratio"] == 1.0
     assert yours["voice"] > systems["prompt (smol)"]["voice"]  # the judge knows you
+    assert yours["flags"] == [] and isinstance(systems["smol"]["flags"], list)
 
     html = report.read_text("utf-8")
     HTMLParser().feed(html)  # well-formed enough to parse

@@ -86,3 +86,21 @@ def test_a_system_gets_every_measure():
     assert good.wrong_language == bad.wrong_language == 0.0
     assert len(good.per_sample) == 2 and set(good.as_dict()) >= {"voice", "chrf_pp",
                                                                  "number_drift", "repetition"}
+
+
+def test_overshoot_is_flagged():
+    def scores(**changes):
+        values = dict(system="x", samples=4, voice=0.5, chrf_pp=50.0, tone_per_1000=0.0,
+                      number_drift=0.0, length_ratio=1.0, wrong_language=0.0, repetition=0.0,
+                      no_stop=0.0)
+        values.update(changes)
+        return evaluate.SystemScores(**values)
+
+    yours = scores(voice=0.6)
+    assert evaluate.overshoot_flags(scores(voice=0.7), yours) == []
+    caricature = evaluate.overshoot_flags(scores(voice=0.9, length_ratio=1.6,
+                                                 number_drift=0.25), yours)
+    assert any("caricature" in f for f in caricature)
+    assert any("lost a number" in f for f in caricature)
+    assert any("1.60× your length" in f for f in caricature)
+    assert evaluate.overshoot_flags(scores(no_stop=0.5), yours) == ["50% did not stop"]
