@@ -52,12 +52,7 @@ system-test-packages:
 	fi
 
 bench: $(VENV)/.installed-test system-test-packages
-	$(PY) benchmarks/import_corpus.py
-	$(PY) benchmarks/translate.py
-	$(PY) benchmarks/synth.py
-	$(PY) benchmarks/train.py
-	$(PY) benchmarks/transfer.py
-	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/startup.py
+	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -113,6 +113,10 @@ def main() -> None:
     for label, elapsed, report in rows:
         print(f"{label:<28}{elapsed:>9.2f}{args.posts / elapsed:>9.0f}{report.imported:>10}"
               f"{report.unchanged:>11}{report.passed_over:>13}")
+    from benchmarks.record import save
+
+    save("import_corpus", {"first import s": rows[0][1], "second import s": rows[1][1],
+                           "posts/s": args.posts / rows[0][1]})
 
 
 if __name__ == "__main__":

@@ -56,6 +56,9 @@ def main() -> None:
     print(f"{'data':<22}{'median s':>10}{'max s':>8}   (window shown, {args.runs} runs)")
     for name, times in rows:
         print(f"{name:<22}{statistics.median(times):>10.2f}{max(times):>8.2f}")
+    from benchmarks.record import save
+
+    save("startup", {f"window s, {name}": statistics.median(times) for name, times in rows})
 
 
 if __name__ == "__main__":

@@ -95,6 +95,11 @@ def main() -> None:
           f"{completion * scale / 1000:,.0f} output tokens per pair):")
     print(f"{'mode':<12}{'USD':>8}")
     print(f"{'direct':<12}{direct:>8.3f}\n{'Batch API':<12}{batch:>8.3f}")
+    from benchmarks.record import save
+
+    save("synth", {**{f"pairs/min {name}, x{concurrency}": rate
+                      for name, concurrency, _requests, rate in rows},
+                   "USD per 1000 pairs direct": direct, "USD per 1000 pairs batch": batch})
 
 
 if __name__ == "__main__":

@@ -94,6 +94,10 @@ def main() -> None:
     for name, r in rows:
         print(f"{name:<28}{r['tokens_per_s']:>10.0f}{r['peak_rss_gb']:>13.2f}"
               f"{r.get('gpu_memory_gb') or '-':>8}{r.get('mfu_percent') or '-':>7}")
+    from benchmarks.record import save
+
+    save("train", {f"{key} {name}": value for name, r in rows for key, value in r.items()
+                   if value is not None}, details={"device": device, "steps": args.steps})
 
 
 if __name__ == "__main__":

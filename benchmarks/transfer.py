@@ -1,16 +1,15 @@
 """SFTP upload and download (OwnVoice's resumable, sha256-checked transfers) against
 OpenSSH's own `scp` on the same link: a real sshd on 127.0.0.1, a file of --size-mb.
 
-    .venv/bin/python benchmarks/transfer.py [--size-mb 1024] [--runs 2] [--json OUT.json]
+    .venv/bin/python benchmarks/transfer.py [--size-mb 1024] [--runs 2]
 
-Prints a table of MB/s (best of --runs) and writes the numbers as JSON for later runs to
-compare against. OwnVoice's figures include the sha256 on both ends.
+Prints a table of MB/s (best of --runs) and keeps the numbers in benchmarks/results/.
+OwnVoice's figures include the sha256 on both ends.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -32,8 +31,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" /
-                        "transfer.json")
     args = parser.parse_args()
 
     from remote import transfer
@@ -82,9 +79,10 @@ def main() -> int:
         print(f"| {name} | {rate} |")
     for way in ("upload", "download"):
         print(f"ownvoice / scp {way}: {rows[f'ownvoice {way}'] / rows[f'scp {way}']:.0%}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"size_mb": size_mb, "mb_per_s": rows,
-                                     "seconds": results}, indent=2))
+    from benchmarks.record import save
+
+    save("transfer", {f"MB/s {name}": rate for name, rate in rows.items()},
+         details={"size_mb": size_mb})
     return 0
 
 

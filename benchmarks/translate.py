@@ -13,13 +13,11 @@ Default model: the embedded Gemma 3 270M.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -110,11 +108,12 @@ def main() -> None:
     for name, tokens in prompt_rows.items():
         print(f"{name:<44}{tokens:>8}")
 
-    out = Path(__file__).parent / "results" / "translate.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"date": date.today().isoformat(), "model": args.model.name,
-                               "paths": summary, "overhead_percent": round(overhead, 1),
-                               "prompt_tokens": prompt_rows}, indent=2))
+    from benchmarks.record import save
+
+    save("translate", {"OwnVoice tokens/s": summary["OwnVoice translate"]["tokens_per_s"],
+                       "bare tokens/s": summary["bare llama-cpp-python"]["tokens_per_s"],
+                       "overhead %": overhead},
+         details={"model": args.model.name, "paths": summary, "prompt_tokens": prompt_rows})
 
 
 def prompt_sizes(backend, tmp: Path) -> dict:
