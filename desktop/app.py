@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QApplication
 
 from engine import paths
 
-PAGE_NAMES = {"translate": 0, "corpus": 1, "data": 2, "train": 3, "models": 4, "settings": 5}
+PAGE_NAMES = {"translate": 0, "corpus": 1, "data": 2, "train": 3, "compare": 4, "models": 5,
+              "settings": 6}
 # Fallbacks so Chinese, Japanese and Korean never show as boxes where a CJK font exists.
 CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB",
              "Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK JP", "Noto Sans CJK KR"]

@@ -35,7 +35,7 @@ def cli(ctx: click.Context) -> None:
 @click.option("--screenshot", type=click.Path(dir_okay=False, path_type=Path),
               help="Render the main window with its current data to this PNG file and exit.")
 @click.option("--page", type=click.Choice(["translate", "corpus", "data", "train",
-                                           "models", "settings"]),
+                                           "compare", "models", "settings"]),
               help="The page to open on.")
 def gui(screenshot: Path | None, page: str | None) -> None:
     """Open the desktop app."""

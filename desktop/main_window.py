@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from desktop.hub import Hub
 from desktop.tasks import TaskRunner
+from desktop.views.compare_page import ComparePage
 from desktop.views.corpus_page import CorpusPage
 from desktop.views.data_page import DataPage
 from desktop.views.models_page import ModelsPage
@@ -23,7 +24,7 @@ from desktop.views.train_page import TrainPage
 from desktop.views.translate_page import TranslatePage
 from engine import paths
 
-PAGES = ("Translate", "Corpus", "Data", "Train", "Models", "Settings")
+PAGES = ("Translate", "Corpus", "Data", "Train", "Compare", "Models", "Settings")
 
 
 class MainWindow(QMainWindow):
@@ -41,6 +42,7 @@ class MainWindow(QMainWindow):
         self.corpus_page = CorpusPage(self.runner, self.hub, store)
         self.data_page = DataPage(self.runner, self.hub, store)
         self.train_page = TrainPage(self.runner, self.hub, store)
+        self.compare_page = ComparePage(self.runner, self.hub, store)
         self.models_page = ModelsPage(self.runner, self.hub, store)
         self.settings_page = SettingsPage(self.runner, self.hub, store)
         self.pages = QStackedWidget()
@@ -49,7 +51,8 @@ class MainWindow(QMainWindow):
         self.sidebar.setStyleSheet("QListWidget { font-size: 15px; } "
                                    "QListWidget::item { padding: 8px 10px; }")
         for name, page in zip(PAGES, (self.translate_page, self.corpus_page, self.data_page,
-                                      self.train_page, self.models_page, self.settings_page),
+                                      self.train_page, self.compare_page, self.models_page,
+                                      self.settings_page),
                               strict=True):
             self.sidebar.addItem(name)
             self.pages.addWidget(page)

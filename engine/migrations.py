@@ -328,3 +328,23 @@ def m007_comparisons(db: sqlite_utils.Database) -> None:
             metrics TEXT NOT NULL DEFAULT '{}'
         )"""
     )
+
+
+@migration
+def m008_blind_trials(db: sqlite_utils.Database) -> None:
+    # The blind test: two texts shown unlabelled, the user's pick (preference data too).
+    db.execute(
+        """CREATE TABLE blind_trials (
+            id INTEGER PRIMARY KEY,
+            comparison_id INTEGER NOT NULL REFERENCES comparisons(id) ON DELETE CASCADE,
+            pair_id INTEGER REFERENCES pairs(id) ON DELETE SET NULL,
+            question TEXT NOT NULL,           -- yours | better
+            left_system TEXT NOT NULL,
+            right_system TEXT NOT NULL,
+            left_text TEXT NOT NULL,
+            right_text TEXT NOT NULL,
+            choice TEXT,                      -- left | right, NULL until answered
+            created_at TEXT NOT NULL,
+            answered_at TEXT
+        )"""
+    )

@@ -372,6 +372,36 @@ class Store:
             (comparison_id,)), metrics="{}")
         return rows[0]
 
+    def latest_comparison_id(self) -> int | None:
+        row = self.conn.execute("SELECT MAX(id) FROM comparisons").fetchone()
+        return row[0]
+
+    # --- the blind test --------------------------------------------------------------------
+
+    def add_blind_trials(self, trials: list[dict]) -> None:
+        now = utc_now()
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO blind_trials (comparison_id, pair_id, question, left_system,"
+                " right_system, left_text, right_text, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(t["comparison_id"], t["pair_id"], t["question"], t["left_system"],
+                  t["right_system"], t["left_text"], t["right_text"], now) for t in trials])
+
+    def blind_trials(self, comparison_id: int, *, answered: bool | None = None) -> list[dict]:
+        where = "" if answered is None else (" AND choice IS NOT NULL" if answered
+                                             else " AND choice IS NULL")
+        return _dicts(self.conn.execute(
+            f"SELECT * FROM blind_trials WHERE comparison_id = ?{where} ORDER BY id",
+            (comparison_id,)))
+
+    def answer_blind_trial(self, trial_id: int, choice: str) -> None:
+        if choice not in ("left", "right"):
+            raise ValueError(choice)
+        with self.transaction() as conn:
+            conn.execute("UPDATE blind_trials SET choice = ?, answered_at = ? WHERE id = ?",
+                         (choice, utc_now(), trial_id))
+
     # --- translation history -------------------------------------------------------------
 
     def add_translation(self, *, model_id: int | None, model_name: str, result) -> int:

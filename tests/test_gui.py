@@ -41,8 +41,8 @@ def test_first_run_guides_and_the_default_model_is_ready(window):
     page = window.translate_page
     assert page.model_combo.currentText() == "gemma-3-270m"
     assert page.to_combo.currentData() == "zh"
-    assert [window.sidebar.item(i).text() for i in range(6)] == [
-        "Translate", "Corpus", "Data", "Train", "Models", "Settings"]
+    assert [window.sidebar.item(i).text() for i in range(7)] == [
+        "Translate", "Corpus", "Data", "Train", "Compare", "Models", "Settings"]
 
 
 def test_translate_rate_correct_and_find_it_again(qtbot, window, store):
