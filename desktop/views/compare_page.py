@@ -38,7 +38,7 @@ class ComparePage(QWidget):
         self.reload()
 
     def _build(self) -> None:
-        self.models = QListWidget(maximumHeight=110)
+        self.models = QListWidget(maximumHeight=80)
         self.with_baselines = QCheckBox("Baselines (plain prompt, style prompt, few-shot)")
         self.baseline_model = QComboBox()
         self.limit = QSpinBox(minimum=1, maximum=10_000, value=20, suffix=" paragraphs")
@@ -63,11 +63,17 @@ class ComparePage(QWidget):
         self.table.setHorizontalHeaderLabels(["System"] + [label for _, label, _ in COLUMNS])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setMinimumHeight(220)
         self.open_report = QPushButton("Open the report", enabled=False)
         self.open_report.clicked.connect(self._open_report)
 
         self.question = QLabel("Start a blind test after a comparison.", wordWrap=True)
         self.left, self.right = QTextBrowser(), QTextBrowser()
+        for browser in (self.left, self.right):
+            browser.setMinimumHeight(90)
+            browser.setMaximumHeight(170)
         self.pick_left, self.pick_right = QPushButton("This one"), QPushButton("This one")
         self.pick_left.clicked.connect(lambda: self.answer("left"))
         self.pick_right.clicked.connect(lambda: self.answer("right"))
@@ -91,9 +97,9 @@ class ComparePage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(setup)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.table, 3)
         layout.addWidget(self.open_report, alignment=Qt.AlignmentFlag.AlignRight)
-        layout.addWidget(blind, 1)
+        layout.addWidget(blind, 2)
         self._show_trial(None)
 
     def reload(self, *_args) -> None:
