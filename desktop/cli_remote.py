@@ -25,8 +25,10 @@ def remote():
 @click.option("--python", help="A Python on the box that already has the training stack "
                                "(default: found or set up by OwnVoice).")
 @click.option("--root", help="OwnVoice's folder on the box (default: ~/ownvoice).")
+@click.option("--processes", type=click.IntRange(min=1),
+              help="Training processes on the box (default: one per GPU).")
 @click.option("--json", "as_json", is_flag=True)
-def add(name, target, port, key_file, fingerprint, python, root, as_json):
+def add(name, target, port, key_file, fingerprint, python, root, processes, as_json):
     """Add a box by name; its host key is pinned only once you confirmed it."""
     from remote import hosts
 
@@ -41,7 +43,8 @@ def add(name, target, port, key_file, fingerprint, python, root, as_json):
     with open_store() as store:
         row = hosts.add(store, name, target, port=port, key_file=key_file,
                         fingerprint=fingerprint, confirm=confirm,
-                        meta={k: v for k, v in (("python", python), ("root", root)) if v})
+                        meta={k: v for k, v in (("python", python), ("root", root),
+                                                ("processes", processes)) if v})
     if as_json:
         print_json(_json_row(row))
         return

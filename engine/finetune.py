@@ -76,16 +76,19 @@ def train_and_export(config, meta: dict, *, folder: Path, name: str, quant: str 
                      checkpoint_step: int | None = None, resume: bool = False,
                      on_progress: Callable[[dict], None] | None = None,
                      cancelled: Callable[[], bool] | None = None,
-                     on_stage: Callable[[str, dict], None] | None = None) -> dict:
+                     on_stage: Callable[[str, dict], None] | None = None,
+                     trainer: Callable | None = None) -> dict:
     """Train, choose a checkpoint, export; returns what happened (train, scores, export).
-    `on_stage(stage, details)` hears "exporting" before the export starts."""
+    `on_stage(stage, details)` hears "exporting" before the export starts. `trainer(config,
+    resume)` replaces the in-process training (the remote runner's several-GPU launch)."""
     from dataclasses import asdict
 
     from .export import export
     from .training import choose
     from .training.loop import train
 
-    result = train(config, resume=resume, cancelled=cancelled, on_progress=on_progress)
+    result = trainer(config, resume) if trainer is not None else train(
+        config, resume=resume, cancelled=cancelled, on_progress=on_progress)
     if cancelled is not None and cancelled():
         raise Interrupted(result.steps)
     scores = choose.score(config) if config.val_file else []

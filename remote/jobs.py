@@ -34,6 +34,7 @@ from .session import RemoteError, Session
 
 REMOTE_ROOT = "ownvoice"
 ACTIVE = ("uploading", "running")
+TAIL_BYTES = 64
 TERMINAL = ("done", "failed", "cancelled")
 
 
@@ -137,6 +138,7 @@ def start(store, session: Session, job: dict, *, host_meta: dict | None = None,
     plan = {"python": host_meta.get("python"), "env": f"{root}/env", "code": code,
             "requirements": requirements(), "name": f"voice-{job['id']}", "quant": quant,
             "checkpoint_step": checkpoint_step, "meta": meta,
+            "processes": host_meta.get("processes"),
             "watchdog_idle_s": watchdog_idle_s, "watchdog_action": watchdog_action,
             "environment": host_meta.get("environment") or {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -211,16 +213,24 @@ def poll_progress(store, session: Session, job: dict) -> tuple[dict, list[dict]]
         size = sftp.stat(path).st_size
     except FileNotFoundError:
         return job, []
-    if size < offset:  # a resumed run rewrote the file: read it again from the start
-        offset = 0
-    if size == offset:
-        return job, []
     with sftp.open(path, "rb") as f:
+        # A resumed run rewrites the file (it may since have grown past our offset): the
+        # bytes before the offset must still be the ones we read, or we start again from 0
+        # (lines already mirrored are not repeated).
+        if offset:
+            seen_tail = remote.get("tail", "")
+            start = max(0, offset - TAIL_BYTES)
+            f.seek(start)
+            if size < offset or f.read(offset - start).hex() != seen_tail:
+                offset = 0
+        if size == offset:
+            return job, []
         f.seek(offset)
         data = f.read(size - offset)
     complete = data[:data.rfind(b"\n") + 1]  # a line still being written waits
     if not complete:
         return job, []
+    consumed = offset + len(complete)
     mirror = local_progress_file(job)
     mirror.parent.mkdir(parents=True, exist_ok=True)
     seen = set()
@@ -229,16 +239,30 @@ def poll_progress(store, session: Session, job: dict) -> tuple[dict, list[dict]]
             record = json.loads(line)
             seen.add((record["event"], record["step"]))
     fresh = []
-    for line in complete.decode("utf-8").splitlines():
-        record = json.loads(line)
+    for line in complete.decode("utf-8", "replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by a killed runner
+            continue
         if (record["event"], record["step"]) not in seen:
             seen.add((record["event"], record["step"]))
             fresh.append(record)
     with mirror.open("a", encoding="utf-8") as f:
         for record in fresh:
             f.write(json.dumps(record) + "\n")
-    job = _save(store, job, job["status"], offset=offset + len(complete))
+    job = _save(store, job, job["status"], offset=consumed,
+                tail=_tail(sftp, path, consumed, complete, offset))
     return job, fresh
+
+
+def _tail(sftp, path: str, consumed: int, complete: bytes, offset: int) -> str:
+    """The last bytes before `consumed`, to recognise the same file at the next poll."""
+    if len(complete) >= TAIL_BYTES or offset == 0:
+        return complete[-TAIL_BYTES:].hex()
+    with sftp.open(path, "rb") as f:
+        start = max(0, consumed - TAIL_BYTES)
+        f.seek(start)
+        return f.read(consumed - start).hex()
 
 
 def cancel(store, session: Session, job: dict, *, grace_s: float = 60) -> dict:

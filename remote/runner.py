@@ -130,6 +130,42 @@ class Watchdog(threading.Thread):
             subprocess.run(["sudo", "-n", "shutdown", "-h", "now"], check=False)
 
 
+def processes(plan: dict) -> int:
+    """Training processes: as the plan says, else one per GPU on the box."""
+    if plan.get("processes"):
+        return int(plan["processes"])
+    import torch
+
+    return max(1, torch.cuda.device_count())
+
+
+def several_processes(count: int, job_dir: Path, stop: threading.Event):
+    """A trainer for train_and_export: `torchrun` runs engine.train on `count` processes (the
+    same script, data-parallel), then the in-process steps choose and export."""
+    from engine.errors import OwnVoiceError
+    from engine.finetune import Interrupted
+    from engine.training.loop import TrainResult
+
+    def trainer(config, resume: bool):
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                   "--nproc_per_node", str(count), "-m", "engine.train",
+                   str(job_dir / "job.json")] + (["--resume"] if resume else [])
+        process = subprocess.Popen(command)  # its output goes to runner.log with ours
+        while process.poll() is None:
+            if stop.is_set():
+                process.terminate()  # torchrun passes it on to its workers
+                process.wait()
+                raise Interrupted(0)
+            time.sleep(0.5)
+        if process.returncode != 0:
+            raise OwnVoiceError(f"Training on {count} processes failed (exit "
+                                f"{process.returncode}); see runner.log.")
+        result = json.loads((Path(config.output_dir) / "result.json").read_text())
+        return TrainResult(**result)
+
+    return trainer
+
+
 def run(plan: dict, job_dir: Path) -> int:
     from engine.errors import OwnVoiceError
     from engine.finetune import Interrupted, train_and_export
@@ -147,13 +183,15 @@ def run(plan: dict, job_dir: Path) -> int:
         watchdog.start()
     config = TrainConfig.load(job_dir / "job.json")
     resumed = bool(complete(Path(config.output_dir)))
-    write_status(job_dir, "training", resumed=resumed)
+    count = processes(plan)
+    write_status(job_dir, "training", resumed=resumed, processes=count)
     try:
         outcome = train_and_export(
             config, plan["meta"], folder=job_dir, name=plan["name"], quant=plan["quant"],
             checkpoint_step=plan.get("checkpoint_step"), resume=resumed,
             cancelled=stop.is_set,
-            on_stage=lambda stage, details: write_status(job_dir, stage, **details))
+            on_stage=lambda stage, details: write_status(job_dir, stage, **details),
+            trainer=several_processes(count, job_dir, stop) if count > 1 else None)
     except Interrupted as exc:
         reason = "the app's heartbeat stopped" if watchdog and watchdog.fired else "cancelled"
         write_status(job_dir, "cancelled", steps=exc.steps, reason=reason)
@@ -163,7 +201,7 @@ def run(plan: dict, job_dir: Path) -> int:
     except OwnVoiceError as exc:
         write_status(job_dir, "failed", error=str(exc))
         return 1
-    write_status(job_dir, "done", resumed=resumed, **outcome)
+    write_status(job_dir, "done", resumed=resumed, processes=count, **outcome)
     return 0
 
 

@@ -217,3 +217,23 @@ def test_the_watchdog_stops_a_run_the_app_stopped_watching(box, store, tiny_base
     while runners(box) and time.monotonic() < deadline:  # it is exiting
         time.sleep(0.2)
     assert not runners(box)
+
+
+def test_a_box_with_several_processes_trains_data_parallel(sshd, store, tmp_path, tiny_base,
+                                                          default_model):
+    """On a box with several GPUs the runner starts engine.train under torchrun (here two
+    CPU processes): half the steps of one process, then the same choose and export."""
+    run_ownvoice("remote", "add", "box", "--host", f"{sshd.user}@127.0.0.1", "--port",
+                 str(sshd.port), "--key", str(sshd.client_key), "--fingerprint",
+                 sshd.fingerprint, "--python", sys.executable, "--root", str(tmp_path / "box"),
+                 "--processes", "2")
+    add_correction_pairs(store)  # 16 pairs: 4 steps of 4 on one process, 2 on two
+    out = json.loads(run_ownvoice("finetune", "--remote", "box", "--base", str(tiny_base),
+                                  "--epochs", "1", "--learning-rate", "1e-3", "--quant",
+                                  "Q8_0", "--json", timeout=600).stdout)
+    assert out["train"]["steps"] == 2
+    assert out["smoke_test"]["stopped"]
+    with session_for(store) as session:
+        state = jobs.status(session, store.job(out["job"]))
+    assert state["processes"] == 2 and state["state"] == "done"
+    assert steps_in(out["job"]) == [1, 2]
