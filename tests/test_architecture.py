@@ -13,7 +13,8 @@ HEAVY = {"torch", "transformers", "peft", "accelerate", "trl", "datasets"}
 TRAINING_MODULES = {"engine/train.py", "engine/export.py", "engine/training/loop.py",
                     "engine/training/data.py", "engine/training/choose.py",
                     "engine/training/base.py", "engine/training/checkpoint.py",
-                    "engine/training/progress.py"}
+                    "engine/training/progress.py",
+                    "remote/runner.py"}  # runs on the GPU box, inside its training env
 
 
 def imports_of(path: Path) -> list[tuple[str, bool]]:
