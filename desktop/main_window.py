@@ -109,9 +109,9 @@ class MainWindow(QMainWindow):
     def _prepare_models(self) -> None:
         """Register the built-in model off the GUI thread (the first time it is assembled)."""
         def work(ctx):
-            from engine import models
+            from engine.translation import registry
 
-            models.ensure_default(ctx.store)
+            registry.ensure_default(ctx.store)
 
         task = self.runner.submit("preparing the built-in model", work, writes=True)
         task.succeeded.connect(self.hub.models_changed)

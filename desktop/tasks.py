@@ -28,7 +28,8 @@ log = logging.getLogger("ownvoice.tasks")
 
 class Task(QObject):
     progress = Signal("qint64", "qint64", str)  # done, total (bytes can pass 2**31), what
-    text = Signal(str)  # streamed output
+    text = Signal(str)  # streamed output (translated text as it arrives)
+    event = Signal(object)  # a progress event of engine/events.py (Step, Stage, …)
     succeeded = Signal(object)  # the function's return value
     failed = Signal(str)  # a message for people: what happened and what to do
     finished = Signal()  # after succeeded or failed, always
@@ -60,6 +61,10 @@ class TaskContext:
 
     def emit_text(self, piece: str) -> None:
         self._task.text.emit(piece)
+
+    def emit_event(self, event) -> None:
+        """Send a progress event (engine/events.py) to the GUI thread, as the object."""
+        self._task.event.emit(event)
 
     def cancelled(self) -> bool:
         return self._task.cancelled()

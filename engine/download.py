@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import OwnVoiceError
+from engine.errors import OwnVoiceError
 
 Progress = Callable[[int, int | None], None]  # (bytes so far, total or None)
 _CHUNK = 1 << 20

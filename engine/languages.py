@@ -6,7 +6,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 
-from .errors import OwnVoiceError
+from engine.errors import OwnVoiceError
 
 NAMES = {
     "en": "English", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "fr": "French",

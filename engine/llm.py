@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from . import paths
-from .errors import OwnVoiceError
+from engine import paths
+from engine.errors import OwnVoiceError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -209,7 +209,7 @@ class LLMClient:
 
 def key_for(base_url: str | None, key_name: str | None) -> str | None:
     """The API key for an endpoint: the named keyring entry, or OpenAI's for OpenAI."""
-    from .secrets import get_secret
+    from engine.secrets import get_secret
 
     if key_name:
         return get_secret(key_name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import OwnVoiceError
+from engine.errors import OwnVoiceError
 
 SERVICE = "OwnVoice"
 

@@ -7,9 +7,8 @@ import re
 from collections.abc import Callable
 
 from engine.errors import OwnVoiceError
-
-from . import session as ssh
-from .session import Host, HostKeyError, Session
+from remote import session as ssh
+from remote.session import Host, HostKeyError, Session
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

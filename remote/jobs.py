@@ -26,16 +26,16 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from engine import finetune
+from engine import events
 from engine.errors import OwnVoiceError
-
-from . import bundle, transfer
-from .session import RemoteError, Session
+from engine.jobs import Box, Job, JobState
+from engine.training import pipeline
+from remote import bundle, transfer
+from remote.session import RemoteError, Session
 
 REMOTE_ROOT = "ownvoice"
-ACTIVE = ("uploading", "running")
 TAIL_BYTES = 64
-TERMINAL = ("done", "failed", "cancelled")
+EventSink = Callable[[events.Event], None]
 
 
 def requirements() -> list[str]:
@@ -50,14 +50,10 @@ def requirements() -> list[str]:
     return found
 
 
-def _remote_meta(job: dict) -> dict:
-    return dict(job["meta"].get("remote") or {})
-
-
-def _save(store, job: dict, status: str, **remote) -> dict:
-    meta = {**job["meta"], "remote": {**_remote_meta(job), **remote}}
-    store.update_job(job["id"], status=status, meta=meta)
-    return store.job(job["id"])
+def _save(store, job: Job, status: JobState, **box) -> Job:
+    """Save the job's place on the box (`Box` fields) with its state."""
+    placed = job.meta.remote.replace(**box) if job.meta.remote else Box(**box)
+    return store.update_job(job.id, status=status, meta=job.meta.replace(remote=placed))
 
 
 def _root(session: Session, host_meta: dict) -> str:
@@ -104,29 +100,27 @@ def _send_base(session: Session, root: str, base_model: str, progress) -> str:
     return f"{target}/{local.name}"
 
 
-def start(store, session: Session, job: dict, *, host_meta: dict | None = None,
-          quant: str = "auto", checkpoint_step: int | None = None,
+def start(store, session: Session, job: Job, *, host_meta: dict | None = None,
+          quant: str | None = None, checkpoint_step: int | None = None,
           watchdog_idle_s: float | None = None, watchdog_action: str = "none",
-          upload_progress: Callable[[int, int], None] | None = None) -> dict:
+          upload_progress: Callable[[int, int], None] | None = None) -> Job:
     """Send the job and start it on the box. Calling it again for the same job never starts
     a second run: the job's folder is fixed in the database first, and the box starts a
     runner only if that folder has none."""
     from engine.training.config import TrainConfig
 
     host_meta = host_meta or {}
-    remote = _remote_meta(job)
-    if "dir" not in remote:
+    if job.meta.remote is None:
         root = _root(session, host_meta)
-        folder = f"{root}/jobs/job-{job['id']:04d}-{secrets.token_hex(4)}"
-        job = _save(store, job, "uploading", host=session.host.name, root=root, dir=folder,
-                    offset=0)
-        remote = _remote_meta(job)
-    root, folder = remote["root"], remote["dir"]
+        folder = f"{root}/jobs/job-{job.id:04d}-{secrets.token_hex(4)}"
+        job = _save(store, job, JobState.UPLOADING, host=session.host.name, root=root,
+                    dir=folder, offset=0)
+    root, folder = job.meta.remote.root, job.meta.remote.dir
     session.run(["mkdir", "-p", f"{folder}/run"])
     code = _send_code(session, root)
-    meta = job["meta"]
-    config = TrainConfig.load(meta["job_file"])
-    local_dir = Path(meta["job_file"]).parent
+    meta = job.meta
+    config = TrainConfig.load(meta.job_file)
+    local_dir = Path(meta.job_file).parent
     base = _send_base(session, root, config.base_model, upload_progress)
     for name in ("train.jsonl", "val.jsonl"):
         if (local_dir / name).exists():
@@ -136,8 +130,9 @@ def start(store, session: Session, job: dict, *, host_meta: dict | None = None,
     config.val_file = f"{folder}/val.jsonl" if config.val_file else None
     config.output_dir = f"{folder}/run"
     plan = {"python": host_meta.get("python"), "env": f"{root}/env", "code": code,
-            "requirements": requirements(), "name": f"voice-{job['id']}", "quant": quant,
-            "checkpoint_step": checkpoint_step, "meta": meta,
+            "requirements": requirements(), "name": f"voice-{job.id}",
+            "quant": quant or meta.quant or "auto",
+            "checkpoint_step": checkpoint_step, "meta": meta.to_dict(),
             "processes": host_meta.get("processes"),
             "watchdog_idle_s": watchdog_idle_s, "watchdog_action": watchdog_action,
             "environment": host_meta.get("environment") or {}}
@@ -147,7 +142,7 @@ def start(store, session: Session, job: dict, *, host_meta: dict | None = None,
         for name in ("job.json", "box.json"):
             transfer.upload(session, Path(tmp) / name, f"{folder}/{name}")
     pid = _launch(session, folder, code)
-    return _save(store, job, "running", pid=pid, code=code)
+    return _save(store, job, JobState.QUEUED, pid=pid, code=code)
 
 
 def _launch(session: Session, folder: str, code: str) -> int:
@@ -169,15 +164,15 @@ def _launch(session: Session, folder: str, code: str) -> int:
     return int(output[-1])
 
 
-def status(session: Session, job: dict) -> dict:
-    """The box's status.json, plus whether the runner process is alive."""
-    remote = _remote_meta(job)
+def status(session: Session, job: Job) -> dict:
+    """The box's status.json (its "state" is a JobState word), plus whether the runner
+    process is alive ("alive")."""
     try:
-        with session.sftp().open(f"{remote['dir']}/status.json") as f:
+        with session.sftp().open(f"{job.meta.remote.dir}/status.json") as f:
             state = json.loads(f.read())
     except FileNotFoundError:
-        state = {"state": "starting"}
-    pid = remote.get("pid")
+        state = {"state": JobState.QUEUED.value}
+    pid = job.meta.remote.pid
     state["alive"] = False
     if pid:  # a zombie (exited, not yet reaped) is not alive
         found = session.run(["ps", "-o", "stat=", "-p", str(pid)], check=False)
@@ -185,29 +180,29 @@ def status(session: Session, job: dict) -> dict:
     return state
 
 
-def log_tail(session: Session, job: dict, lines: int = 20) -> str:
-    folder = _remote_meta(job)["dir"]
+def log_tail(session: Session, job: Job, lines: int = 20) -> str:
+    folder = job.meta.remote.dir
     return session.run(["tail", "-n", str(lines), f"{folder}/runner.log"], check=False).stdout
 
 
-def heartbeat(session: Session, job: dict) -> None:
+def heartbeat(session: Session, job: Job) -> None:
     """Tell the box's watchdog the app is still here."""
-    path = f"{_remote_meta(job)['dir']}/heartbeat"
+    path = f"{job.meta.remote.dir}/heartbeat"
     sftp = session.sftp()
     with sftp.open(path, "a"):
         pass
     sftp.utime(path, None)
 
 
-def local_progress_file(job: dict) -> Path:
-    return finetune.job_dir(job["id"]) / "progress.jsonl"
+def local_progress_file(job: Job) -> Path:
+    return pipeline.job_dir(job.id) / "progress.jsonl"
 
 
-def poll_progress(store, session: Session, job: dict) -> tuple[dict, list[dict]]:
-    """New progress lines since the stored byte offset, appended once to the local copy."""
-    remote = _remote_meta(job)
-    offset = remote.get("offset", 0)
-    path = f"{remote['dir']}/run/progress.jsonl"
+def poll_progress(store, session: Session, job: Job) -> tuple[Job, list[events.Event]]:
+    """New progress events since the stored byte offset, appended once to the local copy."""
+    remote = job.meta.remote
+    offset = remote.offset
+    path = f"{remote.dir}/run/progress.jsonl"
     sftp = session.sftp()
     try:
         size = sftp.stat(path).st_size
@@ -218,7 +213,7 @@ def poll_progress(store, session: Session, job: dict) -> tuple[dict, list[dict]]
         # bytes before the offset must still be the ones we read, or we start again from 0
         # (lines already mirrored are not repeated).
         if offset:
-            seen_tail = remote.get("tail", "")
+            seen_tail = remote.tail
             start = max(0, offset - TAIL_BYTES)
             f.seek(start)
             if size < offset or f.read(offset - start).hex() != seen_tail:
@@ -233,24 +228,20 @@ def poll_progress(store, session: Session, job: dict) -> tuple[dict, list[dict]]
     consumed = offset + len(complete)
     mirror = local_progress_file(job)
     mirror.parent.mkdir(parents=True, exist_ok=True)
-    seen = set()
-    if mirror.exists():
-        for line in mirror.read_text("utf-8").splitlines():
-            record = json.loads(line)
-            seen.add((record["event"], record["step"]))
+    seen = {events.identity(e) for e in events.read(mirror)}
     fresh = []
     for line in complete.decode("utf-8", "replace").splitlines():
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:  # a line cut by a killed runner
+            event = events.decode(line)
+        except (ValueError, TypeError):  # a line cut by a killed runner
             continue
-        if (record["event"], record["step"]) not in seen:
-            seen.add((record["event"], record["step"]))
-            fresh.append(record)
+        if events.identity(event) not in seen:
+            seen.add(events.identity(event))
+            fresh.append(event)
     with mirror.open("a", encoding="utf-8") as f:
-        for record in fresh:
-            f.write(json.dumps(record) + "\n")
-    job = _save(store, job, job["status"], offset=consumed,
+        for event in fresh:
+            f.write(events.encode(event) + "\n")
+    job = _save(store, job, job.status, offset=consumed,
                 tail=_tail(sftp, path, consumed, complete, offset))
     return job, fresh
 
@@ -265,10 +256,12 @@ def _tail(sftp, path: str, consumed: int, complete: bytes, offset: int) -> str:
         return f.read(consumed - start).hex()
 
 
-def cancel(store, session: Session, job: dict, *, grace_s: float = 60) -> dict:
+def cancel(store, session: Session, job: Job, *, grace_s: float = 60) -> Job:
     """SIGTERM to the runner's process group (it writes a checkpoint and exits), then
     SIGKILL if it is still there after `grace_s`."""
-    pid = _remote_meta(job).get("pid")
+    if job.status.terminal:  # a finished job stays what it is
+        return job
+    pid = job.meta.remote.pid if job.meta.remote else None
     if pid:
         session.run(["kill", "-TERM", "--", f"-{pid}"], check=False)
         deadline = time.monotonic() + grace_s
@@ -276,15 +269,16 @@ def cancel(store, session: Session, job: dict, *, grace_s: float = 60) -> dict:
             time.sleep(0.5)
         if status(session, job)["alive"]:
             session.run(["kill", "-KILL", "--", f"-{pid}"], check=False)
-    store.update_job(job["id"], status="cancelled", meta=job["meta"])
-    return store.job(job["id"])
+    return store.update_job(job.id, status=JobState.CANCELLED)
 
 
-def fetch(store, session: Session, job: dict, state: dict,
+def fetch(store, session: Session, job: Job, state: dict,
           progress: Callable[[int, int], None] | None = None) -> dict:
-    """Bring the GGUF home (resumable, sha256-checked) and register it."""
+    """Bring the GGUF home (resumable, sha256-checked) and register it; returns the model
+    row. `state` is the box's status.json of a finished run."""
     export = state["export"]
-    local_dir = finetune.job_dir(job["id"]) / "export"
+    job = store.update_job(job.id, status=JobState.FETCHING)
+    local_dir = pipeline.job_dir(job.id) / "export"
     gguf = local_dir / Path(export["gguf"]).name
     transfer.download(session, export["gguf"], gguf, progress=progress,
                       expected_sha256=export["sha256"])
@@ -294,48 +288,57 @@ def fetch(store, session: Session, job: dict, state: dict,
             transfer.download(session, remote, local_dir / extra)
     from engine.training.config import TrainConfig
 
-    base = TrainConfig.load(job["meta"]["job_file"]).base_model
-    row = finetune.register(store, job, gguf=str(gguf), sha256=export["sha256"],
-                            base_model=base)
-    meta = {**job["meta"], **{k: state[k] for k in ("train", "checkpoint_scores",
-                                                    "exported_adapter") if k in state},
-            "gguf": str(gguf), "smoke_test": export["smoke_test"]}
-    store.update_job(job["id"], status="done", result=row["name"], meta=meta)
-    return row
+    base = TrainConfig.load(job.meta.job_file).base_model
+    return pipeline.finished(store, job, state, gguf=str(gguf), base_model=base)
 
 
-def follow(store, session: Session, job: dict, *, interval_s: float = 2.0,
-           on_progress: Callable[[dict], None] | None = None,
-           on_state: Callable[[dict], None] | None = None,
+def follow(store, session: Session, job: Job, *, interval_s: float = 2.0,
+           on_event: EventSink | None = None,
+           meter: Callable[[], dict | None] | None = None,
            download_progress: Callable[[int, int], None] | None = None,
            stop: Callable[[], bool] | None = None, max_cuts: int = 20) -> dict | None:
     """Follow a running job until it ends; fetch and register its model. Returns the model
-    row, or None when `stop()` asked to detach (the job goes on)."""
-    cuts, restarts = 0, 0
+    row, or None when `stop()` asked to detach (the job goes on). Progress events go to
+    `on_event`, and a Stage event each time the box's state changes (with the cost so far
+    when `meter()` gives one: rented.meter's dict)."""
+    cuts, restarts, last = 0, 0, None
+
+    def tell(state: JobState, detail: str = "") -> None:
+        cost = meter() if meter is not None else None
+        if on_event is not None:
+            on_event(events.Stage(stage=state.value, job=job.id, detail=detail,
+                                  cost_usd=cost["usd"] if cost else None,
+                                  usd_per_hour=cost["usd_per_hour"] if cost else None))
+
     while True:
         try:
             heartbeat(session, job)
             job, fresh = poll_progress(store, session, job)
-            for record in fresh:
-                if on_progress:
-                    on_progress(record)
+            for event in fresh:
+                if on_event:
+                    on_event(event)
             state = status(session, job)
-            if on_state:
-                on_state(state)
-            if state["state"] == "done":
+            word = JobState(state["state"]) if state["state"] in JobState._value2member_map_ \
+                else JobState.RUNNING
+            if word is not last:
+                last = word
+                if word.active:
+                    job = store.update_job(job.id, status=word)
+                tell(word, state.get("detail") or "")
+            elif meter is not None:  # a rented box: the cost so far, at every poll
+                tell(word, state.get("detail") or "")
+            if word is JobState.DONE:
                 job, _ = poll_progress(store, session, job)
                 return fetch(store, session, job, state, download_progress)
-            if state["state"] in ("failed", "cancelled"):
-                store.update_job(job["id"], status=state["state"],
-                                 meta={**job["meta"], "error": state.get("error")})
-                raise OwnVoiceError(f"Job {job['id']} {state['state']} on "
-                                    f"{session.host.name}: "
-                                    f"{state.get('error') or state.get('reason')}")
-            if not state["alive"] and state["state"] == "starting":
+            if word in (JobState.FAILED, JobState.CANCELLED):
+                why = state.get("error") or state.get("reason")
+                store.update_job(job.id, status=word, meta=job.meta.replace(error=why))
+                raise OwnVoiceError(f"Job {job.id} {word.value} on {session.host.name}: {why}")
+            if not state["alive"] and word is JobState.QUEUED:
                 time.sleep(1)  # it may be writing its first status right now
-                if status(session, job)["state"] == "starting":
-                    store.update_job(job["id"], status="failed", meta=job["meta"])
-                    raise OwnVoiceError(f"Job {job['id']}'s runner exited before it began on "
+                if status(session, job)["state"] == JobState.QUEUED.value:
+                    store.update_job(job.id, status=JobState.FAILED)
+                    raise OwnVoiceError(f"Job {job.id}'s runner exited before it began on "
                                         f"{session.host.name}:\n"
                                         f"{log_tail(session, job).strip()}")
                 continue
@@ -344,13 +347,12 @@ def follow(store, session: Session, job: dict, *, interval_s: float = 2.0,
                 # from its last checkpoint.
                 restarts += 1
                 if restarts > 3:
-                    raise OwnVoiceError(f"Job {job['id']}'s runner keeps dying on "
+                    raise OwnVoiceError(f"Job {job.id}'s runner keeps dying on "
                                         f"{session.host.name}; see runner.log in "
-                                        f"{_remote_meta(job)['dir']}.")
-                session.run(["rm", "-rf", f"{_remote_meta(job)['dir']}/started.lock"])
-                job = _save(store, job, "running",
-                            pid=_launch(session, _remote_meta(job)["dir"],
-                                        _remote_meta(job)["code"]))
+                                        f"{job.meta.remote.dir}.")
+                session.run(["rm", "-rf", f"{job.meta.remote.dir}/started.lock"])
+                job = _save(store, job, job.status,
+                            pid=_launch(session, job.meta.remote.dir, job.meta.remote.code))
             cuts = 0
         except (RemoteError, *transfer.CUT):  # a cut: SFTP calls raise paramiko's own errors
             cuts += 1

@@ -2,8 +2,8 @@
 terminate it when the job ends, fails, or runs over the time or money budget.
 
 The instance id is written into the job's row before anything else happens, so whatever
-goes wrong later — this process killed included — `release` (or `ownvoice finetune
---attach`) can still find the instance and terminate it.
+goes wrong later — this process killed included — `release` (or `ownvoice jobs
+attach N`) can still find the instance and terminate it.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.errors import OwnVoiceError
-
-from . import session as ssh
-from .cloud import LambdaCloud, cloud_config, cost_usd, generate_host_key
-from .session import Host, HostKeyError, RemoteError
+from engine.jobs import Job, JobState, Rental
+from remote import session as ssh
+from remote.cloud import LambdaCloud, cloud_config, cost_usd, generate_host_key
+from remote.session import Host, HostKeyError, RemoteError
 
 
 @dataclass
@@ -48,21 +48,21 @@ def _wait_for_ssh(host: str, port: int, timeout_s: float, sleep) -> None:
             sleep(2)
 
 
-def rent(store, cloud: LambdaCloud, job: dict, *, instance_type: str, region: str | None,
+def rent(store, cloud: LambdaCloud, job: Job, *, instance_type: str, region: str | None,
          ssh_key_name: str, key_file: str | None, user: str = "ubuntu", port: int = 22,
-         on_status: Callable[[str], None] | None = None, boot_timeout_s: float = 1200
-         ) -> dict:
+         on_status: Callable[[str], None] | None = None, boot_timeout_s: float = 1200,
+         budget: Budget | None = None) -> dict:
     """Launch, wait until it is up, pin its host key and register it; returns the host row."""
     host_key = generate_host_key()
     instance_id, kind, region = cloud.launch_where_possible(
         instance_type=instance_type, region=region, ssh_key_name=ssh_key_name,
-        name=f"ownvoice-job-{job['id']}", user_data=cloud_config(host_key))
-    meta = {**job["meta"], "cloud": {"provider": "lambda", "instance_id": instance_id,
-                                     "instance_type": kind.name, "region": region,
-                                     "cents_per_hour": kind.cents_per_hour,
-                                     "launched_at": time.time(), "terminated_at": None}}
-    store.update_job(job["id"], status="launching", meta=meta)
-    job = store.job(job["id"])
+        name=f"ownvoice-job-{job.id}", user_data=cloud_config(host_key))
+    rental = Rental(provider="lambda", instance_id=instance_id, instance_type=kind.name,
+                    region=region, cents_per_hour=kind.cents_per_hour, launched_at=time.time(),
+                    max_hours=budget.max_hours if budget else None,
+                    max_usd=budget.max_usd if budget else None)
+    job = store.update_job(job.id, status=JobState.LAUNCHING,
+                           meta=store.job(job.id).meta.replace(cloud=rental))
     try:
         instance = cloud.wait_active(instance_id, timeout_s=boot_timeout_s,
                                      on_status=on_status)
@@ -81,43 +81,45 @@ def rent(store, cloud: LambdaCloud, job: dict, *, instance_type: str, region: st
         row = store.host(name) or store.add_host(
             name=name, user=user, host=host.host, port=port, key_file=key_file,
             fingerprint=pinned, origin="lambda", meta={"instance_id": instance_id})
-        store.update_job(job["id"], status="launching",
-                         meta={**store.job(job["id"])["meta"], "remote_host": name})
+        fresh = store.job(job.id)
+        store.update_job(job.id, status=JobState.LAUNCHING,
+                         meta=fresh.meta.replace(cloud=fresh.meta.cloud.replace(host=name)))
         return row
     except BaseException:
-        release(store, cloud, store.job(job["id"]))
+        release(store, cloud, store.job(job.id))
         raise
 
 
-def release(store, cloud: LambdaCloud, job: dict) -> float | None:
-    """Terminate the job's instance (if any, if not yet) and record the final cost."""
-    info = job["meta"].get("cloud")
-    if not info or info.get("terminated_at"):
+def release(store, cloud: LambdaCloud, job: Job) -> float | None:
+    """Terminate the job's instance (if any, if not yet) and record the final cost (US
+    dollars); None when there was nothing to terminate."""
+    info = job.meta.cloud
+    if info is None or info.terminated_at:
         return None
-    cloud.terminate(info["instance_id"])
+    cloud.terminate(info.instance_id)
     now = time.time()
-    cost = cost_usd(info["launched_at"], info["cents_per_hour"], now)
-    fresh = store.job(job["id"])
-    store.update_job(job["id"], status=fresh["status"],
-                     meta={**fresh["meta"], "cloud": {**info, "terminated_at": now,
-                                                      "cost_usd": cost}})
-    host = fresh["meta"].get("remote_host")
+    cost = cost_usd(info.launched_at, info.cents_per_hour, now)
+    fresh = store.job(job.id)
+    store.update_job(job.id, status=fresh.status, meta=fresh.meta.replace(
+        cloud=fresh.meta.cloud.replace(terminated_at=now, cost_usd=cost)))
+    host = info.host or fresh.meta.cloud.host
     if host and store.host(host):
         ssh.unpin(Host.from_row(store.host(host)))
         store.remove_host(host)
     return cost
 
 
-def meter(job: dict) -> dict | None:
-    """Elapsed time and cost so far, for the cost display."""
-    info = job["meta"].get("cloud")
-    if not info:
+def meter(job: Job) -> dict | None:
+    """Elapsed time and cost so far, for the cost display: hours, usd (US dollars),
+    usd_per_hour, instance_id, running."""
+    info = job.meta.cloud
+    if info is None:
         return None
-    end = info.get("terminated_at") or time.time()
-    return {"hours": round((end - info["launched_at"]) / 3600, 3),
-            "usd": cost_usd(info["launched_at"], info["cents_per_hour"], end),
-            "usd_per_hour": info["cents_per_hour"] / 100,
-            "instance_id": info["instance_id"], "running": not info.get("terminated_at")}
+    end = info.terminated_at or time.time()
+    return {"hours": round((end - info.launched_at) / 3600, 3),
+            "usd": cost_usd(info.launched_at, info.cents_per_hour, end),
+            "usd_per_hour": info.cents_per_hour / 100,
+            "instance_id": info.instance_id, "running": not info.terminated_at}
 
 
 class BudgetExceeded(OwnVoiceError):

@@ -28,11 +28,16 @@ import threading
 import time
 from pathlib import Path
 
-TERMINAL = ("done", "failed", "cancelled")
+# status.json's "state" is a word of engine.jobs.JobState (this part runs before the
+# training environment exists, on any Python 3.8+, so the words are spelt out here and a test
+# checks they are JobState's): queued (no status yet) → bootstrapping → training → exporting
+# → done | failed | cancelled.
+STATES = ("bootstrapping", "training", "exporting", "done", "failed", "cancelled")
 STACK = "import torch, transformers, peft, accelerate, safetensors, gguf, llama_cpp"
 
 
 def write_status(job_dir: Path, state: str, **values) -> None:
+    assert state in STATES, state
     status = {"state": state, "pid": os.getpid(), "updated_at": time.time(), **values}
     partial = job_dir / "status.json.part"
     partial.write_text(json.dumps(status, ensure_ascii=False))
@@ -140,15 +145,15 @@ def processes(plan: dict) -> int:
 
 
 def several_processes(count: int, job_dir: Path, stop: threading.Event):
-    """A trainer for train_and_export: `torchrun` runs engine.train on `count` processes (the
+    """A trainer for train_and_export: `torchrun` runs engine.training on `count` processes (the
     same script, data-parallel), then the in-process steps choose and export."""
     from engine.errors import OwnVoiceError
-    from engine.finetune import Interrupted
     from engine.training.loop import TrainResult
+    from engine.training.pipeline import Interrupted
 
     def trainer(config, resume: bool):
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                   "--nproc_per_node", str(count), "-m", "engine.train",
+                   "--nproc_per_node", str(count), "-m", "engine.training",
                    str(job_dir / "job.json")] + (["--resume"] if resume else [])
         process = subprocess.Popen(command)  # its output goes to runner.log with ours
         while process.poll() is None:
@@ -168,9 +173,10 @@ def several_processes(count: int, job_dir: Path, stop: threading.Event):
 
 def run(plan: dict, job_dir: Path) -> int:
     from engine.errors import OwnVoiceError
-    from engine.finetune import Interrupted, train_and_export
+    from engine.jobs import JobMeta
     from engine.training.checkpoint import complete
     from engine.training.config import TrainConfig
+    from engine.training.pipeline import Interrupted, train_and_export
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -187,10 +193,11 @@ def run(plan: dict, job_dir: Path) -> int:
     write_status(job_dir, "training", resumed=resumed, processes=count)
     try:
         outcome = train_and_export(
-            config, plan["meta"], folder=job_dir, name=plan["name"], quant=plan["quant"],
+            config, JobMeta.from_dict(plan["meta"]), folder=job_dir, name=plan["name"],
+            quant=plan["quant"],
             checkpoint_step=plan.get("checkpoint_step"), resume=resumed,
             cancelled=stop.is_set,
-            on_stage=lambda stage, details: write_status(job_dir, stage, **details),
+            on_stage=lambda stage, details: write_status(job_dir, stage.value, **details),
             trainer=several_processes(count, job_dir, stop) if count > 1 else None)
     except Interrupted as exc:
         reason = "the app's heartbeat stopped" if watchdog and watchdog.fired else "cancelled"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import paramiko
 
-from .session import RemoteError, Session
+from remote.session import RemoteError, Session
 
 CHUNK = 1 << 20  # 1 MiB per write; paramiko pipelines the SFTP requests underneath
 CUT = (OSError, EOFError, paramiko.SSHException)

@@ -1,4 +1,12 @@
-"""The package boundaries of shared/ARCHITECTURE.md, checked on the source itself."""
+"""The package boundaries of shared/ARCHITECTURE.md, checked on the source itself.
+
+engine/ is one package per stretch of the loop, and imports run one way:
+
+    evaluation, training → pairs → translation → corpus → store → the shared ground
+
+(`remote` may import `engine`; `desktop` may import both.) Lazy imports inside functions
+count: an arrow against the grain is an arrow whenever it runs.
+"""
 
 from __future__ import annotations
 
@@ -8,49 +16,134 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PROJECT = ("engine", "remote", "desktop")
 HEAVY = {"torch", "transformers", "peft", "accelerate", "trl", "datasets"}
 # Modules allowed to import the ML stack (lazily, inside functions).
-TRAINING_MODULES = {"engine/train.py", "engine/export.py", "engine/training/loop.py",
-                    "engine/training/data.py", "engine/training/choose.py",
-                    "engine/training/base.py", "engine/training/checkpoint.py",
-                    "engine/training/progress.py",
+TRAINING_MODULES = {"engine/training/__main__.py", "engine/training/export.py",
+                    "engine/training/loop.py", "engine/training/data.py",
+                    "engine/training/choose.py", "engine/training/base.py",
+                    "engine/training/checkpoint.py", "engine/training/progress.py",
                     "remote/runner.py"}  # runs on the GPU box, inside its training env
-
-
-def imports_of(path: Path) -> list[tuple[str, bool]]:
-    """(top-level package name, imported at module level?) for every import in a file."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    top_level = {id(node) for node in tree.body}
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        found += [(name.split(".")[0], id(node) in top_level) for name in names]
-    return found
+# The rooms, lowest first. A module may import its own room and any room of a lower rank;
+# rooms of equal rank (training, evaluation) never import each other.
+ROOMS = {"engine": 0,  # the shared ground: errors, paths, secrets, languages, download, llm…
+         "engine.store": 1, "engine.corpus": 2, "engine.translation": 3, "engine.pairs": 4,
+         "engine.training": 5, "engine.evaluation": 5, "remote": 6, "desktop": 7}
 
 
 def python_files(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
 
 
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for package in PROJECT for p in python_files(package)}
+
+
+def imports_of(path: Path) -> list[tuple[str, bool]]:
+    """(imported module's full name, imported at module level?) for every import in a
+    file; `from package import name` names the submodule when `name` is one."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top_level = {id(node) for node in tree.body}
+    here = module_name(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[:len(package) - node.level + 1] + ([base] if base
+                                                                             else []))
+            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base
+                     for a in node.names]
+        else:
+            continue
+        found += [(name, id(node) in top_level) for name in names if name]
+    return found
+
+
+def room(module: str) -> str:
+    best = ""
+    for name in ROOMS:
+        if (module == name or module.startswith(name + ".")) and len(name) > len(best):
+            best = name
+    return best
+
+
+def graph() -> dict[str, set[str]]:
+    return {name: {m for m, _ in imports_of(path) if m in MODULES and m != name}
+            for name, path in MODULES.items()}
+
+
 def test_engine_and_remote_never_import_qt_or_the_desktop():
     for package, forbidden in (("engine", {"PySide6", "desktop", "remote"}),
                                ("remote", {"PySide6", "desktop"})):
         for path in python_files(package):
-            bad = {name for name, _ in imports_of(path)} & forbidden
+            bad = {name.split(".")[0] for name, _ in imports_of(path)} & forbidden
             assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
+def test_imports_run_one_way_between_the_rooms():
+    against = []
+    for name, targets in graph().items():
+        mine = room(name)
+        for target in targets:
+            theirs = room(target)
+            if theirs != mine and ROOMS[theirs] >= ROOMS[mine]:
+                against.append(f"{name} → {target}")
+    assert not against, "imports against the grain:\n" + "\n".join(sorted(against))
+
+
+def test_the_rooms_are_checked_on_every_module():
+    """Every engine module outside the shared ground lives in a room of its own."""
+    shared = sorted(n for n in MODULES if room(n) == "engine")
+    assert shared == ["engine", "engine.download", "engine.errors", "engine.events",
+                      "engine.jobs", "engine.languages", "engine.llm", "engine.paths",
+                      "engine.secrets"], shared
+
+
+def test_there_is_no_import_cycle_anywhere():
+    edges = graph()
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in edges[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    assert not cycles, f"import cycles: {cycles}"
+
+
 def test_the_ml_stack_is_imported_lazily_and_only_by_training_code():
-    for package in ("engine", "remote", "desktop"):
+    for package in PROJECT:
         for path in python_files(package):
             rel = path.relative_to(ROOT).as_posix()
             for name, at_top in imports_of(path):
-                if name in HEAVY:
+                if name.split(".")[0] in HEAVY:
                     assert rel in TRAINING_MODULES and not at_top, f"{rel} imports {name}"
 
 
@@ -63,10 +156,10 @@ def test_cli_and_engine_start_without_qt_or_torch():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_sql_lives_in_the_store_and_migrations():
+def test_sql_lives_in_the_store():
     for path in python_files("engine") + python_files("desktop") + python_files("remote"):
         rel = path.relative_to(ROOT).as_posix()
-        if rel in ("engine/store.py", "engine/migrations.py"):
+        if rel.startswith("engine/store/"):
             continue
         source = path.read_text(encoding="utf-8")
         for keyword in ("SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM", "CREATE TABLE"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from desktop.main_window import MainWindow
-from engine import blind
-from engine.compare import YOUR_TEXT
+from engine.evaluation import blind
+from engine.evaluation.metrics import YOUR_TEXT
 from tests.test_finetune import add_correction_pairs
 
 SYSTEMS = ("voice-1", "prompt (smol)", YOUR_TEXT)

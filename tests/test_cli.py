@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.blog import EXPECTED_DOCUMENTS, EXPECTED_PASSED_OVER, EXPECTED_SKIPPED
-from tests.conftest import run_ownvoice
+from tests.conftest import ROOT, run_ownvoice
 
 
 def test_import_json_report_and_a_second_run(blog, ownvoice_home):
@@ -94,3 +94,36 @@ def test_help_lists_the_commands():
     out = run_ownvoice("--help").stdout
     for command in ("import", "corpus", "gui"):
         assert command in out
+
+
+def test_every_command_named_in_help_and_messages_exists():
+    """Help texts and error messages send people to commands: each must exist (no
+    "comes next", no command from an older version)."""
+    import re
+
+    import click
+
+    from desktop.cli import cli
+
+    root = ROOT
+    texts = []
+
+    def walk(command: click.Command) -> None:
+        texts.append(command.help or "")
+        texts.extend(p.help or "" for p in command.params if isinstance(p, click.Option))
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+
+    walk(cli)
+    for package in ("engine", "remote", "desktop"):
+        texts += [p.read_text("utf-8") for p in (root / package).rglob("*.py")]
+    named = set()
+    for text in texts:
+        assert "comes next" not in text and "come next" not in text
+        named |= set(re.findall(r"ownvoice ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", text))
+    assert ("train", "") in named or any(first == "train" for first, _ in named)
+    for first, second in sorted(named):
+        assert first in cli.commands, f"`ownvoice {first}` does not exist"
+        group = cli.commands[first]
+        if isinstance(group, click.Group) and second and second not in ("for", "to", "with"):
+            assert second in group.commands, f"`ownvoice {first} {second}` does not exist"

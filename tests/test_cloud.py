@@ -9,11 +9,14 @@ import sys
 import pytest
 import yaml
 
-from engine import finetune
+from engine import events
+from engine.jobs import JobKind, JobState
+from engine.training import pipeline
+from engine.training.targets import TrainingRequest, run
 from remote import cloud as lambda_cloud
-from remote import oneclick
 from remote.cloud import CapacityError, CloudError, LambdaCloud
 from remote.rented import Budget, BudgetExceeded, meter
+from remote.targets import RentedTarget
 from tests.lambda_fake import KEY, FakeLambda
 from tests.sshd import SSHServer
 from tests.test_finetune import add_correction_pairs
@@ -93,34 +96,36 @@ def rented_box(tmp_path, store, tiny_base, default_model):
     server.stop()
 
 
-def rent_and_train(store, fake, server, tiny_base, tmp_path, **changes):
-    job = finetune.prepare(store, base_model=str(tiny_base), max_steps=6,
-                           learning_rate=1e-3, kind="remote")
-    options = dict(instance_type="gpu_1x_gh200", region=None, ssh_key_name="laptop",
-                   key_file=str(server.client_key), budget=Budget(max_hours=1),
-                   quant="Q8_0", user=server.user, port=server.port,
+def rent_and_train(store, fake, server, tiny_base, tmp_path, on_event=None, **changes):
+    """The rented target through the one training operation (targets.run)."""
+    options = dict(region=None, ssh_key_name="laptop", key_file=str(server.client_key),
+                   budget=Budget(max_hours=1), cloud=client(fake), user=server.user,
+                   port=server.port,
                    host_meta={"python": sys.executable, "root": str(tmp_path / "box")},
                    watchdog_action="none")
     options.update(changes)
-    return job, oneclick.on_rented_box(store, job, client(fake), **options)
+    request = TrainingRequest(base_model=str(tiny_base), max_steps=6, learning_rate=1e-3,
+                              quant="Q8_0")
+    row = run(RentedTarget("gpu_1x_gh200", **options), store, request, on_event=on_event)
+    return store.jobs()[0], row
 
 
 def test_a_rented_box_trains_and_is_terminated(rented_box, store, tiny_base, tmp_path):
     fake, server = rented_box
     states = []
     job, row = rent_and_train(store, fake, server, tiny_base, tmp_path,
-                              on_state=states.append)
-    assert row["name"] == f"voice-{job['id']}" and row["origin"] == "fine-tuned"
+                              on_event=states.append)
+    assert row["name"] == f"voice-{job.id}" and row["origin"] == "fine-tuned"
     assert fake.running() == []  # terminated
     (launch,) = [c for c in fake.calls if c[1].endswith("/instance-operations/launch")]
     assert launch[2]["ssh_key_names"] == ["laptop"]
     assert launch[2]["user_data"].startswith("#cloud-config")
-    done = store.job(job["id"])
+    done = store.job(job.id)
     cost = meter(done)
     assert cost["running"] is False and cost["usd_per_hour"] == 2.29 and cost["usd"] >= 0
-    assert done["meta"]["cloud"]["terminated_at"] is not None
+    assert done.meta.cloud.terminated_at is not None
     assert store.hosts() == []  # the rented host is forgotten with its pinned key
-    assert any(s.get("cost") for s in states)
+    assert any(isinstance(s, events.Stage) and s.cost_usd is not None for s in states)
 
 
 def test_a_budget_overrun_stops_the_job_and_terminates(rented_box, store, tiny_base,
@@ -131,7 +136,7 @@ def test_a_budget_overrun_stops_the_job_and_terminates(rented_box, store, tiny_b
                        budget=Budget(max_usd=0.000001))
     assert fake.running() == []
     job = store.jobs()[0]
-    assert job["status"] == "cancelled" and job["meta"]["cloud"]["cost_usd"] is not None
+    assert job.status is JobState.CANCELLED and job.meta.cloud.cost_usd is not None
 
 
 def test_a_box_presenting_another_host_key_is_refused_and_terminated(tmp_path, store,
@@ -141,7 +146,7 @@ def test_a_box_presenting_another_host_key_is_refused_and_terminated(tmp_path, s
 
     add_correction_pairs(store)
     with SSHServer(tmp_path / "sshd") as server, FakeLambda() as fake:  # cloud-init ignored
-        job = finetune.prepare(store, base_model=str(tiny_base), kind="remote")
+        job = pipeline.prepare(store, base_model=str(tiny_base), kind=JobKind.REMOTE)
         import remote.rented as rented
 
         cloud = client(fake)
@@ -176,4 +181,4 @@ def test_the_command_line_lists_types_and_refuses_a_launch_without_capacity(stor
         no_key = run_ownvoice("remote", "lambda-types", env={"OWNVOICE_LAMBDA_API": fake.url},
                               check=False)
         assert no_key.returncode == 1 and "No Lambda Cloud API key" in no_key.stderr
-    assert store.jobs()[0]["status"] == "failed"
+    assert store.jobs()[0].status is JobState.FAILED

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 
-from engine import baselines, compare
+from engine.evaluation import baselines, compare
 from tests.conftest import run_ownvoice
 from tests.essays import machine_english, write_essays
 from tests.openai_fake import FakeOpenAI
@@ -54,7 +54,7 @@ def test_compare_writes_every_metric_for_every_system(store, default_model, smol
 
 
 def test_baselines_build_the_prompts_they_promise():
-    from engine.backends import Backend
+    from engine.translation.backends import Backend
 
     class Chat(Backend):
         kind = "test"
@@ -76,3 +76,34 @@ def test_baselines_build_the_prompts_they_promise():
     first = fixed.request_for("a", "en", "zh").messages
     assert len(first) == 2 + 2 * baselines.EXAMPLES
     assert first[:-1] == fixed.request_for("b", "en", "zh").messages[:-1]  # fixed examples
+
+
+def test_did_not_stop_is_read_from_the_stop_reason_not_the_warning_text():
+    from engine.translation.guards import StopReason
+    from engine.translation.translate import TranslationResult, UnitResult
+
+    class Canned:
+        """A translator whose results say one thing in their field, another in their text."""
+
+        def __init__(self, results):
+            self.results = iter(results)
+
+        def translate(self, text, *, source, target):
+            reason, warning = next(self.results)
+            return TranslationResult(
+                source_text=text, output="译文。", source_lang=source, target_lang=target,
+                units=[UnitResult(text, "译文。", [warning], stop_reason=reason)], tokens_in=1,
+                tokens_out=1, ttft_ms=1.0, total_ms=1.0, warnings=[warning], settings={},
+                stop_reason=reason)
+
+    pairs = [{"source_text": f"Paragraph {i}.", "target_text": "原文。"} for i in range(3)]
+    translator = Canned([
+        (StopReason.LENGTH, "Ran out of room before it finished."),  # reworded: no "did not"
+        (StopReason.STOP, "Quoted: 'the model did not stop' is a phrase in the text."),
+        (StopReason.REPETITION, "Looped."),
+    ])
+    samples = compare._run(translator, pairs, source="en", target="zh", tick=lambda: None,
+                           cancelled=None)
+    assert [s.stop_reason for s in samples] == ["length", "stop", "repetition"]
+    assert [s.stopped for s in samples] == [False, True, True]
+    assert [s.looped for s in samples] == [False, False, True]

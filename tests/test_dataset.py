@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from engine import dataset, prompts
 from engine.corpus.importer import import_paths
 from engine.errors import OwnVoiceError
+from engine.pairs import dataset
+from engine.translation import prompts
 from tests.conftest import run_ownvoice
 
 
@@ -28,7 +29,7 @@ def make_pairs(store, blog) -> list[dict]:
 
 
 def _translation(store) -> int:
-    from engine.translate import TranslationResult, UnitResult
+    from engine.translation.translate import TranslationResult, UnitResult
 
     result = TranslationResult(source_text="My source.", output="我的源。", source_lang="en",
                                target_lang="zh", units=[UnitResult("My source.", "我的源。")],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine import document
+from engine.translation import document
 
 DOC = """---
 title: Notes

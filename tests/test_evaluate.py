@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import evaluate
-from engine.evaluate import Sample, ToneLexicon, VoiceScorer
+from engine.evaluation import metrics
+from engine.evaluation.metrics import Sample, ToneLexicon, VoiceScorer
 
 USER = ["说白了，搬家就是把生活重新翻一遍。", "我还是喜欢坐夜车，睡一觉就到了。",
         "工具换了七八个，笔记还是那么乱。", "下雨天最适合干两件事：睡觉，和假装在工作。",
@@ -39,9 +39,9 @@ def test_quote_style_alone_does_not_move_the_voice_score():
 
 
 def test_chrf_pp_rewards_the_users_own_words():
-    assert evaluate.chrf_pp(USER[:2], USER[:2]) == 100.0
-    close = evaluate.chrf_pp(["说白了，搬家就是把生活翻一遍。"], [USER[0]])
-    far = evaluate.chrf_pp([MACHINE[0]], [USER[0]])
+    assert metrics.chrf_pp(USER[:2], USER[:2]) == 100.0
+    close = metrics.chrf_pp(["说白了，搬家就是把生活翻一遍。"], [USER[0]])
+    far = metrics.chrf_pp([MACHINE[0]], [USER[0]])
     assert 100 > close > far > 0
 
 
@@ -60,23 +60,23 @@ def test_the_tone_lexicon_finds_what_machines_overuse():
 
 
 def test_the_collapse_and_run_on_detectors():
-    assert evaluate.number_drift("我们卖了1,200台。", "We sold many units.")
-    assert not evaluate.number_drift("我们卖了1,200台。", "We sold 1200 units.")
-    assert evaluate.repeats("好的。" + "我们走吧。" * 20)
-    assert not evaluate.repeats(USER[0])
-    assert evaluate.wrong_language("This is English, not Chinese at all.", "zh")
-    assert not evaluate.wrong_language(USER[1], "zh")
-    assert evaluate.wrong_language("", "zh")
+    assert metrics.number_drift("我们卖了1,200台。", "We sold many units.")
+    assert not metrics.number_drift("我们卖了1,200台。", "We sold 1200 units.")
+    assert metrics.repeats("好的。" + "我们走吧。" * 20)
+    assert not metrics.repeats(USER[0])
+    assert metrics.wrong_language("This is English, not Chinese at all.", "zh")
+    assert not metrics.wrong_language(USER[1], "zh")
+    assert metrics.wrong_language("", "zh")
 
 
 def test_a_system_gets_every_measure():
     voice = VoiceScorer(USER[:8], MACHINE[:8])
     tone = ToneLexicon.learn(USER[:8] * 3, MACHINE[:8] * 3)
     like_user = [Sample(source="x", reference=u, output=u) for u in USER[8:]]
-    like_machine = [Sample(source="x", reference=u, output=m, stopped=False)
+    like_machine = [Sample(source="x", reference=u, output=m, stop_reason="length")
                     for u, m in zip(USER[8:], MACHINE[8:], strict=True)]
-    good = evaluate.score_system("fine-tuned", like_user, target="zh", voice=voice, tone=tone)
-    bad = evaluate.score_system("plain prompt", like_machine, target="zh", voice=voice,
+    good = metrics.score_system("fine-tuned", like_user, target="zh", voice=voice, tone=tone)
+    bad = metrics.score_system("plain prompt", like_machine, target="zh", voice=voice,
                                 tone=tone)
     assert good.voice > 0.5 > bad.voice
     assert good.chrf_pp == 100.0 > bad.chrf_pp
@@ -94,13 +94,27 @@ def test_overshoot_is_flagged():
                       number_drift=0.0, length_ratio=1.0, wrong_language=0.0, repetition=0.0,
                       no_stop=0.0)
         values.update(changes)
-        return evaluate.SystemScores(**values)
+        return metrics.SystemScores(**values)
 
     yours = scores(voice=0.6)
-    assert evaluate.overshoot_flags(scores(voice=0.7), yours) == []
-    caricature = evaluate.overshoot_flags(scores(voice=0.9, length_ratio=1.6,
+    assert metrics.overshoot_flags(scores(voice=0.7), yours) == []
+    caricature = metrics.overshoot_flags(scores(voice=0.9, length_ratio=1.6,
                                                  number_drift=0.25), yours)
     assert any("caricature" in f for f in caricature)
     assert any("lost a number" in f for f in caricature)
     assert any("1.60× your length" in f for f in caricature)
-    assert evaluate.overshoot_flags(scores(no_stop=0.5), yours) == ["50% did not stop"]
+    assert metrics.overshoot_flags(scores(no_stop=0.5), yours) == ["50% did not stop"]
+
+
+def test_the_detectors_read_the_stop_reason_not_the_text():
+    voice = VoiceScorer(USER[:8], MACHINE[:8])
+    tone = ToneLexicon.learn(USER[:8] * 3, MACHINE[:8] * 3)
+    samples = [Sample(source="x", reference=USER[8], output=USER[8], stop_reason=reason)
+               for reason in ("stop", "length", "repetition", "stop")]
+    scores = metrics.score_system("s", samples, target="zh", voice=voice, tone=tone)
+    assert scores.no_stop == 0.25  # only the paragraph cut at the token budget
+    assert scores.repetition == 0.25  # the guard cut a loop the output no longer shows
+    assert [r["stop_reason"] for r in scores.per_sample] == ["stop", "length", "repetition",
+                                                             "stop"]
+    assert [r["stopped"] for r in scores.per_sample] == [True, False, True, True]
+    assert Sample(source="x", reference="y", output="z").stopped  # by default it stopped

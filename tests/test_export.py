@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from engine import export
 from engine.errors import OwnVoiceError
-from engine.gguf_meta import read_metadata
-from engine.models import file_sha256
+from engine.training import export
 from engine.training.loop import train
+from engine.translation.gguf_meta import read_metadata
+from engine.translation.registry import file_sha256
 from tests.test_train import config_for
 
 
@@ -69,3 +69,39 @@ def test_the_export_command_registers_the_model(tiny_base, adapter, tmp_path, de
     models = {m["name"]: m for m in json.loads(run_ownvoice("models", "list", "--json").stdout)}
     assert models["my-voice"]["origin"] == "fine-tuned"
     assert models["my-voice"]["sha256"] == out["sha256"]
+
+
+@pytest.mark.parametrize("reason, warning, stopped", [
+    ("stop", "", True),
+    ("stop", "The phrase 'did not stop' or 'repeating' in a warning decides nothing.", True),
+    ("length", "Cut at the budget (reworded).", False),
+    ("repetition", "", False),
+])
+def test_the_smoke_test_reads_the_stop_reason(monkeypatch, reason, warning, stopped):
+    from engine.translation.backends import llama
+    from engine.translation.guards import StopReason
+    from engine.translation.translate import TranslationResult, UnitResult
+
+    class Loaded:
+        prompt_style = "chat"
+
+        def __init__(self, path):
+            pass
+
+        def close(self):
+            pass
+
+    class Answering:
+        def __init__(self, backend):
+            pass
+
+        def translate(self, text, *, source, target):
+            warnings = [warning] if warning else []
+            unit = UnitResult(text, "早上好。", warnings, stop_reason=StopReason(reason))
+            return TranslationResult(text, "早上好。", source, target, [unit], 1, 1, 1.0, 1.0,
+                                     warnings, {}, stop_reason=StopReason(reason))
+
+    monkeypatch.setattr(llama, "LlamaCppBackend", Loaded)
+    monkeypatch.setattr("engine.translation.translate.Translator", Answering)
+    smoke = export.smoke_test("model.gguf", "Good morning.", source="en", target="zh")
+    assert smoke["stopped"] is stopped and smoke["passed"] is stopped

@@ -7,9 +7,11 @@ import json
 
 import pytest
 
-from engine import finetune
+from engine import events
 from engine.errors import OwnVoiceError
-from engine.translate import TranslationResult, UnitResult
+from engine.jobs import JobState
+from engine.training import pipeline
+from engine.translation.translate import TranslationResult, UnitResult
 from tests.conftest import run_ownvoice
 from tests.test_train import PAIRS
 
@@ -46,8 +48,8 @@ def test_train_local_registers_a_model_that_translates(store, tiny_base, default
     assert translated["output"] == "车站在哪里？"
     assert translated["warnings"] == []  # it stopped by itself
     job = store.job(1)
-    assert job["status"] == "done" and job["result"] == "voice-1"
-    assert (finetune.job_dir(1) / "job.json").exists()
+    assert job.status is JobState.DONE and job.result == "voice-1"
+    assert (pipeline.job_dir(1) / "job.json").exists()
 
 
 def test_a_hugging_face_id_is_read_from_the_hub_cache(store, tiny_base, default_model,
@@ -76,9 +78,9 @@ def test_a_hugging_face_id_is_read_from_the_hub_cache(store, tiny_base, default_
 
 def test_no_pairs_no_training(store, default_model):
     with pytest.raises(OwnVoiceError, match="No training pairs yet"):
-        finetune.prepare(store)
+        pipeline.prepare(store)
     refused = run_ownvoice("train", "--base", "x", check=False)
-    assert refused.returncode == 2 and "Only --local" in refused.stderr
+    assert refused.returncode == 2 and "Say where to train" in refused.stderr
 
 
 @pytest.mark.slow
@@ -93,7 +95,7 @@ def test_the_embedded_gemma_fine_tunes_on_this_machine_and_stops(store, default_
     assert train["best_val_loss"] is None or train["best_val_loss"] < train["base_val_loss"]
     row = store.model(out["model"])
     assert row["origin"] == "fine-tuned" and row["base_model"].endswith(".gguf")
-    from engine.gguf_meta import read_metadata
+    from engine.translation.gguf_meta import read_metadata
 
     metadata = read_metadata(row["path"])
     assert metadata["general.architecture"] == "gemma3"
@@ -150,7 +152,7 @@ def test_kill_9_during_training_then_resume_changes_nothing(store, tiny_base, de
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([str(BIN / "ownvoice"), *args], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    checkpoints = finetune.job_dir(2) / "run" / "checkpoints"
+    checkpoints = pipeline.job_dir(2) / "run" / "checkpoints"
     deadline = time.monotonic() + 180
     def complete() -> list[str]:
         return sorted(p.name for p in checkpoints.glob("step-*") if not p.name.endswith(".part"))
@@ -159,19 +161,18 @@ def test_kill_9_during_training_then_resume_changes_nothing(store, tiny_base, de
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert store.job(2)["status"] == "training"
+    assert store.job(2).status is JobState.TRAINING
     assert 2 <= len(complete()) < 12  # killed part-way (a checkpoint every 2 steps)
 
     resumed = json.loads(run_ownvoice("train", "--local", "--resume", "2", "--quant", "Q8_0",
                                       "--json").stdout)
     assert resumed["model"] == "voice-2" and resumed["train"]["steps"] == 24
-    straight = load_file(finetune.job_dir(1) / "run" / "adapter" / "adapter_model.safetensors")
-    again = load_file(finetune.job_dir(2) / "run" / "adapter" / "adapter_model.safetensors")
+    straight = load_file(pipeline.job_dir(1) / "run" / "adapter" / "adapter_model.safetensors")
+    again = load_file(pipeline.job_dir(2) / "run" / "adapter" / "adapter_model.safetensors")
     for key in straight:
         assert (straight[key] - again[key]).abs().max() < 1e-5, key
-    steps = [json.loads(line)["step"] for line in
-             (finetune.job_dir(2) / "run" / "progress.jsonl").read_text().splitlines()
-             if json.loads(line)["event"] == "train"]
+    steps = [e.step for e in events.read(pipeline.job_dir(2) / "run" / "progress.jsonl")
+             if isinstance(e, events.Step)]
     assert steps == list(range(1, 25))  # every step once, in order
 
 
@@ -193,7 +194,7 @@ def test_a_real_corpus_becomes_a_voice_that_beats_its_base(store, default_model,
     out = json.loads(run_ownvoice("train", "--local", "--epochs", "2", "--learning-rate",
                                   "1e-3", "--json", timeout=1200).stdout)
     job = store.job(out["job"])
-    assert job["meta"]["held_out_documents"] >= 1 and job["meta"]["val_pairs"] >= 3
+    assert job.meta.held_out_documents >= 1 and job.meta.val_pairs >= 3
     train = out["train"]
     assert train["best_val_loss"] < train["base_val_loss"]
     assert out["smoke_test"]["passed"] and out["smoke_test"]["stopped"], out["smoke_test"]
@@ -203,3 +204,40 @@ def test_a_real_corpus_becomes_a_voice_that_beats_its_base(store, default_model,
                                      "--json").stdout)
     assert result["output"].strip()
     assert not any("did not stop" in w for w in result["warnings"]), result
+
+
+def test_jobs_cancel_stops_a_local_run_in_another_process(store, tiny_base, default_model,
+                                                           ownvoice_home):
+    """`ownvoice jobs cancel N` from a second terminal stops a run on this machine after its
+    current step (`train --resume N`, tested above, continues such a run)."""
+    import os
+    import subprocess
+    import time
+
+    from tests.conftest import BIN, ROOT
+
+    add_correction_pairs(store)
+    args = ["train", "--on", "local", "--base", str(tiny_base), "--max-steps", "400",
+            "--learning-rate", "1e-3", "--quant", "Q8_0", "--json"]
+    process = subprocess.Popen([str(BIN / "ownvoice"), *args],
+                               env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoints = pipeline.job_dir(1) / "run" / "checkpoints"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not any(
+            not p.name.endswith(".part") for p in checkpoints.glob("step-*")):
+        time.sleep(0.1)
+    listed = json.loads(run_ownvoice("jobs", "--json").stdout)
+    assert [(j["id"], j["kind"], j["status"], j["where"]) for j in listed] == [
+        (1, "local", "training", "this machine")]
+    asked = run_ownvoice("jobs", "cancel", "1")
+    assert "asked to stop" in asked.stdout
+    _, err = process.communicate(timeout=240)
+    assert process.returncode == 1 and "ownvoice train --resume 1" in err
+    job = store.job(1)
+    assert job.status is JobState.CANCELLED and job.meta.pid is None
+    stopped_at = max(e.step for e in events.read(pipeline.job_dir(1) / "run" / "progress.jsonl")
+                     if isinstance(e, events.Step))
+    assert stopped_at < 400
+    again = run_ownvoice("jobs", "cancel", "1", check=False)
+    assert again.returncode == 1 and "already ended" in again.stderr

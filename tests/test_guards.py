@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import guards
+from engine.translation import guards
 
 
 def feed_all(text: str, step: int = 3) -> guards.RepetitionGuard:
@@ -81,3 +81,31 @@ def test_output_checks():
 
 def test_token_budget_grows_with_the_input():
     assert guards.max_new_tokens(10) < guards.max_new_tokens(100) < 300
+
+
+@pytest.mark.parametrize("finish, reason", [
+    ("stop", guards.StopReason.STOP), ("length", guards.StopReason.LENGTH),
+    (None, guards.StopReason.STOP), ("content_filter", guards.StopReason.STOP),
+    ("tool_calls", guards.StopReason.STOP), ("repetition", guards.StopReason.REPETITION),
+    ("cancelled", guards.StopReason.CANCELLED),
+])
+def test_a_backends_finish_reason_becomes_a_stop_reason(finish, reason):
+    assert guards.StopReason.from_finish_reason(finish) is reason
+
+
+def test_the_stop_reason_is_a_plain_string_where_it_is_stored():
+    import json
+
+    assert json.dumps({"stop_reason": guards.StopReason.LENGTH}) == '{"stop_reason": "length"}'
+    assert guards.StopReason.REPETITION == "repetition"
+    assert [r.value for r in guards.StopReason] == ["stop", "length", "repetition", "cancelled"]
+
+
+def test_a_document_is_as_bad_as_its_worst_paragraph():
+    r = guards.StopReason
+    assert guards.document_stop_reason([]) == r.STOP
+    assert guards.document_stop_reason([r.STOP, r.STOP]) == r.STOP
+    assert guards.document_stop_reason([r.STOP, r.REPETITION, r.STOP]) == r.REPETITION
+    assert guards.document_stop_reason([r.REPETITION, r.LENGTH]) == r.LENGTH
+    assert guards.document_stop_reason([r.LENGTH, r.CANCELLED, r.CANCELLED]) == r.CANCELLED
+    assert guards.document_stop_reason(["stop", "length"]) == r.LENGTH  # stored strings too

@@ -11,9 +11,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop.main_window import MainWindow
-from engine import models
 from engine.corpus import lang
-from engine.translate import Translator
+from engine.translation import registry
+from engine.translation.translate import Translator
 from tests.blog import EXPECTED_DOCUMENTS
 from tests.keyring_backend import FileKeyring
 from tests.test_translate import CountingModel
@@ -151,7 +151,7 @@ def test_models_page_adds_uses_and_removes(qtbot, window, smol_file, monkeypatch
     page.view.selectRow(row)
     assert page.remove_button.isEnabled()
     page.use_button.click()
-    qtbot.waitUntil(lambda: models.active(store)["origin"] == "imported", timeout=5000)
+    qtbot.waitUntil(lambda: registry.active(store)["origin"] == "imported", timeout=5000)
     settle(qtbot, window)
     assert window.translate_page.model_combo.count() == 2
 
@@ -161,7 +161,7 @@ def test_models_page_adds_uses_and_removes(qtbot, window, smol_file, monkeypatch
                              if r["origin"] == "imported"))
     page.remove_button.click()
     qtbot.waitUntil(lambda: page.models.rowCount() == 1, timeout=5000)
-    assert models.active(store)["name"] == "gemma-3-270m"
+    assert registry.active(store)["name"] == "gemma-3-270m"
     page.view.selectRow(0)
     assert not page.remove_button.isEnabled()  # the built-in model stays
 
@@ -264,7 +264,7 @@ def test_a_recommended_model_downloads_from_the_models_page(qtbot, store, defaul
     repo = tmp_path / "hub" / "someone" / "Small-GGUF" / "resolve" / "main"
     repo.mkdir(parents=True)
     shutil.copy(smol_file, repo / "small.gguf")
-    monkeypatch.setattr(models, "RECOMMENDED", [
+    monkeypatch.setattr(registry, "RECOMMENDED", [
         {"name": "small-chat", "size": "98 MB", "spec": "hf:someone/Small-GGUF/small.gguf",
          "about": "a test model"}])
     with FileServer(tmp_path / "hub") as server:
@@ -348,7 +348,7 @@ def test_data_page_runs_the_pilot(qtbot, window, blog, store, monkeypatch):
         page.start_pilot()
         qtbot.waitUntil(lambda: page.pilot_status.text().startswith("Pilot 1 started"),
                         timeout=10000)
-        for expected in ("queued", "running", "succeeded"):
+        for expected in ("queued", "training (OpenAI: running)", "done (OpenAI: succeeded)"):
             page.refresh_pilot()
             qtbot.waitUntil(lambda e=expected: page.pilot_status.text().startswith(
                 f"Pilot 1: {e}"), timeout=10000)
@@ -356,4 +356,4 @@ def test_data_page_runs_the_pilot(qtbot, window, blog, store, monkeypatch):
         assert page.pilot_use.isEnabled()
         page.pilot_use.click()
         qtbot.waitUntil(lambda: "now translates" in page.pilot_status.text(), timeout=10000)
-    assert models.active(store)["origin"] == "openai-fine-tuned"
+    assert registry.active(store)["origin"] == "openai-fine-tuned"

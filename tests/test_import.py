@@ -117,8 +117,10 @@ def test_a_full_disk_stops_the_import_with_advice(store, tmp_path, monkeypatch):
 
     write(tmp_path / "a.md", "Some text.\n")
 
-    def full(self, doc):
-        raise sqlite3.OperationalError("database or disk is full")
+    def full(self, doc):  # what SQLite raises: told by its error code, not its words
+        error = sqlite3.OperationalError("database or disk is full")
+        error.sqlite_errorcode = sqlite3.SQLITE_FULL
+        raise error
 
     monkeypatch.setattr(Store, "save_document", full)
     with pytest.raises(OwnVoiceError, match="disk .* is full.*free some space"):

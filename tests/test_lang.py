@@ -6,7 +6,7 @@ import pytest
 
 from engine.corpus import lang
 from engine.corpus.importer import assign_languages
-from engine.corpus.model import ParsedDocument, Segment
+from engine.corpus.parsed import ParsedDocument, Segment
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine import prompts
-from engine.backends import Request, Sampling, Usage
-from engine.backends.llama import LlamaCppBackend, cpu_threads
 from engine.corpus import lang
 from engine.errors import OwnVoiceError
+from engine.translation import prompts
+from engine.translation.backends import Request, Sampling, Usage
+from engine.translation.backends.llama import LlamaCppBackend, cpu_threads
+from engine.translation.guards import StopReason
 
 
 def run(backend, request) -> tuple[str, Usage]:
@@ -44,6 +45,16 @@ def test_a_base_model_gets_a_few_shot_completion_prompt(gemma):
     assert lang.detect(text)[0] == "zh"
     assert usage.finish_reason == "stop" and 0 < usage.completion_tokens < 40
     assert usage.prompt_tokens == len(gemma.prompt_tokens(request)[0])
+
+
+def test_a_run_on_is_reported_as_length_by_llama_cpp(gemma):
+    """No stop string and a tiny budget: llama.cpp itself says the budget ended it."""
+    request = Request(max_tokens=3, prompt="1, 2, 3, 4, 5, 6, 7, 8,",
+                      sampling=Sampling(temperature=0.0))
+    text, usage = run(gemma, request)
+    assert text and usage.completion_tokens <= 3
+    assert usage.finish_reason == StopReason.LENGTH
+    assert isinstance(usage.finish_reason, StopReason)
 
 
 def test_every_core_is_used(gemma):

@@ -7,14 +7,15 @@ import shutil
 
 import pytest
 
-from engine import download, models
+from engine import download
 from engine.errors import OwnVoiceError
+from engine.translation import registry
 from tests.conftest import run_ownvoice
 from tests.http_files import FileServer
 
 
 def test_the_embedded_model_is_registered_and_active_on_first_use(store, default_model):
-    rows = models.list_models(store)
+    rows = registry.list_models(store)
     assert [(r["name"], r["origin"], r["prompt_style"], r["active"]) for r in rows] == [
         ("gemma-3-270m", "default", "completion", True)]
     assert rows[0]["sha256"] == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
@@ -22,39 +23,39 @@ def test_the_embedded_model_is_registered_and_active_on_first_use(store, default
 
 
 def test_the_embedded_model_is_assembled_when_missing(store):
-    row = models.ensure_default(store)  # no file in this data folder yet: assembles it
+    row = registry.ensure_default(store)  # no file in this data folder yet: assembles it
     assert row["path"].endswith("gemma-3-270m-q4_k_m.gguf")
-    assert models.file_sha256(row["path"]) == row["sha256"]
-    assert not list((models.models_dir()).glob("*.part"))
+    assert registry.file_sha256(row["path"]) == row["sha256"]
+    assert not list((registry.models_dir()).glob("*.part"))
 
 
 def test_adding_a_gguf_reads_its_template_and_hash(store, default_model, smol_file):
-    row = models.add(store, str(smol_file), name="smol", base_model="HuggingFaceTB/SmolLM2-135M")
+    row = registry.add(store, str(smol_file), name="smol", base_model="HuggingFaceTB/SmolLM2-135M")
     assert (row["backend"], row["prompt_style"], row["origin"]) == ("llama.cpp", "chat",
                                                                     "imported")
-    assert row["sha256"] == models.file_sha256(smol_file)
+    assert row["sha256"] == registry.file_sha256(smol_file)
     assert row["meta"]["architecture"] == "llama"
-    assert models.active(store)["name"] == "gemma-3-270m"
-    models.use(store, "smol")
-    assert models.active(store)["name"] == "smol"
+    assert registry.active(store)["name"] == "gemma-3-270m"
+    registry.use(store, "smol")
+    assert registry.active(store)["name"] == "smol"
     with pytest.raises(OwnVoiceError, match="exists already"):
-        models.add(store, str(smol_file), name="smol")
-    models.remove(store, "smol")
-    assert models.active(store)["name"] == "gemma-3-270m"  # falls back to the default
+        registry.add(store, str(smol_file), name="smol")
+    registry.remove(store, "smol")
+    assert registry.active(store)["name"] == "gemma-3-270m"  # falls back to the default
     with pytest.raises(OwnVoiceError, match="cannot be removed"):
-        models.remove(store, "gemma-3-270m")
+        registry.remove(store, "gemma-3-270m")
     with pytest.raises(OwnVoiceError, match="No model named 'nope'"):
-        models.use(store, "nope")
+        registry.use(store, "nope")
 
 
 def test_endpoints_are_registered_without_keys(store, default_model):
-    row = models.add(store, "openai:gpt-4o-mini")
+    row = registry.add(store, "openai:gpt-4o-mini")
     assert (row["backend"], row["model_id"], row["base_url"], row["key_name"]) == (
         "openai", "gpt-4o-mini", None, "openai")
-    local = models.add(store, "http://127.0.0.1:9/v1/", model_id="local", name="my-server")
+    local = registry.add(store, "http://127.0.0.1:9/v1/", model_id="local", name="my-server")
     assert local["base_url"] == "http://127.0.0.1:9/v1"
     with pytest.raises(OwnVoiceError, match="--model-id"):
-        models.add(store, "http://127.0.0.1:9/v1")
+        registry.add(store, "http://127.0.0.1:9/v1")
 
 
 def test_a_hub_model_downloads_resumes_after_a_cut_and_is_verified(
@@ -66,16 +67,16 @@ def test_a_hub_model_downloads_resumes_after_a_cut_and_is_verified(
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         server.cut_after = 3_000_000  # the first response dies after 3 MB
         with pytest.raises(download.DownloadError, match="interrupted|stopped at"):
-            models.add(store, "hf:someone/Small-GGUF/small.gguf")
-        part = models.models_dir() / "small.gguf.part"
+            registry.add(store, "hf:someone/Small-GGUF/small.gguf")
+        part = registry.models_dir() / "small.gguf.part"
         assert part.stat().st_size == 3_000_000
         assert store.model("small") is None  # a partial file is never registered
         seen = []
-        row = models.add(store, "hf:someone/Small-GGUF/small.gguf",
+        row = registry.add(store, "hf:someone/Small-GGUF/small.gguf",
                          progress=lambda done, total: seen.append((done, total)))
         assert server.requests[-1]["range"] == "bytes=3000000-"
     assert row["origin"] == "downloaded" and row["prompt_style"] == "chat"
-    assert row["sha256"] == models.file_sha256(smol_file)
+    assert row["sha256"] == registry.file_sha256(smol_file)
     assert seen[-1] == (smol_file.stat().st_size, smol_file.stat().st_size)
     assert not part.exists()
 
@@ -131,11 +132,11 @@ def test_a_stopped_download_keeps_its_part_and_resumes(store, default_model, smo
     with FileServer(tmp_path / "hub") as server:
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         with pytest.raises(download.DownloadError, match="Download stopped"):
-            models.add(store, "hf:someone/Small-GGUF/small.gguf",
+            registry.add(store, "hf:someone/Small-GGUF/small.gguf",
                        progress=lambda done, total: chunks.append(done),
                        cancelled=lambda: len(chunks) >= 2)
-        part = models.models_dir() / "small.gguf.part"
+        part = registry.models_dir() / "small.gguf.part"
         assert part.stat().st_size == chunks[-1] > 0
-        row = models.add(store, "hf:someone/Small-GGUF/small.gguf")
+        row = registry.add(store, "hf:someone/Small-GGUF/small.gguf")
         assert server.requests[-1]["range"] == f"bytes={chunks[-1]}-"
-    assert row["sha256"] == models.file_sha256(smol_file)
+    assert row["sha256"] == registry.file_sha256(smol_file)

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from engine import models, prompts
-from engine.backends import Request, Sampling, Usage
-from engine.backends.openai_compat import OpenAIBackend
 from engine.errors import OwnVoiceError
+from engine.translation import prompts, registry
+from engine.translation.backends import Request, Sampling, Usage
+from engine.translation.backends.openai_compat import OpenAIBackend
+from engine.translation.guards import StopReason
 from tests.conftest import run_ownvoice
 from tests.llama_server import LlamaServer, free_port
 
@@ -31,6 +32,16 @@ def test_streams_a_chat_translation_with_usage(server):
     assert text.strip()
     assert usage.prompt_tokens > 10 and usage.completion_tokens > 0
     assert usage.finish_reason in ("stop", "length")
+    assert isinstance(usage.finish_reason, StopReason)
+
+
+def test_a_cut_at_the_token_budget_is_length(server):
+    backend = OpenAIBackend(model="smol", base_url=server.url, api_key="sk-test-123")
+    request = Request(max_tokens=2, sampling=Sampling(temperature=0.0),
+                      messages=prompts.chat_messages("The weather is nice today, so we walked "
+                                                     "to the harbour.", "en", "fr"))
+    usage = list(backend.stream(request))[-1]
+    assert usage.finish_reason == StopReason.LENGTH  # the server's own finish_reason
 
 
 def test_a_wrong_key_and_a_dead_server_say_what_to_do(server):
@@ -70,7 +81,7 @@ def test_an_endpoint_model_translates_from_the_cli_with_its_key_in_the_keyring(
 
 def test_models_open_the_right_backend(store, default_model, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
-    row = models.add(store, "openai:gpt-4o-mini")
-    backend = models.open_backend(row)
+    row = registry.add(store, "openai:gpt-4o-mini")
+    backend = registry.open_backend(row)
     assert isinstance(backend, OpenAIBackend)
     assert backend.is_openai and backend.client.api_key == "sk-from-env"

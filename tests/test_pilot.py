@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from engine import openai_ft
 from engine.corpus.importer import import_paths
 from engine.errors import OwnVoiceError
+from engine.pairs import pilot
 from tests.conftest import run_ownvoice
 from tests.openai_fake import FakeOpenAI
 
@@ -32,7 +32,8 @@ def test_from_upload_to_a_usable_model_in_the_registry(store, blog, default_mode
     with FakeOpenAI(reply=lambda messages: "我的声音。") as fake:
         started = json.loads(run_ownvoice("pilot", "start", "--pairs", "12", "--epochs", "2",
                                           "--base-url", fake.url, "--yes", "--json").stdout)
-        assert started["status"] == "validating_files"
+        assert (started["status"], started["provider_status"]) == ("queued",
+                                                                   "validating_files")
         assert started["plan"]["examples"] == 12
         assert started["plan"]["estimated_cost_usd"] > 0
         (uploaded,) = fake.files.values()
@@ -44,13 +45,15 @@ def test_from_upload_to_a_usable_model_in_the_registry(store, blog, default_mode
 
         states = [json.loads(run_ownvoice("pilot", "status", "--json").stdout)
                   for _ in range(3)]
-        assert [s["status"] for s in states] == ["queued", "running", "succeeded"]
+        assert [(s["status"], s["provider_status"]) for s in states] == [
+            ("queued", "queued"), ("training", "running"), ("done", "succeeded")]
         final = states[-1]
         assert final["fine_tuned_model"].startswith("ft:gpt-4o-mini-2024-07-18:")
         assert [(c["step"], c["train_loss"]) for c in final["checkpoints"]] == [(10, 1.9),
                                                                                  (20, 1.2)]
         assert final["events"][-1]["message"] == "The job has successfully completed"
         human = run_ownvoice("pilot", "status").stdout
+        assert "Pilot 1 (ftjob-0001): done (OpenAI: succeeded)" in human
         assert "checkpoint step 20: train loss 1.2, validation loss 1.3" in human
 
         run_ownvoice("pilot", "use", "--activate")
@@ -84,7 +87,7 @@ def test_a_checkpoint_can_be_used_instead(store, blog, default_model):
 def test_spending_needs_a_yes_and_too_few_pairs_are_refused(store, blog, tmp_path):
     make_pairs(store, blog, styles=("plain",))  # 9 pairs: fewer than OpenAI's minimum
     with pytest.raises(OwnVoiceError, match="OpenAI needs at least 10"):
-        openai_ft.prepare(store, pairs=50)
+        pilot.prepare(store, pairs=50)
     make_pairs(store, blog, styles=("formal",))
     with FakeOpenAI() as fake:
         refused = run_ownvoice("pilot", "start", "--base-url", fake.url, check=False)
@@ -97,7 +100,7 @@ def test_the_plan_prefers_corrections_and_spreads_over_documents(store, blog):
     make_pairs(store, blog)
     pairs = store.training_pairs(split="train")
     pairs.append({**pairs[0], "id": 999, "origin": "correction", "document_id": None})
-    picked = openai_ft._pick(pairs, 6, seed=1)
+    picked = pilot._pick(pairs, 6, seed=1)
     assert picked[0]["origin"] == "correction"
     documents = [p["document_id"] for p in picked[1:]]
     distinct = len({p["document_id"] for p in pairs if p["origin"] != "correction"})

@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from engine import finetune
+from engine import events
+from engine.jobs import JobKind, JobState
+from engine.training import pipeline
 from remote import jobs
 from remote.session import Host, Session
 from tests.conftest import BIN, ROOT, run_ownvoice
@@ -41,14 +43,14 @@ def box(sshd, store, tmp_path, tiny_base, default_model):
 
 
 def finetune_args(tiny_base, *extra):
-    return ["finetune", "--remote", "box", "--base", str(tiny_base), "--learning-rate", "1e-3",
+    """`ownvoice train --on box …` (the older `finetune --remote box` is tested too)."""
+    return ["train", "--on", "box", "--base", str(tiny_base), "--learning-rate", "1e-3",
             "--quant", "Q8_0", *extra]
 
 
 def steps_in(job_id: int) -> list[int]:
-    mirror = finetune.job_dir(job_id) / "progress.jsonl"
-    return [json.loads(line)["step"] for line in mirror.read_text().splitlines()
-            if json.loads(line)["event"] == "train"]
+    mirror = pipeline.job_dir(job_id) / "progress.jsonl"
+    return [e.step for e in events.read(mirror) if isinstance(e, events.Step)]
 
 
 def runners(root) -> list[str]:
@@ -68,7 +70,7 @@ def test_one_command_turns_pairs_into_a_registered_model(box, store, tiny_base, 
     assert out["model"] == "voice-1" and out["host"] == "box"
     assert out["smoke_test"]["output"] == "早上好。"
     row = store.model("voice-1")
-    from engine.models import file_sha256
+    from engine.translation.registry import file_sha256
 
     assert file_sha256(row["path"]) == row["sha256"] == out["sha256"]
     assert row["origin"] == "fine-tuned" and row["job_id"] == 1
@@ -78,11 +80,11 @@ def test_one_command_turns_pairs_into_a_registered_model(box, store, tiny_base, 
     assert translated["output"] == "车站在哪里？"
     assert steps_in(1) == [1, 2, 3, 4, 5, 6]
     job = store.job(1)
-    assert job["kind"] == "remote" and job["status"] == "done"
-    assert job["meta"]["remote"]["dir"].startswith(str(box))
+    assert job.kind is JobKind.REMOTE and job.status is JobState.DONE
+    assert job.meta.remote.dir.startswith(str(box))
     assert not runners(box)  # nothing left running on the box
     assert not (tmp_path / "pwned").exists() and not (ROOT / "pwned").exists()
-    assert not list(finetune.job_dir(1).rglob("*.part"))
+    assert not list(pipeline.job_dir(1).rglob("*.part"))
 
 
 def test_starting_a_job_twice_starts_one_run(box, store, tiny_base):
@@ -91,11 +93,11 @@ def test_starting_a_job_twice_starts_one_run(box, store, tiny_base):
     job = store.job(started["job"])
     with session_for(store) as session:
         again = jobs.start(store, session, job)
-        assert again["meta"]["remote"]["pid"] == job["meta"]["remote"]["pid"]
+        assert again.meta.remote.pid == job.meta.remote.pid
         assert len(runners(box)) == 1
         cancelled = jobs.cancel(store, session, again, grace_s=30)
-        assert cancelled["status"] == "cancelled"
-        assert jobs.status(session, again)["state"] in ("cancelled", "starting", "training")
+        assert cancelled.status is JobState.CANCELLED
+        assert jobs.status(session, again)["state"] in ("cancelled", "queued", "training")
     deadline = time.monotonic() + 30
     while runners(box) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -109,18 +111,18 @@ def test_a_cut_connection_is_re_attached_with_no_lost_or_repeated_progress(box, 
     job = store.job(started["job"])
     seen, cuts = [], []
 
-    def on_progress(record):
-        if record["event"] == "train":
-            seen.append(record["step"])
-            if record["step"] in (3, 12):
+    def on_event(event):
+        if isinstance(event, events.Step):
+            seen.append(event.step)
+            if event.step in (3, 12):
                 sshd.cut()
-                cuts.append(record["step"])
+                cuts.append(event.step)
 
     with session_for(store) as session:
-        row = jobs.follow(store, session, job, interval_s=0.3, on_progress=on_progress)
+        row = jobs.follow(store, session, job, interval_s=0.3, on_event=on_event)
     assert cuts == [3, 12]
-    assert seen == list(range(1, 25)) == steps_in(job["id"])
-    assert row["name"] == f"voice-{job['id']}"
+    assert seen == list(range(1, 25)) == steps_in(job.id)
+    assert row["name"] == f"voice-{job.id}"
 
 
 def test_the_app_killed_mid_job_re_attaches_from_the_database(box, store, tiny_base):
@@ -128,14 +130,14 @@ def test_the_app_killed_mid_job_re_attaches_from_the_database(box, store, tiny_b
     process = subprocess.Popen([str(BIN / "ownvoice"), *finetune_args(tiny_base, "--max-steps",
                                                                       "30", "--json")],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    mirror = finetune.job_dir(1) / "progress.jsonl"
+    mirror = pipeline.job_dir(1) / "progress.jsonl"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not (mirror.exists() and steps_in(1)):
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert store.job(1)["status"] == "running"
-    out = json.loads(run_ownvoice("finetune", "--attach", "1", "--json", timeout=600).stdout)
+    assert store.job(1).status.active  # the job goes on without the app
+    out = json.loads(run_ownvoice("jobs", "attach", "1", "--json", timeout=600).stdout)
     assert out["model"] == "voice-1"
     assert steps_in(1) == list(range(1, 31))
     assert not runners(box)
@@ -143,7 +145,9 @@ def test_the_app_killed_mid_job_re_attaches_from_the_database(box, store, tiny_b
 
 def test_attach_and_cancel_refuse_unknown_jobs(box, store):
     result = run_ownvoice("finetune", "--attach", "7", check=False)
-    assert result.returncode == 1 and "No remote job 7" in result.stderr
+    assert result.returncode == 1 and "No job 7" in result.stderr
+    result = run_ownvoice("jobs", "cancel", "7", check=False)
+    assert result.returncode == 1 and "No job 7" in result.stderr
     both = run_ownvoice("finetune", "--remote", "box", "--attach", "1", check=False)
     assert both.returncode == 2 and "Give one of" in both.stderr
 
@@ -179,28 +183,28 @@ def test_a_runner_that_died_is_started_again_and_resumes(box, store, tiny_base):
     checkpoints = None
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        job = store.job(job["id"])
+        job = store.job(job.id)
         found = list((box).rglob("run/checkpoints/step-*"))
         if [p for p in found if not p.name.endswith(".part")]:
             checkpoints = found
             break
         time.sleep(0.2)
     assert checkpoints, "no checkpoint appeared"
-    os.killpg(job["meta"]["remote"]["pid"], signal.SIGKILL)  # out of memory, say
+    os.killpg(job.meta.remote.pid, signal.SIGKILL)  # out of memory, say
     with session_for(store) as session:
         row = jobs.follow(store, session, job, interval_s=0.3)
-        status = jobs.status(session, store.job(job["id"]))
-    assert row["name"] == f"voice-{job['id']}"
+        status = jobs.status(session, store.job(job.id))
+    assert row["name"] == f"voice-{job.id}"
     assert status["state"] == "done" and status["resumed"] is True  # from its checkpoint
-    assert store.job(job["id"])["meta"]["remote"]["pid"] != job["meta"]["remote"]["pid"]
-    assert steps_in(job["id"]) == list(range(1, 41))
+    assert store.job(job.id).meta.remote.pid != job.meta.remote.pid
+    assert steps_in(job.id) == list(range(1, 41))
 
 
 def test_the_watchdog_stops_a_run_the_app_stopped_watching(box, store, tiny_base):
-    from engine import finetune as local
+    from engine.training import pipeline as local
 
     job = local.prepare(store, base_model=str(tiny_base), max_steps=100000,
-                        learning_rate=1e-3, kind="remote")
+                        learning_rate=1e-3, kind=JobKind.REMOTE)
     with session_for(store) as session:
         job = jobs.start(store, session, job, host_meta=store.host("box")["meta"],
                          watchdog_idle_s=4, watchdog_action="none")
@@ -221,7 +225,7 @@ def test_the_watchdog_stops_a_run_the_app_stopped_watching(box, store, tiny_base
 
 def test_a_box_with_several_processes_trains_data_parallel(sshd, store, tmp_path, tiny_base,
                                                           default_model):
-    """On a box with several GPUs the runner starts engine.train under torchrun (here two
+    """On a box with several GPUs the runner starts engine.training under torchrun (here two
     CPU processes): half the steps of one process, then the same choose and export."""
     run_ownvoice("remote", "add", "box", "--host", f"{sshd.user}@127.0.0.1", "--port",
                  str(sshd.port), "--key", str(sshd.client_key), "--fingerprint",

@@ -7,10 +7,10 @@ import sqlite3
 import pytest
 import sqlite_utils
 
-from engine import migrations, paths
-from engine.corpus.model import ParsedDocument, Segment
+from engine import paths
+from engine.corpus.parsed import ParsedDocument, Segment
 from engine.errors import DatabaseError
-from engine.store import Store
+from engine.store import Store, migrations
 
 
 def _doc(key: str = "/blog/a.md", *texts: str) -> ParsedDocument:

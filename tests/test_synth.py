@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from engine import synth, synth_filters
 from engine.corpus.importer import import_paths
 from engine.llm import LLMClient
+from engine.pairs import filters, synthesis
 from tests.conftest import BIN, ROOT
 from tests.llama_server import LlamaServer
 from tests.openai_fake import FakeOpenAI
@@ -33,22 +33,22 @@ def server(smol_file):
     ("我们在２０２３年卖了很多。", "We sold a lot in 2023.", None),  # full-width digits
 ])
 def test_numbers_must_survive(original, output, reason):
-    assert synth_filters.check_numbers(original, output) == reason
+    assert filters.check_numbers(original, output) == reason
 
 
 def test_review_rejects_what_is_not_a_translation():
     zh = "今天天气很好，我们走到了港口，看了很久的船，然后回家吃饭。"
     good = "The weather was nice today, so we walked to the harbour and watched the boats."
-    assert synth_filters.review(zh, "Here is the translation: " + good, user_lang="zh",
+    assert filters.review(zh, "Here is the translation: " + good, user_lang="zh",
                                 into="en", others={}) == (good, None)
-    assert synth_filters.review(zh, zh, user_lang="zh", into="en", others={})[1] == (
+    assert filters.review(zh, zh, user_lang="zh", into="en", others={})[1] == (
         "wrong language (Chinese, not English)")
-    assert synth_filters.review(zh, "I'm sorry, I cannot translate this text for you today.",
+    assert filters.review(zh, "I'm sorry, I cannot translate this text for you today.",
                                 user_lang="zh", into="en", others={})[1] == (
         "the model refused or chatted instead of translating")
-    assert synth_filters.review(zh, "Nice.", user_lang="zh", into="en", others={})[1].startswith(
+    assert filters.review(zh, "Nice.", user_lang="zh", into="en", others={})[1].startswith(
         "length ratio out of range")
-    assert synth_filters.review(zh, good, user_lang="zh", into="en",
+    assert filters.review(zh, good, user_lang="zh", into="en",
                                 others={"plain": good + " "})[1] == (
         "near-duplicate of the plain version")
 
@@ -63,9 +63,9 @@ def test_pairs_from_a_fake_endpoint_are_stored_with_everything(store, blog):
 
     with FakeOpenAI(reply=reply, prompt_tokens=100, completion_tokens=50) as fake:
         client = LLMClient(model="gpt-4o-mini", base_url=fake.url, concurrency=2)
-        config = synth.SynthConfig(user_lang="zh", into="en", styles=["plain", "formal"],
+        config = synthesis.SynthConfig(user_lang="zh", into="en", styles=["plain", "formal"],
                                    limit=3)
-        report = synth.run(store, client, config)
+        report = synthesis.run(store, client, config)
         client.close()
     assert (report.planned, report.done) == (6, 6)
     assert report.kept + report.rejected == 6
@@ -79,15 +79,15 @@ def test_pairs_from_a_fake_endpoint_are_stored_with_everything(store, blog):
     assert (first["source_lang"], first["target_lang"], first["model"]) == ("en", "zh",
                                                                            "gpt-4o-mini")
     assert {r["style"] for r in rows} == {"plain", "formal"}
-    again = synth.plan(store, config)
+    again = synthesis.plan(store, config)
     assert again == ([], 6)
 
 
 def test_synthesis_against_a_real_server(store, blog, server):
     import_paths(store, [blog])
     client = LLMClient(model="smol", base_url=server.url, concurrency=2)
-    config = synth.SynthConfig(user_lang="zh", into="en", styles=["plain"], limit=2)
-    report = synth.run(store, client, config)
+    config = synthesis.SynthConfig(user_lang="zh", into="en", styles=["plain"], limit=2)
+    report = synthesis.run(store, client, config)
     client.close()
     assert report.done == 2 and report.failed == 0
     rows = store.pairs(origin="synthetic")
@@ -152,7 +152,8 @@ def test_batch_mode_sends_once_and_collects_later(blog, ownvoice_home):
         assert lines[0]["custom_id"].startswith("seg-")
 
         second = json.loads(run_ownvoice(*args).stdout)  # still in progress: nothing resent
-        assert second["collected"][0]["status"] == "in_progress"
+        assert (second["collected"][0]["status"],
+                second["collected"][0]["provider_status"]) == ("running", "in_progress")
         assert second["submitted"] is None and len(fake.batches) == 1
         direct = json.loads(run_ownvoice("synth", "--base-url", fake.url, "--model",
                                          "gpt-4o-mini", "--lang", "zh", "--into", "en",
@@ -162,7 +163,8 @@ def test_batch_mode_sends_once_and_collects_later(blog, ownvoice_home):
 
         third = json.loads(run_ownvoice(*args).stdout)
         report = third["collected"][0]["report"]
-        assert third["collected"][0]["status"] == "completed"
+        assert (third["collected"][0]["status"],
+                third["collected"][0]["provider_status"]) == ("done", "completed")
         assert report["done"] == 6 and report["kept"] + report["rejected"] == 6
         # Half price: 6 requests × (200 × $0.15 + 100 × $0.60) / 1M / 2.
         assert report["cost_usd"] == pytest.approx(6 * (200 * 0.15 + 100 * 0.6) / 1e6 / 2)

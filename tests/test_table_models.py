@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from desktop.models.rows import ROW_ROLE
-from desktop.models.tables import documents_model, history_model, models_model
+from desktop.table_models.rows import ROW_ROLE
+from desktop.table_models.tables import documents_model, history_model, models_model
 
 
 def test_rows_columns_and_display(qapp):

@@ -9,11 +9,12 @@ import sys
 import pytest
 import torch
 
-from engine import prompts
+from engine import events
 from engine.errors import OwnVoiceError
 from engine.training import data
 from engine.training.config import TrainConfig
 from engine.training.loop import train
+from engine.translation import prompts
 from tests.conftest import ROOT
 
 PAIRS = [("Good morning.", "早上好。"), ("Where is the station?", "车站在哪里？"),
@@ -61,11 +62,13 @@ def test_the_loss_falls_and_everything_is_written(tiny_model, tmp_path):
     result = train(config_for(tiny_model, tmp_path))
     out = tmp_path / "out"
     lines = [json.loads(line) for line in (out / "progress.jsonl").read_text().splitlines()]
-    losses = [r["loss"] for r in lines if r["event"] == "train"]
+    recorded = events.read(out / "progress.jsonl")
+    assert len(recorded) == len(lines)  # every line is an event of engine/events.py
+    losses = [e.loss for e in recorded if isinstance(e, events.Step)]
     assert len(losses) == 12 and losses[-1] < losses[0] - 0.3
-    first = next(r for r in lines if r["event"] == "train")
+    first = next(r for r in lines if r["event"] == "step")
     assert {"step", "epoch", "loss", "lr", "tokens_per_s", "elapsed_s", "eta_s"} <= set(first)
-    assert lines[-1]["event"] == "done"
+    assert isinstance(recorded[-1], events.Log) and "finished" in recorded[-1].message
     checkpoints = sorted((out / "checkpoints").iterdir())
     assert [c.name for c in checkpoints] == [f"step-{s:06d}" for s in (2, 4, 6, 8, 10, 12)]
     for checkpoint in checkpoints:  # the resolved config beside every checkpoint
@@ -119,8 +122,9 @@ def test_validation_loss_that_rises_stops_training_early(tiny_model, tmp_path):
                                                  answers=["完全不同的回答，跟训练的不一样。"])))
     result = train(config)
     assert result.stopped_early and result.steps < 60
-    lines = (tmp_path / "out" / "progress.jsonl").read_text()
-    assert '"event": "early_stop"' in lines
+    logs = [e.message for e in events.read(tmp_path / "out" / "progress.jsonl")
+            if isinstance(e, events.Log)]
+    assert any(m.startswith("stopped early") for m in logs)
 
 
 def test_pair_weights_count_in_the_loss():
@@ -147,11 +151,11 @@ def test_the_command_line_entry_point(tiny_model, tmp_path):
     config = config_for(tiny_model, tmp_path, max_steps=2, num_workers=2)
     job = tmp_path / "job.json"
     config.save(job)
-    result = subprocess.run([sys.executable, "-m", "engine.train", str(job)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "engine.training", str(job)], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1])["steps"] == 2
-    bad = subprocess.run([sys.executable, "-m", "engine.train", str(tmp_path / "none.json")],
+    bad = subprocess.run([sys.executable, "-m", "engine.training", str(tmp_path / "none.json")],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "Cannot read the training job" in bad.stderr
 

@@ -3,7 +3,6 @@ over SSH (a real sshd on loopback), and re-attach to a job after the app restart
 
 from __future__ import annotations
 
-import json
 import sys
 
 import pytest
@@ -11,6 +10,8 @@ from PySide6.QtGui import QColor
 
 from desktop.main_window import MainWindow
 from desktop.views.loss_plot import TRAIN, VAL, LossPlot
+from engine import events
+from engine.jobs import JobState
 from tests.conftest import run_ownvoice
 from tests.sshd import SSHServer
 from tests.test_finetune import add_correction_pairs
@@ -31,11 +32,13 @@ def test_the_loss_plot_draws_training_and_validation(qtbot):
     qtbot.addWidget(plot)
     plot.resize(500, 260)
     assert not colour_present(plot.grab().toImage(), TRAIN)
-    plot.add({"event": "eval", "step": 0, "val_loss": 3.0, "base": True, "total_steps": 4})
+    plot.add(events.Evaluation(step=0, total_steps=4, val_loss=3.0, base=True))
     for step, loss in enumerate((2.9, 2.4, 2.0, 1.7), 1):
-        plot.add({"event": "train", "step": step, "loss": loss, "total_steps": 4})
-    plot.add({"event": "checkpoint", "step": 2, "val_loss": 2.5})
-    plot.add({"event": "checkpoint", "step": 4, "val_loss": 2.1})
+        plot.add(events.Step(step=step, total_steps=4, epoch=step / 4, loss=loss, lr=1e-3,
+                             tokens_per_s=100.0, elapsed_s=float(step)))
+    plot.add(events.Checkpoint(step=2, total_steps=4, val_loss=2.5, path="c2"))
+    plot.add(events.Checkpoint(step=4, total_steps=4, val_loss=2.1, path="c4"))
+    plot.add(events.Log(message="not a point", step=4))
     assert plot.train[-1] == (4, 1.7) and plot.val == [(2, 2.5), (4, 2.1)] and plot.base == 3.0
     image = plot.grab().toImage()
     assert colour_present(image, TRAIN) and colour_present(image, VAL)
@@ -109,7 +112,7 @@ def test_a_job_on_a_box_and_re_attaching_after_a_restart(qtbot, store, default_m
     page.task.cancel()  # closing the window: stop following, the job goes on
     first.runner.wait(120000)
     first.close()
-    assert store.job(1)["status"] == "running"
+    assert store.job(1).status is JobState.TRAINING  # the job goes on on its box
 
     second = MainWindow(store)  # the app starts again: it re-attaches by itself
     qtbot.addWidget(second)
@@ -118,8 +121,8 @@ def test_a_job_on_a_box_and_re_attaching_after_a_restart(qtbot, store, default_m
     qtbot.waitUntil(lambda: page.task is None, timeout=300000)
     assert "Registered voice-1" in page.status.text(), page.status.text()
     assert [step for step, _ in page.plot.train] == list(range(1, 31))
-    mirror = [json.loads(line)["step"] for line in
-              (tmp_path / "ownvoice-home" / "jobs" / "job-0001" / "progress.jsonl")
-              .read_text().splitlines() if json.loads(line)["event"] == "train"]
+    mirror = [e.step for e in
+              events.read(tmp_path / "ownvoice-home" / "jobs" / "job-0001" / "progress.jsonl")
+              if isinstance(e, events.Step)]
     assert mirror == list(range(1, 31))
     second.runner.wait()

@@ -12,10 +12,10 @@ import sys
 import torch
 from safetensors.torch import load_file
 
-from engine import prompts
 from engine.training import data
 from engine.training.config import TrainConfig
 from engine.training.loop import train
+from engine.translation import prompts
 from tests.conftest import ROOT
 
 
@@ -75,7 +75,7 @@ def test_two_processes_under_torchrun_train_as_one(tiny_model, tmp_path):
     # torchrun is what `accelerate launch --multi_gpu` runs; on CPUs it is the way to get
     # two processes (accelerate's --cpu launches one unless MPI is set up).
     run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
-                          "2", "-m", "engine.train", str(job)], cwd=ROOT, capture_output=True,
+                          "2", "-m", "engine.training", str(job)], cwd=ROOT, capture_output=True,
                          text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr[-3000:]
     assert_same(adapter(tmp_path / "one"), adapter(tmp_path / "two"))

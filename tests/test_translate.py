@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine import corrections, models
-from engine.backends import Sampling
-from engine.backends.llama import LlamaCppBackend
 from engine.corpus import lang
 from engine.errors import OwnVoiceError
-from engine.translate import Translator
+from engine.pairs import corrections
+from engine.translation import registry
+from engine.translation.backends import Backend, Sampling, Usage
+from engine.translation.backends.llama import LlamaCppBackend
+from engine.translation.guards import StopReason
+from engine.translation.translate import Translator
 
 LONG_DOC = """---
 title: 周末
@@ -70,6 +72,9 @@ def test_a_long_markdown_document_keeps_its_shape(gemma_translator):
 def test_source_language_is_detected(gemma_translator):
     result = gemma_translator.translate("Good morning.", target="zh")
     assert result.source_lang == "en" and result.target_lang == "zh"
+    # A normal answer: the model ended its turn itself.
+    assert result.stop_reason == StopReason.STOP == result.units[0].stop_reason
+    assert not result.cancelled
 
 
 def test_nothing_to_translate_is_an_error(gemma_translator):
@@ -101,6 +106,7 @@ def test_a_model_that_loops_is_cut_off_with_a_warning(gemma_file):
                                            "cut off.")
     assert result.output == "ha"  # one honest instance of the loop is kept
     assert result.tokens_out < 30  # stopped as soon as the loop was certain
+    assert result.units[0].stop_reason == StopReason.REPETITION == result.stop_reason
 
 
 def test_a_model_that_never_stops_is_cut_at_the_token_budget(gemma_file):
@@ -109,6 +115,7 @@ def test_a_model_that_never_stops_is_cut_at_the_token_budget(gemma_file):
     backend.close()
     assert result.units[0].warnings[0].startswith("The model did not stop")
     assert result.tokens_out <= 60
+    assert result.units[0].stop_reason == StopReason.LENGTH == result.stop_reason
 
 
 def test_cancel_stops_between_tokens(gemma_file):
@@ -125,11 +132,67 @@ def test_cancel_stops_between_tokens(gemma_file):
     assert result.cancelled
     assert result.tokens_out <= 4
     assert result.units[1].output == ""  # never started
+    assert result.stop_reason == StopReason.CANCELLED
+    assert [u.stop_reason for u in result.units] == [StopReason.CANCELLED] * 2
+    assert result.as_json()["stop_reason"] == "cancelled"
+
+
+class Scripted(Backend):
+    """A backend that streams fixed pieces, then reports the finish reason it is given, the
+    way a server does (a raw string: "stop", "length", "content_filter"…)."""
+
+    kind = "scripted"
+
+    def __init__(self, pieces: list[str], finish: str | None):
+        self.pieces, self.finish = pieces, finish
+
+    def stream(self, request):
+        yield from self.pieces
+        if self.finish is not None:
+            yield Usage(10, len(self.pieces), self.finish)
+
+
+@pytest.mark.parametrize("pieces, finish, reason", [
+    (["早上", "好。"], "stop", StopReason.STOP),
+    (["早上", "好。"], None, StopReason.STOP),  # a stream that reports no usage
+    (["早上", "好。"], "content_filter", StopReason.STOP),  # ended by the server, not run on
+    (["早上好，", "今天", "天气"], "length", StopReason.LENGTH),
+    (["早上好。"] + ["然后"] * 40, "stop", StopReason.REPETITION),  # the guard cuts first
+])
+def test_every_paragraph_says_why_it_stopped(pieces, finish, reason):
+    result = Translator(Scripted(pieces, finish)).translate("Good morning.", source="en",
+                                                            target="zh")
+    assert result.units[0].stop_reason == reason == result.stop_reason
+    assert isinstance(result.stop_reason, StopReason)
+    assert result.as_json()["stop_reason"] == reason.value
+    assert result.cancelled is (reason == StopReason.CANCELLED)
+
+
+def test_a_cancel_is_a_reason_not_a_warning():
+    result = Translator(Scripted(["早上", "好", "。"], "stop")).translate(
+        "Good morning.\n\nThank you.", source="en", target="zh", cancelled=lambda: True)
+    assert result.cancelled and result.stop_reason == StopReason.CANCELLED
+    assert [u.stop_reason for u in result.units] == [StopReason.CANCELLED] * 2
+
+
+def test_the_document_takes_its_worst_paragraphs_reason():
+    class PerParagraph(Scripted):
+        def __init__(self):
+            self.finishes = iter(["stop", "length", "stop"])
+
+        def stream(self, request):
+            yield "一句话。"
+            yield Usage(5, 1, next(self.finishes))
+
+    result = Translator(PerParagraph()).translate("One.\n\nTwo.\n\nThree.", source="en",
+                                                  target="zh")
+    assert [u.stop_reason for u in result.units] == ["stop", "length", "stop"]
+    assert result.stop_reason == StopReason.LENGTH and not result.cancelled
 
 
 def test_history_ratings_and_corrections(store, default_model):
-    row = models.active(store)
-    backend = models.open_backend(row)
+    row = registry.active(store)
+    backend = registry.open_backend(row)
     result = Translator(backend).translate("Good morning.\n\nWhere is the train station?",
                                            source="en", target="zh")
     backend.close()

@@ -33,8 +33,8 @@ def pretrain(folder: Path, pairs: list[tuple[str, str]], *, steps: int = 150) ->
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from engine import prompts
     from engine.training import data
+    from engine.translation import prompts
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     model = AutoModelForCausalLM.from_pretrained(str(folder))

@@ -64,7 +64,7 @@ def main() -> int:
                    check=True)
     # The GGUF converter of the same version, for exporting fine-tuned models.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from engine.converter import ensure_converter
+    from engine.training.converter import ensure_converter
 
     print(f">> GGUF converter: {ensure_converter()}")
     return 0

@@ -1,1 +1,1 @@
-"""One page per job: Translate, Corpus, Models, Settings."""
+"""One module per page: Translate, Corpus, Data, Train, Compare, Models, Settings."""

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.report import COLUMNS
+from engine.evaluation.report import COLUMNS
 
 
 class ComparePage(QWidget):
@@ -103,13 +103,13 @@ class ComparePage(QWidget):
         self._show_trial(None)
 
     def reload(self, *_args) -> None:
-        from engine import models
+        from engine.translation import registry
 
         checked = {self.models.item(i).text() for i in range(self.models.count())
                    if self.models.item(i).checkState() == Qt.CheckState.Checked}
         self.models.clear()
         self.baseline_model.clear()
-        for row in models.list_models(self.store):
+        for row in registry.list_models(self.store):
             item = QListWidgetItem(row["name"])
             item.setCheckState(Qt.CheckState.Checked if row["name"] in checked
                                else Qt.CheckState.Unchecked)
@@ -135,7 +135,8 @@ class ComparePage(QWidget):
         def work(ctx):
             from datetime import datetime
 
-            from engine import compare, paths
+            from engine import paths
+            from engine.evaluation import compare
 
             report = (paths.data_dir() / "reports" /
                       f"comparison-{datetime.now():%Y%m%d-%H%M%S}.html")
@@ -197,7 +198,7 @@ class ComparePage(QWidget):
         comparison_id = self.comparison_id
 
         def work(ctx):
-            from engine import blind
+            from engine.evaluation import blind
 
             return blind.make_trials(ctx.store, comparison_id)
 
@@ -211,7 +212,7 @@ class ComparePage(QWidget):
         self._show_results()
 
     def _show_trial(self, trial: dict | None) -> None:
-        from engine.blind import QUESTIONS
+        from engine.evaluation.blind import QUESTIONS
 
         self.trial = trial
         for widget in (self.pick_left, self.pick_right):
@@ -239,7 +240,7 @@ class ComparePage(QWidget):
         task.failed.connect(self.question.setText)
 
     def _show_results(self) -> None:
-        from engine import blind
+        from engine.evaluation import blind
 
         if self.comparison_id is None:
             return

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.models.rows import ROW_ROLE
-from desktop.models.tables import documents_model, segments_model
+from desktop.table_models.rows import ROW_ROLE
+from desktop.table_models.tables import documents_model, segments_model
 from desktop.views.widgets import table_view
 
 GUIDE = """

@@ -23,12 +23,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.models.rows import ROW_ROLE
-from desktop.models.tables import pairs_model
+from desktop.table_models.rows import ROW_ROLE
+from desktop.table_models.tables import pairs_model
 from desktop.views.widgets import language_combo, select_data, table_view
+from engine.jobs import Job, JobKind
 
 FILTERS = {"All pairs": {}, "Kept": {"status": "ok"}, "Rejected": {"status": "rejected"},
            "Corrections": {"origin": "correction"}}
+
+
+def _state(status, provider_status: str | None) -> str:
+    """A pilot's state for people, e.g. "training (OpenAI: running)"."""
+    from engine.pairs.pilot import status_text  # imported when used: the app starts faster
+
+    return status_text(status, provider_status)
 
 
 class DataPage(QWidget):
@@ -199,7 +207,7 @@ class DataPage(QWidget):
 
     def export(self, path: str, fmt: str, split: str = "train") -> None:
         def work(ctx):
-            from engine import dataset
+            from engine.pairs import dataset
 
             report = dataset.export(ctx.store, split=split, fmt=fmt, out=path)
             problems = dataset.validate_openai(path, min_examples=1) if fmt == "openai" else []
@@ -230,7 +238,7 @@ class DataPage(QWidget):
 
         def work(ctx):
             from engine import llm
-            from engine import synth as synthesis
+            from engine.pairs import synthesis
 
             if ctx.store.main_language() is None:
                 from engine.errors import OwnVoiceError
@@ -294,13 +302,13 @@ class DataPage(QWidget):
         return self.base_url.text().strip() or None
 
     def start_pilot(self) -> None:
-        from engine import openai_ft
         from engine.errors import OwnVoiceError
+        from engine.pairs import pilot
 
         try:
-            plan = openai_ft.prepare(self.store, pairs=self.pilot_pairs.value(),
-                                     model=self.pilot_model.text().strip(),
-                                     epochs=self.pilot_epochs.value())
+            plan = pilot.prepare(self.store, pairs=self.pilot_pairs.value(),
+                                 model=self.pilot_model.text().strip(),
+                                 epochs=self.pilot_epochs.value())
         except OwnVoiceError as exc:
             self.pilot_status.setText(f"⚠ {exc}")
             return
@@ -312,33 +320,34 @@ class DataPage(QWidget):
             return
         base_url = self._pilot_base_url()
         task = self.runner.submit("starting the pilot",
-                                  lambda ctx: openai_ft.start(ctx.store, plan,
-                                                              base_url=base_url), writes=True)
+                                  lambda ctx: pilot.start(ctx.store, plan, base_url=base_url),
+                                  writes=True)
         task.succeeded.connect(self._pilot_started)
         task.failed.connect(self._pilot_failed)
 
-    def _pilot_started(self, job: dict) -> None:
-        self.pilot_status.setText(f"Pilot {job['id']} started ({job['provider_id']}, "
-                                  f"{job['status']}). Check its progress now and then.")
+    def _pilot_started(self, job: Job) -> None:
+        self.pilot_status.setText(f"Pilot {job.id} started ({job.provider_id}, "
+                                  f"{_state(job.status, job.meta.provider_status)}). Check "
+                                  "its progress now and then.")
 
     def refresh_pilot(self) -> None:
-        jobs = self.store.jobs(kind="openai-pilot")
+        jobs = self.store.jobs(kind=JobKind.PILOT)
         if not jobs:
             self.pilot_status.setText("No pilot yet.")
             return
-        job = jobs[0]
+        job_id = jobs[0].id
 
         def work(ctx):
-            from engine import openai_ft
+            from engine.pairs import pilot
 
-            return openai_ft.refresh(ctx.store, job)
+            return pilot.refresh(ctx.store, ctx.store.job(job_id))
 
         task = self.runner.submit("checking the pilot", work, writes=True)
         task.succeeded.connect(self._pilot_refreshed)
         task.failed.connect(self._pilot_failed)
 
     def _pilot_refreshed(self, state: dict) -> None:
-        lines = [f"Pilot {state['id']}: {state['status']}"]
+        lines = [f"Pilot {state['id']}: {_state(state['status'], state['provider_status'])}"]
         lines += [f"step {c['step']}: train loss {c['train_loss']}, validation loss "
                   f"{c['valid_loss']}" for c in state["checkpoints"]]
         if state["fine_tuned_model"]:
@@ -349,16 +358,17 @@ class DataPage(QWidget):
         self.pilot_use.setEnabled(bool(state["fine_tuned_model"]))
 
     def use_pilot(self) -> None:
-        jobs = self.store.jobs(kind="openai-pilot")
+        jobs = self.store.jobs(kind=JobKind.PILOT)
         if not jobs:
             return
-        job = jobs[0]
+        job_id = jobs[0].id
 
         def work(ctx):
-            from engine import models, openai_ft
+            from engine.pairs import pilot
+            from engine.translation import registry
 
-            row = openai_ft.use(ctx.store, ctx.store.job(job["id"]))
-            models.use(ctx.store, row["name"])
+            row = pilot.use(ctx.store, ctx.store.job(job_id))
+            registry.use(ctx.store, row["name"])
             return row
 
         task = self.runner.submit("registering the fine-tuned model", work, writes=True)
@@ -374,8 +384,10 @@ class DataPage(QWidget):
         self.pilot_status.setText(f"⚠ {message}")
 
     def _show_last_pilot(self) -> None:
-        jobs = self.store.jobs(kind="openai-pilot")
-        self.pilot_use.setEnabled(bool(jobs and jobs[0]["result"]))
+        jobs = self.store.jobs(kind=JobKind.PILOT)
+        self.pilot_use.setEnabled(bool(jobs and jobs[0].result))
         if jobs:
-            self.pilot_status.setText(f"Pilot {jobs[0]['id']}: {jobs[0]['status']}"
-                                      + (f" — {jobs[0]['result']}" if jobs[0]["result"] else ""))
+            job = jobs[0]
+            self.pilot_status.setText(
+                f"Pilot {job.id}: {_state(job.status, job.meta.provider_status)}"
+                + (f" — {job.result}" if job.result else ""))

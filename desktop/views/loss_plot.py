@@ -29,16 +29,20 @@ class LossPlot(QWidget):
         self.total_steps = 0
         self.update()
 
-    def add(self, record: dict) -> None:
-        """One progress.jsonl record."""
-        step = record.get("step", 0)
-        self.total_steps = max(self.total_steps, record.get("total_steps") or 0, step)
-        if record["event"] == "train" and record.get("loss") is not None:
-            self.train.append((step, float(record["loss"])))
-        elif record["event"] == "eval" and record.get("base") and record.get("val_loss"):
-            self.base = float(record["val_loss"])
-        elif record["event"] == "checkpoint" and record.get("val_loss") is not None:
-            self.val.append((step, float(record["val_loss"])))
+    def add(self, event) -> None:
+        """One progress event (engine/events.py); other events are ignored."""
+        from engine import events
+
+        if not isinstance(event, events.Step | events.Evaluation | events.Checkpoint):
+            return
+        step = event.step
+        self.total_steps = max(self.total_steps, event.total_steps or 0, step)
+        if isinstance(event, events.Step):
+            self.train.append((step, float(event.loss)))
+        elif isinstance(event, events.Evaluation) and event.base and event.val_loss:
+            self.base = float(event.val_loss)
+        elif isinstance(event, events.Checkpoint) and event.val_loss is not None:
+            self.val.append((step, float(event.val_loss)))
         self.update()
 
     def _ranges(self) -> tuple[float, float, float]:

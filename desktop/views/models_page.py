@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.models.rows import ROW_ROLE
-from desktop.models.tables import models_model
+from desktop.table_models.rows import ROW_ROLE
+from desktop.table_models.tables import models_model
 from desktop.views.widgets import table_view
 
 ABOUT_DEFAULT = """<p><b>The built-in model</b> (Gemma 3 270M) translates offline from the first
@@ -35,7 +35,7 @@ class ModelsPage(QWidget):
         self.view = table_view(self.models, stretch="path")
         self.add_button = QPushButton("Add GGUF…")
         self.recommended = QComboBox()
-        from engine.models import RECOMMENDED
+        from engine.translation.registry import RECOMMENDED
 
         for item in RECOMMENDED:
             self.recommended.addItem(f"{item['name']} ({item['size']})", item)
@@ -73,9 +73,9 @@ class ModelsPage(QWidget):
         self._update_buttons()
 
     def reload(self) -> None:
-        from engine import models
+        from engine.translation import registry
 
-        self.models.set_rows(models.list_models(self.store))
+        self.models.set_rows(registry.list_models(self.store))
         self._update_buttons()
 
     def selected(self) -> dict | None:
@@ -95,9 +95,9 @@ class ModelsPage(QWidget):
 
     def add_model(self, path: str) -> None:
         def work(ctx):
-            from engine import models
+            from engine.translation import registry
 
-            return models.add(ctx.store, path)
+            return registry.add(ctx.store, path)
 
         task = self.runner.submit("adding the model", work, writes=True)
         task.succeeded.connect(self._added)
@@ -115,9 +115,9 @@ class ModelsPage(QWidget):
         item = self.recommended.currentData()
 
         def work(ctx):
-            from engine import models
+            from engine.translation import registry
 
-            return models.add(ctx.store, item["spec"], name=item["name"],
+            return registry.add(ctx.store, item["spec"], name=item["name"],
                               progress=lambda done, total: ctx.progress(done, total or 0, ""),
                               cancelled=ctx.cancelled)
 
@@ -148,9 +148,9 @@ class ModelsPage(QWidget):
             return
 
         def work(ctx):
-            from engine import models
+            from engine.translation import registry
 
-            return models.use(ctx.store, row["name"])
+            return registry.use(ctx.store, row["name"])
 
         task = self.runner.submit("choosing the model", work, writes=True)
         task.succeeded.connect(self._changed)
@@ -167,9 +167,9 @@ class ModelsPage(QWidget):
             return
 
         def work(ctx):
-            from engine import models
+            from engine.translation import registry
 
-            return models.remove(ctx.store, row["name"])
+            return registry.remove(ctx.store, row["name"])
 
         task = self.runner.submit("removing the model", work, writes=True)
         task.succeeded.connect(self._changed)

@@ -6,7 +6,7 @@ start, from the database."""
 
 from __future__ import annotations
 
-import json
+import threading
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -28,30 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.views.loss_plot import LossPlot
+from engine import events
+from engine.errors import OwnVoiceError
+from engine.jobs import JobKind, JobState
 
 ROLE = Qt.ItemDataRole.UserRole
-ACTIVE_REMOTE = ("uploading", "launching", "running")
-
-
-def _describe(record: dict) -> str | None:
-    event = record.get("event")
-    if event == "train":
-        return None  # the status line shows those
-    if event == "eval" and record.get("base"):
-        return f"base model validation loss {record['val_loss']:.4f}"
-    if event == "checkpoint":
-        val = record.get("val_loss")
-        return (f"checkpoint at step {record['step']}"
-                + (f", validation loss {val:.4f}" if val is not None else "")
-                + (" (best so far)" if record.get("best") else ""))
-    if event == "early_stop":
-        return f"stopped early at step {record['step']}: validation loss stopped improving"
-    if event == "state":
-        cost = record.get("cost")
-        return f"[{record['state']}]" + (f" ${cost['usd']:.2f} so far" if cost else "")
-    if event == "done":
-        return f"training finished at step {record['step']}"
-    return None
 
 
 class TrainPage(QWidget):
@@ -60,6 +41,7 @@ class TrainPage(QWidget):
         self.runner, self.hub, self.store = runner, hub, store
         self.task = None
         self.job_id: int | None = None
+        self._cancel = threading.Event()  # set by Cancel: stop the job, not only the follow
         self._build()
         self.reload()
         if not self._reattach() and self.jobs.count():
@@ -162,14 +144,13 @@ class TrainPage(QWidget):
         self.jobs.blockSignals(True)
         self.jobs.clear()
         for job in self.store.jobs():
-            if job["kind"] not in ("local", "remote"):
+            if job.kind not in (JobKind.LOCAL, JobKind.REMOTE):
                 continue
-            where = (job["meta"].get("remote") or {}).get("host") or job["kind"]
-            item = QListWidgetItem(f"#{job['id']} {where} · {job['status']}"
-                                   + (f" → {job['result']}" if job["result"] else ""))
-            item.setData(ROLE, job["id"])
+            item = QListWidgetItem(f"#{job.id} {job.where} · {job.status.value}"
+                                   + (f" → {job.result}" if job.result else ""))
+            item.setData(ROLE, job.id)
             self.jobs.addItem(item)
-            if job["id"] == self.job_id:
+            if job.id == self.job_id:
                 self.jobs.setCurrentItem(item)
         self.jobs.blockSignals(False)
 
@@ -178,61 +159,57 @@ class TrainPage(QWidget):
 
     # --- running --------------------------------------------------------------------------
 
-    def _options(self) -> dict:
-        return {"base_model": self.base.text().strip() or None,
-                "max_steps": self.steps.value() or None, "epochs": self.epochs.value(),
-                "learning_rate": self.learning_rate.value()}
+    def _request(self):
+        from engine.training.targets import TrainingRequest
+
+        return TrainingRequest(base_model=self.base.text().strip() or None,
+                               max_steps=self.steps.value() or None, epochs=self.epochs.value(),
+                               learning_rate=self.learning_rate.value(),
+                               quant=self.quant.currentText())
+
+    def _target(self):
+        """The chosen target (engine/training/targets.py, remote/targets.py)."""
+        from remote.rented import Budget
+        from remote.targets import target_for
+
+        spec = self.target.currentData() or "local"
+        if spec.startswith("remote:"):
+            spec = spec.partition(":")[2]
+        elif spec == "lambda":
+            spec = f"lambda:{self.instance_type.text().strip()}"
+        return target_for(spec, ssh_key_name=self.ssh_key_name.text().strip() or None,
+                          budget=Budget(max_hours=self.max_hours.value(),
+                                        max_usd=self.max_usd.value() or None))
 
     def start(self) -> None:
+        """Train through the one training operation (engine.training.targets.run): the
+        target checks every value before anything is written, rented or sent."""
         if self.task is not None:
             return
-        kind, _, host_name = (self.target.currentData() or "local").partition(":")
-        options, quant = self._options(), self.quant.currentText()
-        cloud = {"instance_type": self.instance_type.text().strip(),
-                 "ssh_key_name": self.ssh_key_name.text().strip(),
-                 "max_hours": self.max_hours.value(), "max_usd": self.max_usd.value() or None}
-        if kind == "lambda" and not cloud["ssh_key_name"]:
-            self.status.setText("Give the name of your SSH key in your Lambda account.")
+        request = self._request()
+        try:
+            target = self._target()
+            target.prepare(self.store, request)
+        except OwnVoiceError as exc:
+            self.status.setText(str(exc))
             return
 
+        cancel = self._cancel = threading.Event()
+
         def work(ctx):
-            from engine import finetune
-            from remote import oneclick
+            from engine.training.targets import run
 
-            store = ctx.store
+            return run(target, ctx.store, request, on_event=ctx.emit_event,
+                       stop=ctx.cancelled, cancel=cancel.is_set)
 
-            def emit(record: dict) -> None:
-                ctx.emit_text(json.dumps(record))
-
-            def state(value: dict) -> None:
-                emit({"event": "state", "step": 0, **value})
-
-            job = finetune.prepare(store, kind="local" if kind == "local" else "remote",
-                                   **options)
-            emit({"event": "job", "job": job["id"], "step": 0})
-            if kind == "local":
-                return finetune.run(store, job, quant=quant, on_progress=emit,
-                                    cancelled=ctx.cancelled)
-            if kind == "remote":
-                return oneclick.on_own_box(store, job, store.host(host_name), quant=quant,
-                                           on_progress=emit, on_state=state,
-                                           stop=ctx.cancelled)
-            from remote.cloud import LambdaCloud
-            from remote.rented import Budget
-
-            return oneclick.on_rented_box(
-                store, job, LambdaCloud.from_keyring(), instance_type=cloud["instance_type"],
-                region=None, ssh_key_name=cloud["ssh_key_name"], key_file=None,
-                budget=Budget(max_hours=cloud["max_hours"], max_usd=cloud["max_usd"]),
-                quant=quant, on_progress=emit, on_state=state, cancelled=ctx.cancelled)
-
+        self.job_id = None
         self.plot.clear()
         self.log.clear()
         self._run("training", work)
 
     def _run(self, name: str, work) -> None:
         self.task = self.runner.submit(name, work)
-        self.task.text.connect(self._record)
+        self.task.event.connect(self._event)
         self.task.succeeded.connect(self._done)
         self.task.failed.connect(self._failed)
         self.task.finished.connect(self._ended)
@@ -240,29 +217,31 @@ class TrainPage(QWidget):
         self.cancel_button.setEnabled(True)
         self.status.setText("Starting…")
 
-    def _record(self, text: str) -> None:
-        record = json.loads(text)
-        if record["event"] == "job":
-            self.job_id = record["job"]
+    def _event(self, event) -> None:
+        """A progress event from the running job (engine/events.py)."""
+        if isinstance(event, events.Stage) and event.job is not None \
+                and event.job != self.job_id:
+            self.job_id = event.job
             self.reload()
-            return
-        self.plot.add(record)
-        if record["event"] == "train":
-            eta = f" · ETA {record['eta_s'] / 60:.1f} min" if record.get("eta_s") else ""
-            memory = (f" · GPU {record['gpu_memory_gb']} GB" if record.get("gpu_memory_gb")
-                      else "")
-            self.status.setText(f"Job {self.job_id}: step {record['step']}/"
-                                f"{record['total_steps']} · loss {record['loss']:.3f} · "
-                                f"{record['tokens_per_s']:.0f} tokens/s{eta}{memory}")
-        line = _describe(record)
+        self.plot.add(event)
+        if isinstance(event, events.Step):
+            eta = f" · ETA {event.eta_s / 60:.1f} min" if event.eta_s else ""
+            memory = f" · GPU {event.gpu_memory_gb} GB" if event.gpu_memory_gb else ""
+            self.status.setText(f"Job {self.job_id}: step {event.step}/{event.total_steps} · "
+                                f"loss {event.loss:.3f} · {event.tokens_per_s:.0f} "
+                                f"tokens/s{eta}{memory}")
+        line = events.describe(event)
         if line:
             self.log.appendPlainText(line)
-            if record["event"] == "state" and record.get("cost"):
-                self.status.setText(f"Job {self.job_id}: {record['state']} · "
-                                    f"${record['cost']['usd']:.2f} so far "
-                                    f"(${record['cost']['usd_per_hour']:.2f}/h)")
+        if isinstance(event, events.Stage) and event.cost_usd is not None:
+            self.status.setText(f"Job {self.job_id}: {event.stage} · ${event.cost_usd:.2f} "
+                                f"so far (${event.usd_per_hour:.2f}/h)")
 
     def _done(self, row) -> None:
+        if row is None and self._cancel.is_set():
+            self.status.setText(f"Job {self.job_id} cancelled; its last checkpoint stays on "
+                                "its box.")
+            return
         if row is None:
             self.status.setText(f"Job {self.job_id} goes on on its box; OwnVoice follows it "
                                 "again at the next start.")
@@ -282,35 +261,23 @@ class TrainPage(QWidget):
         self.reload()
 
     def cancel(self) -> None:
-        """Local and rented runs stop through their task; a job on your own box is told to
-        stop on the box (it writes a checkpoint), and the follower sees it end."""
+        """Stop the job itself, wherever it runs: here after the current step, on your box
+        by a signal to its runner (it writes a checkpoint first), on a rented box by
+        stopping it and terminating the instance. (Closing the window only lets go of a job
+        on your box: it goes on, and the page follows it again at the next start.)"""
         if self.task is None:
             return
-        job = self.store.job(self.job_id) if self.job_id else None
-        if job is None or job["kind"] == "local" or job["meta"].get("cloud"):
-            self.task.cancel()
-            self.status.setText("Stopping after the current step…")
-            return
-        host_row = self.store.host(job["meta"]["remote"]["host"])
-
-        def work(ctx):
-            from remote import jobs
-            from remote.session import Host, Session
-
-            with Session(Host.from_row(host_row)) as session:
-                return jobs.cancel(ctx.store, session, ctx.store.job(job["id"]))
-
-        task = self.runner.submit("cancelling the job", work)
-        task.failed.connect(self._failed)
-        self.status.setText(f"Asking the box to stop job {job['id']}…")
+        self._cancel.set()
+        self.task.cancel()
+        self.status.setText("Stopping the job after its current step…")
 
     # --- re-attaching and past jobs ---------------------------------------------------------
 
     def _reattach(self) -> bool:
-        """Follow the latest remote job that was running when the app last closed."""
-        for job in self.store.jobs(kind="remote"):
-            if job["status"] in ACTIVE_REMOTE and (job["meta"].get("remote") or {}).get("pid"):
-                self.attach(job["id"])
+        """Follow the latest job on a box that was running when the app last closed."""
+        for job in self.store.jobs(kind=JobKind.REMOTE):
+            if job.status.active and job.meta.remote is not None and job.meta.remote.pid:
+                self.attach(job.id)
                 return True
         return False
 
@@ -318,25 +285,20 @@ class TrainPage(QWidget):
         self.job_id = job_id
         self._show_history(job_id)
         job = self.store.job(job_id)
-        host_row = self.store.host(job["meta"]["remote"]["host"])
-        if host_row is None:
-            self.status.setText(f"Job {job_id}'s box is no longer known.")
-            return
+        where = job.where
+
+        cancel = self._cancel = threading.Event()
 
         def work(ctx):
-            from remote import jobs
-            from remote.session import Host, Session
+            from engine.training.targets import follow
+            from remote.targets import target_of
 
-            def emit(record: dict) -> None:
-                ctx.emit_text(json.dumps(record))
-
-            with Session(Host.from_row(host_row)) as session:
-                return jobs.follow(ctx.store, session, ctx.store.job(job_id), on_progress=emit,
-                                   on_state=lambda s: emit({"event": "state", "step": 0, **s}),
-                                   stop=ctx.cancelled)
+            current = ctx.store.job(job_id)
+            return follow(target_of(ctx.store, current), ctx.store, current,
+                          on_event=ctx.emit_event, stop=ctx.cancelled, cancel=cancel.is_set)
 
         self._run("following the job", work)
-        self.log.appendPlainText(f"re-attached to job {job_id} on {host_row['name']}")
+        self.log.appendPlainText(f"re-attached to job {job_id} on {where}")
 
     def _show_history(self, job_id: int) -> None:
         from remote.jobs import local_progress_file
@@ -344,34 +306,33 @@ class TrainPage(QWidget):
         self.plot.clear()
         job = self.store.job(job_id)
         path = local_progress_file(job)
-        if not path.exists() and job["meta"].get("job_file"):
+        if not path.exists() and job.meta.job_file:
             from pathlib import Path
 
-            path = Path(job["meta"]["job_file"]).parent / "run" / "progress.jsonl"
+            path = Path(job.meta.job_file).parent / "run" / "progress.jsonl"
         self.log.clear()
-        if path.exists():
-            for line in path.read_text("utf-8").splitlines():
-                if line.strip():
-                    record = json.loads(line)
-                    self.plot.add(record)
-                    described = _describe(record)
-                    if described:
-                        self.log.appendPlainText(described)
+        for event in events.read(path):
+            self.plot.add(event)
+            described = events.describe(event)
+            if described:
+                self.log.appendPlainText(described)
 
     def _job_selected(self, item, _previous=None) -> None:
         if item is not None and self.task is None:
             self.job_id = item.data(ROLE)
             self._show_history(self.job_id)
             job = self.store.job(self.job_id)
-            train = job["meta"].get("train") or {}
+            train = job.meta.train or {}
+            model = f", model {job.result}" if job.result else ""
             if train.get("best_val_loss") is not None and train.get("base_val_loss"):
-                self.status.setText(f"Job {job['id']} ({job['status']}): validation loss "
+                self.status.setText(f"Job {job.id} ({job.status.value}): validation loss "
                                     f"{train['base_val_loss']:.3f} (base) → "
-                                    f"{train['best_val_loss']:.3f}"
-                                    + (f", model {job['result']}" if job["result"] else ""))
+                                    f"{train['best_val_loss']:.3f}{model}")
             else:
-                self.status.setText(f"Job {job['id']}: {job['status']}"
-                                    + (f", model {job['result']}" if job["result"] else ""))
+                self.status.setText(f"Job {job.id}: {job.status.value}{model}"
+                                    + (f" — {job.meta.error}"
+                                       if job.status is JobState.FAILED and job.meta.error
+                                       else ""))
 
     def load_prices(self) -> None:
         def work(_ctx):

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.models.rows import ROW_ROLE
-from desktop.models.tables import history_model
+from desktop.table_models.rows import ROW_ROLE
+from desktop.table_models.tables import history_model
 from desktop.views.widgets import diff_html, language_combo, select_data, table_view
 
 
@@ -114,11 +114,11 @@ class TranslatePage(QWidget):
     # --- models and languages ------------------------------------------------------------
 
     def reload_models(self) -> None:
-        from engine import models
+        from engine.translation import registry
 
         current = self.model_combo.currentData()
         self.model_combo.clear()
-        rows = models.list_models(self.store)
+        rows = registry.list_models(self.store)
         for row in rows:
             self.model_combo.addItem(row["name"], row["id"])
         select_data(self.model_combo, current if current is not None
@@ -161,12 +161,12 @@ class TranslatePage(QWidget):
         translators = self.translators
 
         def work(ctx):
-            from engine import models
-            from engine.translate import Translator
+            from engine.translation import registry
+            from engine.translation.translate import Translator
 
             row = ctx.store.model(model_id)
             if model_id not in translators:
-                translators[model_id] = Translator(models.open_backend(row))
+                translators[model_id] = Translator(registry.open_backend(row))
             result = translators[model_id].translate(
                 text, source=source, target=target, on_text=ctx.emit_text,
                 cancelled=ctx.cancelled)
@@ -254,7 +254,7 @@ class TranslatePage(QWidget):
         translation_id = self.current["id"]
 
         def save(ctx):
-            from engine import corrections
+            from engine.pairs import corrections
 
             row = ctx.store.translation(translation_id)
             pairs = corrections.correction_pairs(row, corrected)
@@ -295,7 +295,7 @@ class TranslatePage(QWidget):
         select_data(self.from_combo, self.current["source_lang"])
         select_data(self.to_combo, self.current["target_lang"])
         if self.current["corrected_text"]:  # show what the user changed
-            from engine.corrections import word_diff
+            from engine.pairs.corrections import word_diff
 
             self.diff.setText("Your correction: " + diff_html(word_diff(
                 self.current["output_text"].strip(), self.current["corrected_text"])))

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import re
 
-from . import model
-from .cleanup import fold_spaces, has_template_tags, has_words, is_url_only, strip_template_tags
+from engine.corpus import parsed
+from engine.corpus.cleanup import (
+    fold_spaces,
+    has_template_tags,
+    has_words,
+    is_url_only,
+    strip_template_tags,
+)
 
 _MATH = re.compile(r"^\s*(\$\$|\\\[|\\begin\{)")
 # kramdown attribute lists ({: .class}, {:toc}) and Markdown-in-HTML leftovers.
@@ -17,7 +23,7 @@ _ATTRIBUTE_LIST = re.compile(r"\{:[^}]*\}")
 
 
 def classify_paragraph(*, text: str, text_outside_links: str, images: int, links: int,
-                       raw: str, had_html: bool = False) -> model.Segment | None:
+                       raw: str, had_html: bool = False) -> parsed.Segment | None:
     """A segment for a paragraph, or None when nothing of it is worth keeping.
 
     text: the paragraph's words (link text included, URLs and markup removed);
@@ -25,20 +31,20 @@ def classify_paragraph(*, text: str, text_outside_links: str, images: int, links
     """
     cleaned = fold_spaces(_ATTRIBUTE_LIST.sub("", strip_template_tags(text)))
     if _MATH.match(raw):
-        return model.Segment(model.MATH, cleaned, raw)
+        return parsed.Segment(parsed.MATH, cleaned, raw)
     if not has_words(cleaned):
         if images:
-            return model.Segment(model.IMAGE, cleaned, raw)
+            return parsed.Segment(parsed.IMAGE, cleaned, raw)
         if has_template_tags(text) or _ATTRIBUTE_LIST.search(text):
-            return model.Segment(model.MARKUP, cleaned, raw)
+            return parsed.Segment(parsed.MARKUP, cleaned, raw)
         if is_url_only(cleaned) or links:
-            return model.Segment(model.LINK, cleaned, raw)
+            return parsed.Segment(parsed.LINK, cleaned, raw)
         if had_html:
-            return model.Segment(model.HTML, cleaned, raw)
-        return None if not cleaned else model.Segment(model.MARKUP, cleaned, raw)
+            return parsed.Segment(parsed.HTML, cleaned, raw)
+        return None if not cleaned else parsed.Segment(parsed.MARKUP, cleaned, raw)
     outside = strip_template_tags(text_outside_links)
     if links and not has_words(outside):
-        return model.Segment(model.LINK, cleaned, raw)
+        return parsed.Segment(parsed.LINK, cleaned, raw)
     if is_url_only(cleaned):
-        return model.Segment(model.LINK, cleaned, raw)
-    return model.Segment(model.PROSE, cleaned, raw)
+        return parsed.Segment(parsed.LINK, cleaned, raw)
+    return parsed.Segment(parsed.PROSE, cleaned, raw)

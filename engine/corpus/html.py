@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
-from . import model
-from .blocks import classify_paragraph
-from .cleanup import BREAK_MARK, fold_spaces, is_wide
+from engine.corpus import parsed
+from engine.corpus.blocks import classify_paragraph
+from engine.corpus.cleanup import BREAK_MARK, fold_spaces, is_wide
 
 _DROP = {"script", "style", "noscript", "template", "svg", "iframe", "form", "button", "input",
          "select", "textarea", "canvas", "object", "embed", "link", "meta", "head", "audio",
@@ -42,7 +42,7 @@ class HtmlPage:
     date: str | None = None
     lang: str | None = None
     url: str | None = None
-    segments: list[model.Segment] = field(default_factory=list)
+    segments: list[parsed.Segment] = field(default_factory=list)
 
 
 def parse_page(html: str) -> HtmlPage:
@@ -59,7 +59,7 @@ def parse_page(html: str) -> HtmlPage:
     return page
 
 
-def fragment_segments(html: str) -> list[model.Segment]:
+def fragment_segments(html: str) -> list[parsed.Segment]:
     """A body fragment (a WordPress post's content): every block is the author's."""
     soup = _soup(html)
     for tag in soup.find_all(_DROP):
@@ -145,13 +145,13 @@ def _label(tag: Tag) -> str:
 # --- walking blocks --------------------------------------------------------------------
 
 
-def _walk_root(root: Tag) -> list[model.Segment]:
-    out: list[model.Segment] = []
+def _walk_root(root: Tag) -> list[parsed.Segment]:
+    out: list[parsed.Segment] = []
     _walk(root, out)
     return out
 
 
-def _walk(container: Tag, out: list[model.Segment]) -> None:
+def _walk(container: Tag, out: list[parsed.Segment]) -> None:
     inline: list = []
     for child in list(container.children):
         if isinstance(child, Comment):
@@ -178,12 +178,12 @@ def _contains_block(tag: Tag) -> bool:
     return any(getattr(d, "name", None) in _BLOCKS_INSIDE_INLINE for d in tag.descendants)
 
 
-def _block(tag: Tag, out: list[model.Segment]) -> None:
+def _block(tag: Tag, out: list[parsed.Segment]) -> None:
     name = tag.name
     if name in _HEADINGS:
         text = _words(tag).text
         if text:
-            out.append(model.Segment(model.HEADING, text, str(tag)))
+            out.append(parsed.Segment(parsed.HEADING, text, str(tag)))
     elif name == "p":
         if _contains_block(tag):
             _walk(tag, out)
@@ -194,34 +194,34 @@ def _block(tag: Tag, out: list[model.Segment]) -> None:
                  if not li.find(["li", "dt", "dd"])]
         text = fold_spaces("\n".join(items))
         if text:
-            out.append(model.Segment(model.LIST, text, str(tag)))
+            out.append(parsed.Segment(parsed.LIST, text, str(tag)))
     elif name == "blockquote":
         text = fold_spaces("\n".join(_words(p).text for p in _paragraph_tags(tag)))
         if text:
-            out.append(model.Segment(model.QUOTE, text, str(tag)))
+            out.append(parsed.Segment(parsed.QUOTE, text, str(tag)))
     elif name == "pre":
-        out.append(model.Segment(model.CODE, tag.get_text().strip("\n"), str(tag)))
+        out.append(parsed.Segment(parsed.CODE, tag.get_text().strip("\n"), str(tag)))
     elif name == "table":
         if tag.find(["p", "div", "table", "h1", "h2", "h3"]):  # a layout table
             _walk(tag, out)
         else:
             rows = [" | ".join(fold_spaces(c.get_text(" ")) for c in tr.find_all(["td", "th"]))
                     for tr in tag.find_all("tr")]
-            out.append(model.Segment(model.TABLE, "\n".join(r for r in rows if r), str(tag)))
+            out.append(parsed.Segment(parsed.TABLE, "\n".join(r for r in rows if r), str(tag)))
     elif name == "figure":
         caption = tag.find("figcaption")
         if tag.find(["pre", "code"]) and not tag.find("img"):
-            out.append(model.Segment(model.CODE, tag.get_text().strip("\n"), str(tag)))
+            out.append(parsed.Segment(parsed.CODE, tag.get_text().strip("\n"), str(tag)))
         elif tag.find("blockquote"):
             _block(tag.find("blockquote"), out)
         else:
-            out.append(model.Segment(model.IMAGE, "", str(tag)))
+            out.append(parsed.Segment(parsed.IMAGE, "", str(tag)))
         if caption is not None and _words(caption).text:
-            out.append(model.Segment(model.CAPTION, _words(caption).text, str(caption)))
+            out.append(parsed.Segment(parsed.CAPTION, _words(caption).text, str(caption)))
     elif name == "figcaption":
         text = _words(tag).text
         if text:
-            out.append(model.Segment(model.CAPTION, text, str(tag)))
+            out.append(parsed.Segment(parsed.CAPTION, text, str(tag)))
     elif name in ("hr",) or name in _CHROME:
         return
     else:
@@ -291,7 +291,7 @@ def _tidy(text: str) -> str:
     return fold_spaces(out.replace(BREAK_MARK, "\n"))
 
 
-def _flush(nodes: list, out: list[model.Segment], *, whole: Tag | None = None) -> None:
+def _flush(nodes: list, out: list[parsed.Segment], *, whole: Tag | None = None) -> None:
     """Loose inline content: one paragraph per run separated by two or more <br>.
 
     `whole`: the element the nodes came from; its markup is the source of a single run.
@@ -313,7 +313,7 @@ def _flush(nodes: list, out: list[model.Segment], *, whole: Tag | None = None) -
         _paragraph(run, out, source=str(whole) if whole is not None and len(runs) == 1 else None)
 
 
-def _paragraph(nodes: list, out: list[model.Segment], *, source: str | None = None) -> None:
+def _paragraph(nodes: list, out: list[parsed.Segment], *, source: str | None = None) -> None:
     acc = _Words()
     for node in nodes:
         _collect(node, acc, in_link=False)

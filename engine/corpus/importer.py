@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import OwnVoiceError
-from . import frontmatter, html, lang, markdown, model, plaintext, wxr
-from .reading import SkipFile, decode_bytes
+from engine.corpus import frontmatter, html, lang, markdown, parsed, plaintext, wxr
+from engine.corpus.reading import SkipFile, decode_bytes
+from engine.errors import OwnVoiceError
 
 FORMATS = {
     ".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".mkd": "markdown",
@@ -102,7 +102,7 @@ def import_paths(store, paths: Iterable[Path | str], *, progress: Progress | Non
         except OSError as exc:
             report.skipped.append(Skipped(str(file), f"cannot read: {exc.strerror or exc}"))
         except sqlite3.OperationalError as exc:
-            if "full" in str(exc):
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
                 raise OwnVoiceError(
                     f"The disk holding the OwnVoice database is full ({exc}). Nothing was "
                     f"half-written: free some space and import again to continue.") from exc
@@ -125,7 +125,7 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
     if DRAFT_DIRS & set(file.relative_to(root).parts[:-1] if file.is_relative_to(root) else ()):
         raise SkipFile("draft (in a _drafts folder)")
     key = str(file.resolve())
-    content_hash = model.sha256_hex(data)
+    content_hash = parsed.sha256_hex(data)
     if store.document_hash(key) == content_hash:
         report.unchanged += 1
         return
@@ -136,7 +136,7 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
         return
     text, encoding = decode_bytes(data)
     split_key = file.relative_to(root).as_posix() if file.is_relative_to(root) else file.name
-    doc = model.ParsedDocument(key=key, path=str(file), format=fmt, content_hash=content_hash,
+    doc = parsed.ParsedDocument(key=key, path=str(file), format=fmt, content_hash=content_hash,
                                split_key=split_key)
     if encoding not in ("utf-8", "ascii"):
         doc.meta["encoding"] = encoding
@@ -146,7 +146,7 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
     _save(store, doc, declared_lang, report)
 
 
-def _parse_into(doc: model.ParsedDocument, text: str, file: Path,
+def _parse_into(doc: parsed.ParsedDocument, text: str, file: Path,
                 report: ImportReport) -> str | None:
     """Fill the document's segments and metadata; returns the language it declares."""
     if doc.format == "markdown":
@@ -185,11 +185,11 @@ def _import_wxr(store, file: Path, data: bytes, report: ImportReport) -> None:
         return
     for post in export.posts:
         key = f"wxr:{post.guid}"
-        content_hash = model.sha256_hex("\0".join((post.title, post.date or "", post.body_html)))
+        content_hash = parsed.sha256_hex("\0".join((post.title, post.date or "", post.body_html)))
         if store.document_hash(key) == content_hash:
             report.unchanged += 1
             continue
-        doc = model.ParsedDocument(
+        doc = parsed.ParsedDocument(
             key=key, path=f"{file}#{post.meta.get('slug') or post.post_id}", format="wxr",
             content_hash=content_hash, split_key=post.guid, title=post.title or None,
             date=post.date, url=post.link, meta=post.meta)
@@ -200,7 +200,7 @@ def _import_wxr(store, file: Path, data: bytes, report: ImportReport) -> None:
         _save(store, doc, None, report)
 
 
-def _save(store, doc: model.ParsedDocument, declared_lang: str | None,
+def _save(store, doc: parsed.ParsedDocument, declared_lang: str | None,
           report: ImportReport) -> None:
     assign_languages(doc, declared_lang)
     outcome, added = store.save_document(doc)
@@ -208,27 +208,27 @@ def _save(store, doc: model.ParsedDocument, declared_lang: str | None,
     report.segments_added += added
 
 
-def _first_heading(segments: list[model.Segment]) -> str | None:
+def _first_heading(segments: list[parsed.Segment]) -> str | None:
     for segment in segments:
-        if segment.kind == model.HEADING:
+        if segment.kind == parsed.HEADING:
             return segment.text
     return None
 
 
-def assign_languages(doc: model.ParsedDocument, declared: str | None = None) -> None:
+def assign_languages(doc: parsed.ParsedDocument, declared: str | None = None) -> None:
     """Language per segment, and the document's: the language most of its prose is in.
 
     Short segments ("Thanks!") are too short to identify alone: where their script
     matches the document's language, they take the document's language.
     """
-    guesses: list[tuple[model.Segment, str | None, bool]] = []
+    guesses: list[tuple[parsed.Segment, str | None, bool]] = []
     weight: Counter = Counter()
     for segment in doc.segments:
-        if segment.kind not in model.WORDY_KINDS or not segment.text:
+        if segment.kind not in parsed.WORDY_KINDS or not segment.text:
             continue
         code, confident = lang.detect(segment.text)
         guesses.append((segment, code, confident))
-        if code and segment.kind == model.PROSE:
+        if code and segment.kind == parsed.PROSE:
             weight[code] += len(segment.text)
     if not weight:
         for _, code, _ in guesses:

@@ -13,9 +13,9 @@ from functools import lru_cache
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from . import model
-from .blocks import classify_paragraph
-from .cleanup import BREAK_MARK, fold_spaces, join_lines
+from engine.corpus import parsed
+from engine.corpus.blocks import classify_paragraph
+from engine.corpus.cleanup import BREAK_MARK, fold_spaces, join_lines
 
 _FOOTNOTE_REF = re.compile(r"^\^\S+$")
 _WIKI_EMBED = re.compile(r"!\[\[[^\]]*\]\]")  # Obsidian ![[image.png]]
@@ -33,11 +33,11 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
-def segments(body: str) -> list[model.Segment]:
+def segments(body: str) -> list[parsed.Segment]:
     body = _WIKI_LINK.sub(r"\1", _WIKI_EMBED.sub("", body))
     lines = body.split("\n")
     tokens = _parser().parse(body)
-    out: list[model.Segment] = []
+    out: list[parsed.Segment] = []
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -70,41 +70,41 @@ def _source(lines: list[str], token: Token) -> str:
     return "\n".join(lines[start:end]).strip("\n")
 
 
-def _block_segment(token: Token, block: list[Token], source: str) -> model.Segment | None:
+def _block_segment(token: Token, block: list[Token], source: str) -> parsed.Segment | None:
     kind = token.type
     if kind == "heading_open":
-        return _words_segment(model.HEADING, block, source)
+        return _words_segment(parsed.HEADING, block, source)
     if kind == "paragraph_open":
         return _paragraph(block[1], source)
     if kind in ("bullet_list_open", "ordered_list_open"):
-        return _words_segment(model.LIST, block, source)
+        return _words_segment(parsed.LIST, block, source)
     if kind == "blockquote_open":
-        return _words_segment(model.QUOTE, block, source)
+        return _words_segment(parsed.QUOTE, block, source)
     if kind == "fence":
         lang = (token.info or "").strip().split(" ")[0].lower()
-        kind_ = model.MATH if lang in _MATH_FENCES else model.CODE
-        return model.Segment(kind_, token.content.rstrip("\n"), source)
+        kind_ = parsed.MATH if lang in _MATH_FENCES else parsed.CODE
+        return parsed.Segment(kind_, token.content.rstrip("\n"), source)
     if kind == "code_block":
-        return model.Segment(model.CODE, token.content.rstrip("\n"), source)
+        return parsed.Segment(parsed.CODE, token.content.rstrip("\n"), source)
     if kind == "table_open":
-        return model.Segment(model.TABLE, _table_text(block), source)
+        return parsed.Segment(parsed.TABLE, _table_text(block), source)
     if kind == "html_block":
         if _HTML_COMMENT.match(token.content):  # <!--more--> and friends
             return None
-        return model.Segment(model.HTML, _html_text(token.content), source)
+        return parsed.Segment(parsed.HTML, _html_text(token.content), source)
     return None  # hr, and anything a plugin might add
 
 
-def _words_segment(kind: str, block: list[Token], source: str) -> model.Segment | None:
+def _words_segment(kind: str, block: list[Token], source: str) -> parsed.Segment | None:
     texts = [_inline_words(t)[0] for t in block if t.type == "inline"]
     text = fold_spaces("\n".join(t for t in texts if t.strip()))
-    return model.Segment(kind, text, source) if text else None
+    return parsed.Segment(kind, text, source) if text else None
 
 
-def _paragraph(inline: Token, source: str) -> model.Segment | None:
+def _paragraph(inline: Token, source: str) -> parsed.Segment | None:
     text, outside, images, links, had_html = _inline_words(inline)
     if _FOOTNOTE_DEFINITION.match(source):
-        return model.Segment(model.FOOTNOTE, text.lstrip(": "), source)
+        return parsed.Segment(parsed.FOOTNOTE, text.lstrip(": "), source)
     return classify_paragraph(text=text, text_outside_links=outside, images=images, links=links,
                               raw=source, had_html=had_html)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import OwnVoiceError
+from engine.errors import OwnVoiceError
 
 END_OF_TURN = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>")
 # For base models without a chat template: the family's own turn tokens where the

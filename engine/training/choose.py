@@ -12,14 +12,15 @@ import json
 import math
 from pathlib import Path
 
-from .. import guards, synth_filters
-from .config import TrainConfig
-from .data import read_jsonl
+from engine.pairs import filters
+from engine.training.config import TrainConfig
+from engine.training.data import read_jsonl
+from engine.translation import guards
 
 
 def candidates(output_dir: Path | str, top: int) -> list[dict]:
     found = []
-    from .checkpoint import complete
+    from engine.training.checkpoint import complete
 
     for checkpoint in complete(Path(output_dir)):
         metrics = json.loads((checkpoint / "metrics.json").read_text())
@@ -35,7 +36,7 @@ def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    from .base import load_base
+    from engine.training.base import load_base
 
     chosen = candidates(config.output_dir, top)
     if not chosen or not config.val_file:
@@ -45,6 +46,7 @@ def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]
     for candidate in chosen:
         adapter = Path(candidate["path"]) / "adapter"
         tokenizer = AutoTokenizer.from_pretrained(str(adapter))
+        stop_ids = _stop_ids(tokenizer)
         model = PeftModel.from_pretrained(base, str(adapter))
         model.eval()
         ratios, drift, stopped = [], [], 0
@@ -56,12 +58,12 @@ def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]
             budget = guards.max_new_tokens(len(tokenizer(reference)["input_ids"]))
             with torch.no_grad():
                 out = model.generate(**ids, max_new_tokens=budget, do_sample=False,
-                                     eos_token_id=_stop_ids(tokenizer))
+                                     eos_token_id=stop_ids)
             new = out[0, ids["input_ids"].shape[1]:]
-            stopped += int(len(new) < budget)
+            stopped += _stop_reason(new, stop_ids, budget) == guards.StopReason.STOP
             text = tokenizer.decode(new, skip_special_tokens=True).strip()
             ratios.append(abs(math.log(max(len(text), 1) / max(len(reference), 1))))
-            drift.append(0.0 if synth_filters.check_numbers(reference, text) is None else 1.0)
+            drift.append(0.0 if filters.check_numbers(reference, text) is None else 1.0)
         base = model.unload()  # the base without this adapter, for the next one
         candidate.update(length_drift=round(sum(ratios) / len(ratios), 4),
                          number_drift=round(sum(drift) / len(drift), 4),
@@ -71,7 +73,15 @@ def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]
     return sorted(chosen, key=lambda c: c["score"])
 
 
+def _stop_reason(new, stop_ids: list[int], budget: int) -> guards.StopReason:
+    """Why generate() ended: it emitted an end-of-turn token (`stop`; generate ends on the
+    first one, so it is the last token), or it ran to the budget (`length`)."""
+    if (len(new) and int(new[-1]) in stop_ids) or len(new) < budget:
+        return guards.StopReason.STOP
+    return guards.StopReason.LENGTH
+
+
 def _stop_ids(tokenizer) -> list[int]:
-    from .base import end_of_turn_ids
+    from engine.training.base import end_of_turn_ids
 
     return end_of_turn_ids(tokenizer)

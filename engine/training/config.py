@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from ..errors import OwnVoiceError
+from engine.errors import OwnVoiceError
 
 # LoRA defaults per model family: attention and MLP projections, a moderate rank.
 FAMILY_TARGETS = {

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import OwnVoiceError
+from engine.errors import OwnVoiceError
 
 IGNORE = -100  # label of tokens the loss ignores
 

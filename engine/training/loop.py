@@ -18,11 +18,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import OwnVoiceError
-from . import checkpoint, data
-from .base import default_chat_template, end_of_turn_ids, load_base, precision
-from .config import TrainConfig
-from .progress import Progress, trim
+from engine.errors import OwnVoiceError
+from engine.training import checkpoint, data
+from engine.training.base import default_chat_template, end_of_turn_ids, load_base, precision
+from engine.training.config import TrainConfig
+from engine.training.progress import Progress, trim
 
 
 @dataclass
@@ -158,7 +158,7 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
     base_val_loss = history[0].get("base_val_loss") if history else None
     if step == 0 and val_set:  # where the base model stands: the fine-tune must beat it
         base_val_loss = evaluate()
-        progress.write("eval", 0, val_loss=base_val_loss, base=True)
+        progress.evaluation(0, val_loss=base_val_loss, base=True)
     model.train()
     last_loss, stopped_early, stop = None, False, False
     while step < total_steps and not (stop or stopped_early):
@@ -190,9 +190,9 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
             totals = accelerator.reduce(totals, "sum")
             last_loss = float(totals[0]) / world
             now = time.perf_counter()
-            progress.write("train", step, epoch=round(step / steps_per_epoch, 3),
-                           loss=round(last_loss, 5), lr=scheduler.get_last_lr()[0],
-                           tokens_per_s=round(float(totals[1]) / (now - started), 1))
+            progress.step(step, epoch=round(step / steps_per_epoch, 3),
+                          loss=round(last_loss, 5), lr=scheduler.get_last_lr()[0],
+                          tokens_per_s=round(float(totals[1]) / (now - started), 1))
             started = now
             stop = cancelled is not None and cancelled()
             if step % eval_every == 0 or step == total_steps or stop:
@@ -211,11 +211,12 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
                                 optimizer=optimizer, scheduler=scheduler, state=state,
                                 config=config, metrics={"step": step, "train_loss": last_loss,
                                                         "val_loss": val_loss})
-                progress.write("checkpoint", step, val_loss=val_loss, path=str(folder),
-                               best=improved)
+                progress.checkpoint(step, val_loss=val_loss, path=str(folder),
+                                    best=improved)
                 if state["stale"] >= config.early_stopping_patience:
                     stopped_early = True
-                    progress.write("early_stop", step, best_val_loss=state["best"])
+                    progress.log(step, f"stopped early at step {step}: validation loss "
+                                       f"stopped improving (best {state['best']:.4f})")
                     break
             if stop or step >= total_steps:
                 break
@@ -231,6 +232,8 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
         accelerator.unwrap_model(model).save_pretrained(adapter_dir)
         tokenizer.save_pretrained(adapter_dir)
         (output / "result.json").write_text(json.dumps(asdict(result), indent=2))
-        progress.write("done", step, best_val_loss=state["best"], adapter=result.adapter_dir)
+        progress.log(step, f"training finished at step {step}"
+                     + (f", best validation loss {state['best']:.4f}"
+                        if state["best"] is not None else ""))
     accelerator.wait_for_everyone()
     return result

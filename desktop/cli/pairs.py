@@ -1,0 +1,313 @@
+"""Pairs: `ownvoice synth` (reverse synthesis), `ownvoice dataset export | stats` and `ownvoice
+pilot start | status | use` (the OpenAI fine-tuning pilot): training pairs from your writing."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from desktop.cli.common import Group, open_store, print_json
+
+if TYPE_CHECKING:
+    from engine.jobs import Job
+
+
+def _estimate(candidates: int, styles: int, chars: int, model: str) -> tuple[int, float]:
+    from engine import llm
+
+    requests = candidates * styles
+    tokens_in = requests * 60 + styles * llm.estimate_tokens("x" * chars)
+    tokens_out = int(styles * llm.estimate_tokens("x" * chars) * 1.4)
+    return requests, llm.cost_usd(model, tokens_in, tokens_out)
+
+
+@click.command()
+@click.option("--base-url", help="An OpenAI-compatible endpoint (default: OpenAI).")
+@click.option("--model", default="gpt-4o-mini", show_default=True,
+              help="The model that translates your paragraphs.")
+@click.option("--key", "key_name", help="Keyring entry holding the endpoint's API key.")
+@click.option("--lang", "user_lang", help="Language of your writing (default: most of it).")
+@click.option("--into", help="Language to translate your paragraphs into (default: English, or "
+                             "Chinese when you write in English).")
+@click.option("--styles", type=click.IntRange(1, 6), default=3, show_default=True,
+              help="Prompt styles per paragraph: plain, formal, literal, ai-article, condensed, "
+                   "expanded (the first N).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many paragraphs.")
+@click.option("--split", "splits", multiple=True, type=click.Choice(["train", "val", "test"]),
+              help="Only these splits (default: all; val and test pairs measure the model).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--batch", is_flag=True, help="Use OpenAI's Batch API: half the price, results "
+                                            "within 24 h; run again later to collect them.")
+@click.option("--yes", is_flag=True, help="Do not ask before spending money.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def synth(base_url, model, key_name, user_lang, into, styles, limit, splits, concurrency, batch,
+          yes, as_json):
+    """Make training pairs: a model translates your paragraphs into the other language.
+
+    Interrupt it whenever you like: run it again and it continues where it stopped.
+    """
+    from engine import languages, llm
+    from engine.pairs import synthesis
+
+    with open_store() as store:
+        user_lang = languages.normalise(user_lang) if user_lang else store.main_language()
+        if user_lang is None:
+            raise click.ClickException("No prose imported yet: `ownvoice import FOLDER` first.")
+        into = languages.normalise(into) if into else ("zh" if user_lang == "en" else "en")
+        config = synthesis.SynthConfig(user_lang=user_lang, into=into,
+                                       styles=synthesis.STYLE_ORDER[:styles],
+                                       splits=tuple(splits) or ("train", "val", "test"),
+                                       limit=limit)
+        if batch:
+            _synth_batch(store, config, model=model, base_url=base_url, yes=yes,
+                         as_json=as_json)
+            return
+        todo, already = synthesis.plan(store, config)
+        chars = sum(len(segment["text"]) for segment, _ in todo) // max(1, styles)
+        requests, cost = _estimate(len(todo) // max(1, styles), styles, chars, model)
+        click.echo(f"{languages.name(user_lang)} → {languages.name(into)}: {requests} "
+                   f"request(s) to make ({already} pair(s) exist already), "
+                   f"estimated cost ${cost:.2f} with {model}.", err=True)
+        if cost >= 0.01 and not yes:
+            if not sys.stdin.isatty():
+                raise click.ClickException("This would spend money: run it in a terminal to "
+                                           "confirm, or pass --yes.")
+            click.confirm("Go ahead?", abort=True, err=True)
+        client = llm.LLMClient(model=model, base_url=base_url,
+                               api_key=llm.key_for(base_url, key_name), concurrency=concurrency)
+        show = sys.stderr.isatty() and not as_json
+
+        def progress(report) -> None:
+            if show:
+                click.echo(f"\r{report.done}/{report.planned} · {report.kept} kept, "
+                           f"{report.rejected} rejected · {report.pairs_per_minute:.1f} "
+                           f"pairs/min · ${report.cost_usd:.4f}", nl=False, err=True)
+
+        try:
+            report = synthesis.run(store, client, config, progress=progress)
+        finally:
+            client.close()
+        if show:
+            click.echo("", err=True)
+    if as_json:
+        print_json(report.as_json())
+        return
+    click.echo(f"Made {report.done} pair(s): {report.kept} kept, {report.rejected} rejected"
+               f"{f', {report.failed} failed (run again to retry)' if report.failed else ''}; "
+               f"{report.pairs_per_minute:.1f} pairs/min; ${report.cost_usd:.4f}.")
+    for reason, count in sorted(report.reasons.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  rejected: {reason} × {count}")
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+
+
+def _synth_batch(store, config, *, model, base_url, yes, as_json) -> None:
+    """Collect finished batches, then send what is left as a new one."""
+    from engine.pairs import pilot, synthesis, synthesis_batch
+
+    collected = []
+    for job in synthesis_batch.open_batches(store):
+        job, report = synthesis_batch.collect(store, job)
+        collected.append({"job": job.id, "status": job.status.value,
+                          "provider_status": job.meta.provider_status,
+                          "report": report.as_json() if report else None})
+        if not as_json:
+            if report is not None:
+                outcome = (f" — {report.kept} kept, {report.rejected} rejected, "
+                           f"{report.failed} failed, ${report.cost_usd:.4f}")
+            elif job.status.terminal:
+                outcome = f" — {job.meta.error}" if job.meta.error else ""
+            else:
+                outcome = " (check again later)"
+            click.echo(f"Batch {job.id}: "
+                       f"{pilot.status_text(job.status, job.meta.provider_status)}{outcome}")
+    todo, _ = synthesis.plan(store, config)
+    submitted = None
+    if todo:
+        chars = sum(len(segment["text"]) for segment, _ in todo) // max(1, len(config.styles))
+        requests, cost = _estimate(len(todo) // max(1, len(config.styles)),
+                                   len(config.styles), chars, model)
+        cost /= 2  # the Batch API's discount
+        click.echo(f"{requests} request(s) for a new batch, estimated ${cost:.2f}.", err=True)
+        if cost >= 0.01 and not yes:
+            if not sys.stdin.isatty():
+                raise click.ClickException("This would spend money: run it in a terminal to "
+                                           "confirm, or pass --yes.")
+            click.confirm("Send the batch?", abort=True, err=True)
+        job = synthesis_batch.submit(store, config, model=model, base_url=base_url)
+        if job is not None:
+            submitted = {"job": job.id, "provider_id": job.provider_id,
+                         "requests": len(job.meta.custom_ids or ())}
+            if not as_json:
+                click.echo(f"Sent batch {job.id} ({submitted['requests']} requests). Run "
+                           "`ownvoice synth --batch` again later (up to 24 h) to collect it.")
+    if as_json:
+        print_json({"collected": collected, "submitted": submitted})
+
+
+@click.group(cls=Group)
+def dataset():
+    """Export pairs as JSONL for fine-tuning, and count them."""
+
+
+@dataset.command()
+@click.option("--format", "fmt", type=click.Choice(["chat", "openai"]), default="chat",
+              show_default=True, help="chat: for OwnVoice's trainer (with weights); openai: "
+                                      "for OpenAI fine-tuning.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="train",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True)
+@click.option("--json", "as_json", is_flag=True)
+def export(fmt, split, out, as_json):
+    """Write the pairs of one split as JSONL."""
+    from dataclasses import asdict
+
+    from engine.pairs import dataset as datasets
+
+    with open_store() as store:
+        report = datasets.export(store, split=split, fmt=fmt, out=out)
+    problems = datasets.validate_openai(out, min_examples=1) if fmt == "openai" else []
+    if as_json:
+        print_json({**asdict(report), "problems": problems})
+        return
+    click.echo(f"Wrote {report.examples} example(s) from {report.pairs} pair(s), about "
+               f"{report.tokens:,} tokens, to {report.path}.")
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+
+
+@dataset.command()
+@click.option("--model", default="gpt-4o-mini-2024-07-18", show_default=True,
+              help="OpenAI model whose fine-tuning price to quote.")
+@click.option("--json", "as_json", is_flag=True)
+def stats(model, as_json):
+    """Pairs, tokens, and the cost of an OpenAI fine-tune on them for 1–3 epochs."""
+    from engine.pairs import dataset as datasets
+
+    with open_store() as store:
+        data = datasets.stats(store, model=model)
+    if as_json:
+        print_json(data)
+        return
+    for split, values in data["splits"].items():
+        click.echo(f"{split:<6} {values['pairs']:>6} pairs  ~{values['tokens']:>9,} tokens")
+    click.echo(f"rejected: {data['rejected']}  ·  spent on synthesis: ${data['cost_usd']:.4f}")
+    if data["openai_fine_tune_usd"]:
+        costs = ", ".join(f"{k.replace('_', ' ')} ${v:.2f}"
+                          for k, v in data["openai_fine_tune_usd"].items())
+        click.echo(f"OpenAI fine-tune of {model} on train: {costs}")
+
+
+@click.group(cls=Group)
+def pilot():
+    """The OpenAI fine-tuning pilot: is your voice worth a real fine-tune? (~$3 for 50 pairs)"""
+
+
+def _pilot_job(store, job_id: int | None) -> Job:
+    from engine.jobs import JobKind
+
+    jobs = store.jobs(kind=JobKind.PILOT, job_id=job_id)
+    if not jobs:
+        raise click.ClickException("No pilot yet: start one with `ownvoice pilot start`."
+                                   if job_id is None else f"No pilot job {job_id}.")
+    return jobs[0]
+
+
+@pilot.command()
+@click.option("--pairs", type=click.IntRange(10, 10000), default=50, show_default=True)
+@click.option("--model", default="gpt-4o-mini-2024-07-18", show_default=True,
+              help="The OpenAI model to fine-tune.")
+@click.option("--epochs", type=click.IntRange(1, 10), default=3, show_default=True)
+@click.option("--base-url", help="Another OpenAI-compatible fine-tuning API (default: OpenAI).")
+@click.option("--yes", is_flag=True, help="Do not ask before spending money.")
+@click.option("--json", "as_json", is_flag=True)
+def start(pairs, model, epochs, base_url, yes, as_json):
+    """Pick pairs, check them, upload them and start a fine-tuning job."""
+    from dataclasses import asdict
+
+    from engine.pairs import pilot
+
+    with open_store() as store:
+        plan = pilot.prepare(store, pairs=pairs, model=model, epochs=epochs)
+        click.echo(f"{plan.examples} training and {plan.validation_examples} validation "
+                   f"example(s), about {plan.tokens:,} tokens; {epochs} epoch(s) of {model} "
+                   f"cost about ${plan.estimated_cost_usd:.2f}.", err=True)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise click.ClickException("This spends money: run it in a terminal to "
+                                           "confirm, or pass --yes.")
+            click.confirm("Start the fine-tune?", abort=True, err=True)
+        job = pilot.start(store, plan, base_url=base_url)
+    if as_json:
+        print_json({"job": job.id, "provider_id": job.provider_id, "status": job.status.value,
+                    "provider_status": job.meta.provider_status, "plan": asdict(plan)})
+        return
+    click.echo(f"Started pilot job {job.id} ({job.provider_id}, "
+               f"{pilot.status_text(job.status, job.meta.provider_status)}). "
+               "Follow it with: ownvoice pilot status --watch")
+
+
+@pilot.command()
+@click.option("--job", "job_id", type=int, help="Which pilot (default: the latest).")
+@click.option("--watch", is_flag=True, help="Check again every 30 s until it ends.")
+@click.option("--json", "as_json", is_flag=True)
+def status(job_id, watch, as_json):
+    """The pilot's status, events and checkpoints (with their losses)."""
+    import time
+
+    from engine.pairs import pilot
+
+    with open_store() as store:
+        while True:
+            state = pilot.refresh(store, _pilot_job(store, job_id))
+            if as_json or not watch or state["status"].terminal:
+                break
+            click.echo(f"{pilot.status_text(state['status'], state['provider_status'])}…",
+                       err=True)
+            time.sleep(30)
+    if as_json:
+        print_json(state)
+        return
+    click.echo(f"Pilot {state['id']} ({state['provider_id']}): "
+               f"{pilot.status_text(state['status'], state['provider_status'])}")
+    for event in state["events"][-8:]:
+        click.echo(f"  {event['at']}  {event['message']}")
+    for point in state["checkpoints"]:
+        click.echo(f"  checkpoint step {point['step']}: train loss {point['train_loss']}, "
+                   f"validation loss {point['valid_loss']}")
+    if state["fine_tuned_model"]:
+        click.echo(f"Fine-tuned model: {state['fine_tuned_model']}. Register it with: "
+                   "ownvoice pilot use")
+    if state["error"]:
+        click.echo(f"error: {state['error']}", err=True)
+
+
+@pilot.command()
+@click.option("--job", "job_id", type=int, help="Which pilot (default: the latest).")
+@click.option("--checkpoint", type=int, help="Use the checkpoint of this step instead.")
+@click.option("--activate", is_flag=True, help="Also make it the model that translates.")
+def use(job_id, checkpoint, activate):
+    """Register the pilot's fine-tuned model, so it can translate and be compared."""
+    from engine.pairs import pilot
+    from engine.translation import registry
+
+    with open_store() as store:
+        job = _pilot_job(store, job_id)
+        chosen = None
+        if checkpoint is not None:
+            state = pilot.refresh(store, job)
+            chosen = next((c["model"] for c in state["checkpoints"] if c["step"] == checkpoint),
+                          None)
+            if chosen is None:
+                raise click.ClickException(f"No checkpoint at step {checkpoint}.")
+        row = pilot.use(store, store.job(job.id), checkpoint_model=chosen)
+        if activate:
+            registry.use(store, row["name"])
+    click.echo(f"Registered {row['name']} ({row['model_id']})."
+               + ("" if activate else f" Translate with it: ownvoice translate --model "
+                                       f"{row['name']} …"))
+
+
+COMMANDS = (synth, dataset, pilot)

@@ -1,0 +1,328 @@
+"""Train and jobs: `ownvoice train --on local|BOX|lambda:TYPE`, `ownvoice jobs [attach N |
+cancel N]`, `ownvoice export`; `ownvoice finetune` stays as an alias of older commands.
+
+Every path goes through one operation, engine.training.targets.run (the Train page calls
+it too); remote.targets.target_for names the target.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from desktop.cli.common import EventPrinter, Group, open_store, print_json
+from engine.errors import OwnVoiceError
+
+QUANT_HELP = "auto: Q8_0 below 1.5B parameters (4-bit hurts small models most), Q4_K_M above."
+QUANTS = ["auto", "Q4_K_M", "Q8_0", "F16"]
+
+
+def _summary(store, job_id: int, row: dict, as_json: bool) -> None:
+    job = store.job(job_id)
+    meta = job.meta
+    if as_json:
+        print_json({"job": job.id, "model": row["name"], "gguf": row["path"],
+                    "sha256": row["sha256"], "where": job.where,
+                    "host": meta.remote.host if meta.remote else None, "train": meta.train,
+                    "checkpoint_scores": meta.checkpoint_scores,
+                    "exported_adapter": meta.exported_adapter,
+                    "smoke_test": meta.smoke_test.to_dict() if meta.smoke_test else None,
+                    "cost_usd": meta.cloud.cost_usd if meta.cloud else None})
+        return
+    train = meta.train or {}
+    if train.get("best_val_loss") is not None and train.get("base_val_loss") is not None:
+        click.echo(f"\nValidation loss {train['base_val_loss']:.3f} (base) → "
+                   f"{train['best_val_loss']:.3f} (fine-tuned).")
+    smoke = meta.smoke_test
+    click.echo(f"\nRegistered {row['name']} ({row['path']}), trained on {job.where}."
+               + (f" Smoke test: {smoke.input!r} → {smoke.output!r}." if smoke else "")
+               + (f" The instance is terminated (about ${meta.cloud.cost_usd:.2f})."
+                  if meta.cloud and meta.cloud.cost_usd is not None else "")
+               + f" Use it with: ownvoice models use {row['name']}")
+    for warning in (smoke.warnings if smoke else []):
+        click.echo(f"Note: {warning}", err=True)
+
+
+def _follow(store, target, job, *, as_json: bool, stop=None) -> None:
+    """Follow a started job to its end and print the result; Ctrl-C lets go of a job that
+    goes on by itself (on a box) and stops one that does not (here, or on a rented box)."""
+    from engine.training.targets import LocalTarget
+    from remote.targets import BoxTarget
+
+    try:
+        row = target.follow(store, job, on_event=EventPrinter(as_json), stop=stop)
+    except KeyboardInterrupt:
+        if isinstance(target, BoxTarget):
+            click.echo(f"\nDetached. Job {job.id} keeps running on {target.name}; follow it "
+                       f"again with: ownvoice jobs attach {job.id}", err=True)
+        elif isinstance(target, LocalTarget):
+            click.echo(f"\nStopped job {job.id}; continue it with: ownvoice train --resume "
+                       f"{job.id}", err=True)
+        else:
+            click.echo(f"\nStopped job {job.id} and terminated its instance (a rented box "
+                       "bills until it is gone); its checkpoints were on the box.", err=True)
+        sys.exit(130)
+    if row is None:
+        click.echo(f"\nJob {job.id} goes on on its box: ownvoice jobs attach {job.id}",
+                   err=True)
+        return
+    _summary(store, job.id, row, as_json)
+
+
+def start_training(*, on: str, base_model, max_steps, epochs, learning_rate, quant,
+                   checkpoint_step, ssh_key_name=None, key_file=None, region=None,
+                   max_hours=4.0, max_usd=None, watchdog_minutes=None, detach=False,
+                   as_json=False) -> None:
+    from engine.training.targets import TrainingRequest
+    from remote.rented import Budget
+    from remote.targets import BoxTarget, target_for
+
+    request = TrainingRequest(base_model=base_model, max_steps=max_steps, epochs=epochs,
+                              learning_rate=learning_rate, quant=quant,
+                              checkpoint_step=checkpoint_step)
+    target = target_for(on, ssh_key_name=ssh_key_name, key_file=key_file, region=region,
+                        budget=Budget(max_hours=max_hours, max_usd=max_usd),
+                        watchdog_idle_s=watchdog_minutes * 60 if watchdog_minutes else None)
+    if detach and not isinstance(target, BoxTarget):
+        raise click.UsageError("--detach is for a job on your own box: a job here or on a "
+                               "rented box needs this command to follow it.")
+    with open_store() as store:
+        try:  # every value is checked before anything is written, rented or sent
+            plan = target.prepare(store, request)
+        except OwnVoiceError as exc:
+            raise click.UsageError(str(exc)) from exc
+        if not as_json:
+            click.echo(f"Training on {plan.target}: {plan.pairs} training pairs"
+                       + (f", base {base_model}" if base_model else "") + ".", err=True)
+        job = target.start(store, plan, on_event=EventPrinter(as_json))
+        if detach:
+            if as_json:
+                print_json({"job": job.id, "status": job.status.value})
+            else:
+                click.echo(f"Job {job.id} started on {target.name}. Follow it with: "
+                           f"ownvoice jobs attach {job.id}")
+            return
+        _follow(store, target, job, as_json=as_json)
+
+
+def _target_options(command):
+    """The options of `train` and of the `finetune` alias that choose and size a target."""
+    for decorator in reversed((
+        click.option("--base", "base_model", help="Base model: a Hugging Face id, a folder or "
+                     "a .gguf (default: the embedded Gemma 3 270M)."),
+        click.option("--max-steps", type=click.IntRange(min=1), help="Stop after N steps."),
+        click.option("--epochs", type=float, default=1.0, show_default=True),
+        click.option("--learning-rate", type=float, default=2e-4, show_default=True),
+        click.option("--quant", type=click.Choice(QUANTS), default="auto", show_default=True,
+                     help=QUANT_HELP),
+        click.option("--checkpoint", "checkpoint_step", type=int,
+                     help="Export the checkpoint of this step instead of the one OwnVoice "
+                          "picks."),
+        click.option("--ssh-key-name", help="lambda: the SSH key's name in your Lambda "
+                                            "account."),
+        click.option("--key", "key_file", type=click.Path(dir_okay=False, exists=True),
+                     help="lambda: the private half of that key (default: the SSH agent, "
+                          "then ~/.ssh)."),
+        click.option("--region", help="lambda: the region (default: the first with "
+                                      "capacity)."),
+        click.option("--max-hours", type=click.FloatRange(min=0.01), default=4.0,
+                     show_default=True, help="lambda: stop and terminate after this long."),
+        click.option("--max-usd", type=click.FloatRange(min=0.01),
+                     help="lambda: stop and terminate when it has cost this much."),
+        click.option("--watchdog-minutes", type=click.FloatRange(min=1),
+                     help="BOX: stop the run when this app has not been heard from for so "
+                          "long."),
+        click.option("--detach", is_flag=True, help="BOX: start the job and return at once."),
+        click.option("--json", "as_json", is_flag=True),
+    )):
+        command = decorator(command)
+    return command
+
+
+@click.command()
+@click.option("--on", "on", metavar="local|BOX|lambda:TYPE",
+              help="Where to train: this machine, one of your boxes (`ownvoice remote "
+                   "list`), or a Lambda Cloud instance rented for the job (e.g. "
+                   "lambda:gpu_1x_gh200).")
+@click.option("--local", is_flag=True, help="The same as --on local.")
+@click.option("--resume", "resume_job", type=int,
+              help="Continue job N after an interruption (the same as `ownvoice jobs "
+                   "attach N`).")
+@_target_options
+def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, quant,
+          checkpoint_step, ssh_key_name, key_file, region, max_hours, max_usd,
+          watchdog_minutes, detach, as_json):
+    """Fine-tune a model on your pairs, export it to GGUF and register it.
+
+    Here (slowly on a CPU, for real), on your GPU box over SSH, or on a Lambda Cloud GPU
+    rented for the job and terminated when it ends. A job on a box survives this command:
+    Ctrl-C detaches, `ownvoice jobs attach N` follows it again."""
+    if resume_job is not None:
+        attach_job(resume_job, as_json=as_json, checkpoint_step=checkpoint_step,
+                   quant=None if quant == "auto" else quant)
+        return
+    if local:
+        on = on or "local"
+    if not on:
+        raise click.UsageError("Say where to train: --on local, --on BOX (see `ownvoice "
+                               "remote list`) or --on lambda:TYPE.")
+    start_training(on=on, base_model=base_model, max_steps=max_steps, epochs=epochs,
+                   learning_rate=learning_rate, quant=quant, checkpoint_step=checkpoint_step,
+                   ssh_key_name=ssh_key_name, key_file=key_file, region=region,
+                   max_hours=max_hours, max_usd=max_usd, watchdog_minutes=watchdog_minutes,
+                   detach=detach, as_json=as_json)
+
+
+def attach_job(job_id: int, *, as_json: bool, checkpoint_step: int | None = None,
+               quant: str | None = None) -> None:
+    """Follow a job again; a local one that was stopped continues from its checkpoint
+    (`--checkpoint` and `--quant` then choose what it exports)."""
+    from engine.jobs import JobState
+    from engine.training.targets import LocalTarget
+    from remote.targets import target_of
+
+    with open_store() as store:
+        job = store.job(job_id)
+        if job is None:
+            raise click.ClickException(f"No job {job_id} (see `ownvoice jobs`).")
+        target = target_of(store, job)
+        if job.status is JobState.DONE and job.result:
+            raise click.ClickException(f"Job {job.id} is done: model {job.result}.")
+        if job.status.terminal and job.kind.value == "remote":
+            raise click.ClickException(f"Job {job.id} {job.status.value}"
+                                       + (f": {job.meta.error}" if job.meta.error else "."))
+        if not as_json:
+            click.echo(f"Following job {job.id} on {job.where} ({job.status.value}).",
+                       err=True)
+        if isinstance(target, LocalTarget):
+            try:
+                row = target.follow(store, job, on_event=EventPrinter(as_json),
+                                    checkpoint_step=checkpoint_step, quant=quant)
+            except KeyboardInterrupt:
+                click.echo(f"\nStopped job {job.id}; continue it with: ownvoice train "
+                           f"--resume {job.id}", err=True)
+                sys.exit(130)
+            _summary(store, job.id, row, as_json)
+            return
+        _follow(store, target, job, as_json=as_json)
+
+
+@click.group("jobs", cls=Group, invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def jobs_group(ctx, as_json):
+    """Every job (training here, on a box or rented; OpenAI pilots and batches) and where
+    it stands; `attach N` follows one again, `cancel N` stops it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from engine.training.pipeline import settle
+
+    with open_store() as store:
+        rows = [settle(store, job) for job in store.jobs()]  # a dead local run: interrupted
+    if as_json:
+        print_json([{"id": j.id, "kind": j.kind.value, "status": j.status.value,
+                     "where": j.where, "model": j.model, "result": j.result,
+                     "updated_at": j.updated_at} for j in rows])
+        return
+    if not rows:
+        click.echo("No jobs yet: `ownvoice train --on local` starts one.")
+    for j in rows:
+        click.echo(f"{j.id:>4}  {j.kind.value:<13} {j.status.value:<13} {j.where:<22} "
+                   f"{j.result or ''}")
+
+
+@jobs_group.command("attach")
+@click.argument("job_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def jobs_attach(job_id, as_json):
+    """Follow job N again until it ends (an interrupted local job resumes here)."""
+    attach_job(job_id, as_json=as_json)
+
+
+@jobs_group.command("cancel")
+@click.argument("job_id", type=int)
+def jobs_cancel(job_id):
+    """Stop job N (it writes a checkpoint first; a rented box is terminated)."""
+    from remote.targets import target_of
+
+    with open_store() as store:
+        job = store.job(job_id)
+        if job is None:
+            raise click.ClickException(f"No job {job_id} (see `ownvoice jobs`).")
+        if job.status.terminal:
+            raise click.ClickException(f"Job {job.id} has already ended "
+                                       f"({job.status.value}).")
+        job = target_of(store, job).cancel(store, job)
+    if job.status.terminal:
+        click.echo(f"Job {job.id} cancelled; its last checkpoint stays where it trained."
+                   + (f" The instance is terminated (about ${job.meta.cloud.cost_usd:.2f})."
+                      if job.meta.cloud and job.meta.cloud.cost_usd is not None else ""))
+    else:
+        click.echo(f"Job {job.id} is asked to stop after its current step.")
+
+
+@click.command(hidden=True)
+@click.option("--remote", "host_name", help="= ownvoice train --on BOX")
+@click.option("--lambda", "instance_type", help="= ownvoice train --on lambda:TYPE")
+@click.option("--attach", "attach", type=int, help="= ownvoice jobs attach N")
+@click.option("--cancel", "cancel", type=int, help="= ownvoice jobs cancel N")
+@_target_options
+@click.pass_context
+def finetune(ctx, host_name, instance_type, attach, cancel, base_model, max_steps, epochs,
+             learning_rate, quant, checkpoint_step, ssh_key_name, key_file, region, max_hours,
+             max_usd, watchdog_minutes, detach, as_json):
+    """Older spelling of `ownvoice train --on …` and `ownvoice jobs attach|cancel N`."""
+    if sum(x is not None for x in (host_name, instance_type, attach, cancel)) != 1:
+        raise click.UsageError("Give one of --remote NAME, --lambda TYPE, --attach JOB or "
+                               "--cancel JOB (or use `ownvoice train --on …`).")
+    if attach is not None:
+        attach_job(attach, as_json=as_json)
+        return
+    if cancel is not None:
+        ctx.invoke(jobs_cancel, job_id=cancel)
+        return
+    start_training(on=host_name if host_name is not None else f"lambda:{instance_type}",
+                   base_model=base_model, max_steps=max_steps, epochs=epochs,
+                   learning_rate=learning_rate, quant=quant, checkpoint_step=checkpoint_step,
+                   ssh_key_name=ssh_key_name, key_file=key_file, region=region,
+                   max_hours=max_hours, max_usd=max_usd, watchdog_minutes=watchdog_minutes,
+                   detach=detach, as_json=as_json)
+
+
+@click.command("export")
+@click.option("--base", "base_model", required=True, help="The base model (id, folder, .gguf).")
+@click.option("--adapter", required=True, type=click.Path(file_okay=False, exists=True),
+              help="The LoRA adapter folder (a checkpoint's adapter/).")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--quant", type=click.Choice(QUANTS), default="auto", show_default=True,
+              help=QUANT_HELP)
+@click.option("--name", help="Register the GGUF under this name.")
+@click.option("--from", "source", default="en", show_default=True,
+              help="Language of the smoke test's input.")
+@click.option("--to", "target", default="zh", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def export_(base_model, adapter, out, quant, name, source, target, as_json):
+    """Merge an adapter into its base, convert to GGUF, quantise, smoke-test (and register)."""
+    from dataclasses import asdict
+
+    from engine.training import export as exporting
+    from engine.translation import registry
+
+    result = exporting.export(base_model=base_model, adapter_dir=adapter, out_dir=out,
+                              quant=quant, name=name or "ownvoice", source=source,
+                              target=target)
+    if name:
+        with open_store() as store:
+            registry.add(store, result.gguf, name=name, base_model=base_model,
+                         source_lang=source, target_lang=target, origin="fine-tuned",
+                         sha256=result.sha256)
+    if as_json:
+        print_json(asdict(result))
+        return
+    click.echo(f"Wrote {result.gguf} (sha256 {result.sha256[:12]}…); smoke test: "
+               f"{result.smoke_test['input']!r} → {result.smoke_test['output']!r}."
+               + (f" Registered as {name}." if name else ""))
+
+
+COMMANDS = (train, jobs_group, finetune, export_)

@@ -1,0 +1,139 @@
+"""`ownvoice translate`, and what follows a translation: history, rate, correct."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from desktop.cli.common import open_store, print_json
+
+
+def _read_input(file, text: str | None) -> str:
+    if text is not None and file is not None:
+        raise click.UsageError("Give either FILE or --text, not both.")
+    if text is not None:
+        return text
+    if file is None:
+        if sys.stdin.isatty():
+            raise click.UsageError("Nothing to translate: give FILE, --text TEXT, or pipe text in.")
+        return sys.stdin.read()
+    return file.read()
+
+
+@click.command()
+@click.argument("file", required=False, type=click.File("r", encoding="utf-8"))
+@click.option("--text", help="The text to translate (instead of FILE or standard input).")
+@click.option("--to", "target", help="Language to translate into (zh, en, …).")
+@click.option("--from", "source", help="Language of the text (detected when left out).")
+@click.option("--model", help="A name from `ownvoice models list` (default: the active one).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result, its history id and timings as JSON.")
+def translate(file, text, target, source, model, as_json):
+    """Translate FILE (or - for standard input, or --text) offline with the active model.
+
+    Markdown keeps its shape: headings, lists and quotes are translated in place, code
+    blocks and tables are left as they are. Every translation goes into the history.
+    """
+    from engine import languages
+    from engine.translation import registry
+    from engine.translation.translate import Translator, detect_source
+
+    content = _read_input(file, text)
+    with open_store() as store:
+        row = registry.resolve(store, model)
+        source = languages.normalise(source) if source else detect_source(content)
+        target = languages.normalise(target or store.meta("default_target_lang")
+                                     or ("en" if source == "zh" else "zh"))
+        if source == target:
+            raise click.UsageError(f"The text is already in {languages.name(target)}; "
+                                   "choose another language with --to.")
+        streaming = not as_json and sys.stdout.isatty()
+        translator = Translator(registry.open_backend(row))
+        result = translator.translate(
+            content, source=source, target=target,
+            on_text=(lambda piece: click.echo(piece, nl=False)) if streaming else None)
+        result.id = store.add_translation(model_id=row["id"], model_name=row["name"],
+                                          result=result)
+    if as_json:
+        print_json({"id": result.id, "model": row["name"], **result.as_json()})
+        return
+    if not streaming:
+        click.echo(result.output.rstrip("\n"))
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"#{result.id} · {row['name']} · {languages.name(source)} → "
+               f"{languages.name(target)} · {result.tokens_out} tokens in "
+               f"{result.total_ms / 1000:.1f} s · rate it: ownvoice rate {result.id} up|down · "
+               f"fix it: ownvoice correct {result.id}", err=True)
+    if row["origin"] == "default":
+        click.echo("(The embedded model is tiny: fine for short, plain sentences. "
+                   "`ownvoice models recommended` lists better ones.)", err=True)
+
+
+@click.command()
+@click.option("--search", help="Only translations whose text contains these words.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+def history(search, limit, as_json):
+    """Past translations, newest first."""
+    with open_store() as store:
+        rows = store.translations(search=search, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("No translations yet." if not search else "No translation matches.", err=True)
+    rating = {1: "👍", -1: "👎", None: "  ", 0: "  "}
+    for row in rows:
+        output = (row["corrected_text"] or row["output_text"]).replace("\n", " ")
+        source = row["source_text"].replace("\n", " ")
+        mark = "✎" if row["corrected_text"] else " "
+        click.echo(f"#{row['id']:<4} {row['created_at'][:16]} {rating[row['rating']]}{mark} "
+                   f"[{row['model_name']}] {source[:40]} → {output[:60]}")
+
+
+@click.command()
+@click.argument("translation_id", type=int)
+@click.argument("verdict", type=click.Choice(["up", "down", "clear"]))
+def rate(translation_id, verdict):
+    """Rate a translation from the history: up, down, or clear."""
+    with open_store() as store:
+        if store.translation(translation_id) is None:
+            raise click.ClickException(f"No translation #{translation_id} in the history.")
+        store.rate_translation(translation_id, {"up": 1, "down": -1, "clear": 0}[verdict])
+    click.echo(f"#{translation_id} rated {verdict}.")
+
+
+@click.command()
+@click.argument("translation_id", type=int)
+@click.option("--text", help="The corrected translation.")
+@click.option("--file", "file", type=click.File("r", encoding="utf-8"),
+              help="Read the corrected translation from this file (- for standard input).")
+@click.option("--json", "as_json", is_flag=True, help="Print the pairs and the diff as JSON.")
+def correct(translation_id, text, file, as_json):
+    """Save your correction of a translation; it becomes a training pair."""
+    from engine.pairs import corrections
+
+    corrected = _read_input(file, text).strip()
+    if not corrected:
+        raise click.UsageError("The correction is empty.")
+    with open_store() as store:
+        row = store.translation(translation_id)
+        if row is None:
+            raise click.ClickException(f"No translation #{translation_id} in the history.")
+        pairs = corrections.correction_pairs(row, corrected)
+        ids = store.correct_translation(translation_id, corrected, pairs)
+    diff = corrections.word_diff(row["output_text"].strip(), corrected)
+    if as_json:
+        print_json({"id": translation_id, "pair_ids": ids,
+                    "diff": [{"op": op, "text": t} for op, t in diff],
+                    "pairs": [{"source_text": p["source_text"], "target_text": p["target_text"],
+                               "weight": p["weight"]} for p in pairs]})
+        return
+    click.echo(corrections.render_diff(diff))
+    click.echo(f"Saved. {len(ids)} training pair(s) from your correction "
+               f"(weight {corrections.CORRECTION_WEIGHT:g}).", err=True)
+
+
+COMMANDS = (translate, history, rate, correct)

@@ -1,0 +1,7 @@
+"""The corpus: the writer's own files in, typed paragraphs (segments) out.
+
+importer.py walks files and folders and saves documents through the store; reading.py
+decodes bytes; frontmatter.py, markdown.py, html.py, plaintext.py and wxr.py parse each
+format into parsed.ParsedDocument / parsed.Segment (blocks.py and cleanup.py are shared by
+the parsers); lang.py detects languages; split.py decides a document's train/val/test split.
+"""

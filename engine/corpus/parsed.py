@@ -1,0 +1,77 @@
+"""What the corpus readers produce: documents cut into typed segments."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from engine.corpus.split import split_for
+
+# Segment kinds. Only PROSE (the user's own running text) becomes training data by default.
+PROSE = "prose"
+HEADING = "heading"
+LIST = "list"
+QUOTE = "quote"  # someone else's words
+CODE = "code"
+TABLE = "table"
+IMAGE = "image"
+HTML = "html"  # raw HTML blocks inside Markdown
+LINK = "link"  # a line that is only links / URLs
+MARKUP = "markup"  # template tags, shortcodes, embeds
+FOOTNOTE = "footnote"
+MATH = "math"
+CAPTION = "caption"
+
+KINDS = (PROSE, HEADING, LIST, QUOTE, CODE, TABLE, IMAGE, HTML, LINK, MARKUP, FOOTNOTE, MATH,
+         CAPTION)
+# Kinds whose text is language: the others (code, tables, markup) get no language.
+WORDY_KINDS = frozenset({PROSE, HEADING, LIST, QUOTE, FOOTNOTE, CAPTION})
+
+
+@dataclass
+class Segment:
+    kind: str
+    text: str  # the words, markup removed
+    source: str  # the original markup of the block
+    lang: str | None = None
+
+    @property
+    def text_hash(self) -> str:
+        """sha256 of the words with white space folded: the same paragraph in two posts
+        (or an unchanged one in a new version of a post) has the same hash."""
+        return text_hash(self.text)
+
+
+@dataclass
+class ParsedDocument:
+    key: str  # identity in the database
+    path: str  # where it came from, for people
+    format: str  # markdown | html | text | wxr
+    content_hash: str
+    split_key: str  # stable across machines: decides train/val/test
+    title: str | None = None
+    date: str | None = None
+    url: str | None = None
+    lang: str | None = None
+    meta: dict = field(default_factory=dict)
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def split(self) -> str:
+        """train | val | test, from the split key alone (engine/corpus/split.py)."""
+        return split_for(self.split_key)
+
+
+def sha256_hex(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def text_hash(text: str) -> str:
+    """Hash of a segment's words with white space folded, for dedupe across documents."""
+    return sha256_hex(_SPACE.sub(" ", text).strip().casefold())

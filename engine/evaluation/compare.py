@@ -1,0 +1,152 @@
+"""`ownvoice compare`: every system on the same held-out paragraphs, scored, stored, reported.
+
+The held-out paragraphs are the test split's pairs (the validation split's when the test
+split has none): the systems translate their machine side; the user's original is the
+reference. The voice classifier and the AI-tone lexicon are learnt from the training split
+only — the user's originals against a plain-prompt machine translation of the same
+paragraphs — so no held-out paragraph is ever seen by the judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import OwnVoiceError
+from engine.evaluation import baselines
+from engine.evaluation.metrics import (
+    YOUR_TEXT,
+    Sample,
+    SystemScores,
+    ToneLexicon,
+    VoiceScorer,
+    overshoot_flags,
+    score_system,
+)
+from engine.pairs import dataset
+from engine.translation import registry
+from engine.translation.translate import Translator
+
+
+@dataclass
+class Comparison:
+    id: int
+    systems: list[SystemScores]
+    pairs: list[dict]
+    outputs: dict[str, list[Sample]]
+    tone: ToneLexicon
+    report_path: str | None
+
+
+def held_out(store, limit: int | None) -> tuple[list[dict], list[dict]]:
+    """(held-out pairs, training pairs): the test split, else the validation split, else
+    the documents a fine-tune holds out for validation (the same choice, so a fine-tune
+    never saw them)."""
+
+    train = store.training_pairs(split="train")
+    for split in ("test", "val"):
+        pairs = store.training_pairs(split=split)
+        if pairs:
+            return (pairs[:limit] if limit else pairs), train
+    train, pairs, _ = dataset.split_validation(train, [])
+    if not pairs:
+        raise OwnVoiceError("No held-out pairs: import more than one document and make pairs "
+                            "for them with `ownvoice synth`.")
+    return (pairs[:limit] if limit else pairs), train
+
+
+def _run(translator: Translator, pairs: list[dict], *, source: str, target: str,
+         tick: Callable[[], None], cancelled) -> list[Sample]:
+    samples = []
+    for pair in pairs:
+        if cancelled is not None and cancelled():
+            raise OwnVoiceError("Comparison stopped.")
+        result = translator.translate(pair["source_text"], source=source, target=target)
+        samples.append(Sample(source=pair["source_text"], reference=pair["target_text"],
+                              output=result.output, stop_reason=result.stop_reason))
+        tick()
+    return samples
+
+
+def run(store, *, model_names: list[str], with_baselines: bool = False,
+        baseline_model: str | None = None, limit: int | None = None, calibration: int = 40,
+        report: Path | str | None = None,
+        progress: Callable[[int, int, str], None] | None = None,
+        cancelled: Callable[[], bool] | None = None) -> Comparison:
+    pairs, train = held_out(store, limit)
+    if len(train) < 4:
+        raise OwnVoiceError("The judge (voice score, tone lexicon) learns from at least four "
+                            "training pairs; make more with `ownvoice synth`.")
+    source, target = pairs[0]["source_lang"], pairs[0]["target_lang"]
+    rows = [registry.resolve(store, name) for name in model_names]
+    if with_baselines or baseline_model:
+        reference_row = registry.resolve(store, baseline_model) if baseline_model else next(
+            (r for r in rows if r["origin"] != "fine-tuned" and r["prompt_style"] == "chat"),
+            None)
+        if reference_row is None:
+            raise OwnVoiceError("The baselines need an instruction model that is not a "
+                                "fine-tune: name one with --baseline-model.")
+    else:
+        reference_row = next((r for r in rows if r["origin"] != "fine-tuned"), rows[0])
+    calibration_pairs = train[:calibration]
+    kinds = list(baselines.BASELINES) if with_baselines else []
+    total = len(calibration_pairs) + len(pairs) * (len(rows) + len(kinds))
+    done = [0]
+
+    def tick(what: str = "") -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0], total, what)
+
+    outputs: dict[str, list[Sample]] = {}
+    reference_backend = registry.open_backend(reference_row)
+    try:
+        plain = (baselines.translator("prompt", reference_backend, train)
+                 if reference_backend.prompt_style == "chat" else Translator(reference_backend))
+        machine = _run(plain, calibration_pairs, source=source, target=target,
+                       tick=tick, cancelled=cancelled)
+        for kind in kinds:
+            name = f"{kind} ({reference_row['name']})"
+            outputs[name] = _run(baselines.translator(kind, reference_backend, train),
+                                 pairs, source=source, target=target, tick=tick,
+                                 cancelled=cancelled)
+    finally:
+        reference_backend.close()
+    for row in rows:
+        backend = registry.open_backend(row)
+        try:
+            outputs[row["name"]] = _run(Translator(backend), pairs, source=source,
+                                        target=target, tick=tick, cancelled=cancelled)
+        finally:
+            backend.close()
+
+    user_texts = [p["target_text"] for p in calibration_pairs]
+    machine_texts = [s.output for s in machine]
+    voice = VoiceScorer(user_texts, machine_texts)
+    tone = ToneLexicon.learn(user_texts, machine_texts)
+    outputs[YOUR_TEXT] = [Sample(source=p["source_text"], reference=p["target_text"],
+                                 output=p["target_text"]) for p in pairs]
+    systems = [score_system(name, samples, target=target, voice=voice, tone=tone)
+               for name, samples in outputs.items()]
+    yours = systems[-1]
+    for system in systems[:-1]:
+        system.flags = overshoot_flags(system, yours)
+    comparison = Comparison(id=0, systems=systems, pairs=pairs, outputs=outputs, tone=tone,
+                            report_path=str(report) if report else None)
+    if report:
+        from engine.evaluation.report import write_report
+
+        write_report(comparison, Path(report))
+    stored = [{"system": s.system, "pair_id": pair["id"], "output": sample.output,
+               "metrics": s.per_sample[i]}
+              for s in systems for i, (pair, sample) in enumerate(
+                  zip(pairs, outputs[s.system], strict=True))]
+    comparison.id = store.add_comparison(
+        settings={"models": model_names, "baselines": kinds,
+                  "baseline_model": reference_row["name"], "pairs": len(pairs),
+                  "calibration_pairs": len(calibration_pairs), "source": source,
+                  "target": target},
+        metrics=[{k: v for k, v in s.as_dict().items() if k != "per_sample"} for s in systems],
+        report_path=comparison.report_path, outputs=stored)
+    return comparison

@@ -1,0 +1,273 @@
+"""A job as it crosses process boundaries: its kind, its state and its metadata.
+
+One job row (the `jobs` table) per piece of long work that runs somewhere else or later:
+a LoRA fine-tune here, on your box or on a rented one, an OpenAI fine-tuning pilot, an
+OpenAI batch of reverse synthesis. Every writer (the local pipeline, the remote job code,
+the rented-box code, the pilot, the batch) and every reader (the CLI, the Train and Data
+pages) uses these types; the store encodes `JobMeta` as JSON and refuses keys it does not
+define.
+
+`JobState` — one set of words for every kind of job:
+
+    preparing      the job folder and its datasets are being written
+    prepared       ready to start; nothing has run yet
+    launching      a rented instance is being launched and booted
+    uploading      code, base model and data are going to the box (or the provider)
+    queued         started, waiting its turn (the provider's queue; a runner not yet reporting)
+    bootstrapping  the box builds its Python environment (once per box and version)
+    running        running where nothing finer is known (a batch being processed)
+    training       LoRA steps are being taken
+    exporting      choosing a checkpoint, merging, converting to GGUF, quantising, smoke test
+    fetching       the result is coming home
+    done           finished; `Job.result` names the registered model (or is empty)
+    failed         stopped by an error (`JobMeta.error` says which)
+    cancelled      stopped on request (a checkpoint was written first where possible)
+    interrupted    stopped by a crash or a kill; `ownvoice train --resume N` continues it
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+from engine.errors import OwnVoiceError
+
+
+class JobKind(StrEnum):
+    LOCAL = "local"            # LoRA fine-tune on this machine
+    REMOTE = "remote"          # LoRA fine-tune on an SSH box (your own, or rented: `cloud`)
+    PILOT = "openai-pilot"     # OpenAI's managed fine-tuning
+    BATCH = "openai-batch"     # reverse synthesis through OpenAI's Batch API
+
+
+class JobState(StrEnum):
+    PREPARING = "preparing"
+    PREPARED = "prepared"
+    LAUNCHING = "launching"
+    UPLOADING = "uploading"
+    QUEUED = "queued"
+    BOOTSTRAPPING = "bootstrapping"
+    RUNNING = "running"
+    TRAINING = "training"
+    EXPORTING = "exporting"
+    FETCHING = "fetching"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def terminal(self) -> bool:
+        """Nothing more will happen to the job."""
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+    @property
+    def active(self) -> bool:
+        """Something is (or should be) working on the job right now."""
+        return not self.terminal and self not in (JobState.PREPARING, JobState.PREPARED,
+                                                  JobState.INTERRUPTED)
+
+    @classmethod
+    def of_openai_fine_tuning(cls, status: str) -> JobState:
+        """OpenAI's fine-tuning job status (validating_files, queued, running, succeeded,
+        failed, cancelled) in OwnVoice's words."""
+        return {"validating_files": cls.QUEUED, "queued": cls.QUEUED,
+                "running": cls.TRAINING, "succeeded": cls.DONE, "failed": cls.FAILED,
+                "cancelled": cls.CANCELLED}.get(status, cls.RUNNING)
+
+    @classmethod
+    def of_openai_batch(cls, status: str) -> JobState:
+        """OpenAI's batch status (validating, in_progress, finalizing, completed, failed,
+        expired, cancelling, cancelled) in OwnVoice's words; a completed batch stays
+        `running` until its results are collected, then it is `done`."""
+        return {"validating": cls.QUEUED, "failed": cls.FAILED, "expired": cls.FAILED,
+                "cancelled": cls.CANCELLED}.get(status, cls.RUNNING)
+
+
+class _Strict:
+    """Dataclasses encoded as JSON objects: unknown keys are refused, not carried along."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise OwnVoiceError(f"{cls.__name__} has no field(s) {', '.join(unknown)}; this "
+                                "job was written by another version of OwnVoice.")
+        values = {}
+        for name, value in data.items():
+            kind = _NESTED.get((cls.__name__, name))
+            values[name] = kind.from_dict(value) if kind and isinstance(value, dict) else value
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the fields that are set (None and empty values are left out)."""
+        out = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is None or value == {} or value == []:
+                continue
+            out[f.name] = value.to_dict() if isinstance(value, _Strict) else value
+        return out
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+@dataclass
+class Box(_Strict):
+    """Where a job runs on an SSH box (kept so the app re-attaches from the database)."""
+
+    host: str                      # the box's name in `ownvoice remote list`
+    root: str                      # OwnVoice's folder on the box (absolute path)
+    dir: str                       # the job's folder on the box (absolute path)
+    offset: int = 0                # bytes of run/progress.jsonl already read (bytes)
+    tail: str = ""                 # hex of the (up to 64) bytes before `offset`
+    pid: int | None = None         # the runner's process id (its process group's id)
+    code: str | None = None        # the unpacked source on the box (absolute path)
+
+
+@dataclass
+class Rental(_Strict):
+    """A cloud instance rented for one job; terminated when the job ends."""
+
+    provider: str                  # "lambda"
+    instance_id: str
+    instance_type: str             # e.g. gpu_1x_gh200
+    region: str
+    cents_per_hour: int            # the listed price (US cents per hour)
+    launched_at: float             # Unix time (s)
+    terminated_at: float | None = None  # Unix time (s); None while it runs
+    cost_usd: float | None = None  # time × listed price, once terminated (US dollars)
+    host: str | None = None        # the temporary entry in `ownvoice remote list`
+    max_hours: float | None = None  # the budget it was launched with (hours)
+    max_usd: float | None = None   # … and in US dollars
+
+
+@dataclass
+class SmokeTest(_Strict):
+    """The exported GGUF's first translation (engine/training/export.py)."""
+
+    input: str
+    output: str
+    stopped: bool                  # ended by itself (end-of-turn), not by the token limit
+    passed: bool                   # answered and stopped: the export is sound
+    right_language: bool | None = None  # the output is in the target language
+    tokens_out: int | None = None  # tokens generated (count)
+    warnings: list[str] = field(default_factory=list)  # wrong language, length, …
+
+
+@dataclass
+class JobMeta(_Strict):
+    """Everything a job keeps beyond its row's columns. Every field is optional: each
+    kind of job fills its own.
+
+    Training (local, remote):
+      job_file            the TrainConfig file (engine/training/config.py), local path
+      pairs, val_pairs    training and validation examples (count)
+      held_out_documents  training documents held out for validation (count)
+      source_lang, target_lang   the languages the model translates between (codes)
+      smoke_text          the paragraph the exported model translates as a smoke test
+      quant               the GGUF quantisation asked for (auto, Q4_K_M, Q8_0, F16)
+      processes           training processes on the box (None: one per GPU)
+      pid                 the process that runs a local job (this machine's process id)
+      train               the training summary: steps, best_val_loss, base_val_loss
+                          (token-weighted cross-entropy, nats), best_checkpoint (path)
+      checkpoint_scores   the candidates' generation scores (engine/training/choose.py)
+      exported_adapter    the adapter folder that was exported (path)
+      gguf                the GGUF on this machine (path)
+      smoke_test          SmokeTest
+      remote              Box, when it runs on an SSH box
+      cloud               Rental, when that box was rented for it
+    OpenAI pilot (engine/pairs/pilot.py):
+      train_file, validation_file, examples, validation_examples, tokens, model, epochs,
+      estimated_cost_usd (US dollars), base_url, training_file_id, validation_file_id,
+      trained_tokens (count)
+    OpenAI batch (engine/pairs/synthesis_batch.py):
+      config (the SynthConfig), custom_ids (the requests), input_file_id, base_url
+    Any kind:
+      provider_status     the provider's own word for the state (OpenAI's status)
+      error               why it failed, for people
+    """
+
+    job_file: str | None = None
+    pairs: int | None = None
+    val_pairs: int | None = None
+    held_out_documents: int | None = None
+    source_lang: str | None = None
+    target_lang: str | None = None
+    smoke_text: str | None = None
+    quant: str | None = None
+    processes: int | None = None
+    pid: int | None = None
+    train: dict | None = None
+    checkpoint_scores: list[dict] | None = None
+    exported_adapter: str | None = None
+    gguf: str | None = None
+    smoke_test: SmokeTest | None = None
+    remote: Box | None = None
+    cloud: Rental | None = None
+    # the OpenAI pilot
+    train_file: str | None = None
+    validation_file: str | None = None
+    examples: int | None = None
+    validation_examples: int | None = None
+    tokens: int | None = None
+    model: str | None = None
+    epochs: int | None = None
+    estimated_cost_usd: float | None = None
+    base_url: str | None = None
+    training_file_id: str | None = None
+    validation_file_id: str | None = None
+    trained_tokens: int | None = None
+    # an OpenAI batch
+    config: dict | None = None
+    custom_ids: list[str] | None = None
+    input_file_id: str | None = None
+    # any kind
+    provider_status: str | None = None
+    error: str | None = None
+
+
+_NESTED = {("JobMeta", "remote"): Box, ("JobMeta", "cloud"): Rental,
+           ("JobMeta", "smoke_test"): SmokeTest}
+
+
+@dataclass
+class Job:
+    """One row of the `jobs` table, typed."""
+
+    id: int
+    kind: JobKind
+    status: JobState
+    provider_id: str | None        # the provider's id for it (OpenAI's job or batch id)
+    model: str | None              # the base model (training) or the provider's model
+    result: str | None             # what it made: a registered model's name, or the
+                                   # provider's fine-tuned model id
+    meta: JobMeta
+    created_at: str                # ISO 8601, UTC
+    updated_at: str                # ISO 8601, UTC
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Job:
+        return cls(id=row["id"], kind=JobKind(row["kind"]), status=JobState(row["status"]),
+                   provider_id=row["provider_id"], model=row["model"], result=row["result"],
+                   meta=JobMeta.from_dict(row["meta"] or {}), created_at=row["created_at"],
+                   updated_at=row["updated_at"])
+
+    @property
+    def rented(self) -> bool:
+        return self.meta.cloud is not None
+
+    @property
+    def where(self) -> str:
+        """For people: "this machine", a box's name, or the provider."""
+        if self.kind is JobKind.LOCAL:
+            return "this machine"
+        if self.meta.remote is not None:
+            return self.meta.remote.host
+        if self.meta.cloud is not None:
+            return f"{self.meta.cloud.provider} {self.meta.cloud.instance_type}"
+        return "OpenAI" if self.kind in (JobKind.PILOT, JobKind.BATCH) else self.kind.value

@@ -1,0 +1,204 @@
+"""Documents and segments: importing, reading, searching, exclusions, synthesis candidates."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict, deque
+from pathlib import Path
+
+from engine.store.db import _dicts, _equal, utc_now
+
+
+class CorpusQueries:
+    """Documents and segments; a Store mixin."""
+
+    def document_hash(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT content_hash FROM documents WHERE key = ?",
+                                (key,)).fetchone()
+        return row[0] if row else None
+
+    def moved_document(self, content_hash: str, fmt: str) -> int | None:
+        """A document with this content whose file is gone: the same post, moved or renamed."""
+        rows = self.conn.execute(
+            "SELECT id, key FROM documents WHERE content_hash = ? AND format = ?",
+            (content_hash, fmt)).fetchall()
+        for doc_id, key in rows:
+            if not Path(key).exists():
+                return doc_id
+        return None
+
+    def move_document(self, doc_id: int, *, key: str, path: str) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE documents SET key = ?, path = ?, updated_at = ? WHERE id = ?",
+                              (key, path, utc_now(), doc_id))
+
+    def save_document(self, doc) -> tuple[str, int]:
+        """Insert or replace a document (an engine.corpus.parsed.ParsedDocument) and its
+        segments in one transaction.
+
+        Returns ("imported" | "updated", segments added). On update, segments whose
+        words did not change keep their id (and so their pairs and exclusions).
+        """
+        now = utc_now()
+        fields = (doc.path, doc.format, doc.title, doc.date, doc.url, doc.lang,
+                  json.dumps(doc.meta, ensure_ascii=False, default=str), doc.content_hash)
+        with self.transaction() as conn:
+            row = conn.execute("SELECT id FROM documents WHERE key = ?", (doc.key,)).fetchone()
+            if row is None:
+                cur = conn.execute(
+                    "INSERT INTO documents (path, format, title, date, url, lang, meta,"
+                    " content_hash, key, split_key, split, imported_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*fields, doc.key, doc.split_key, doc.split, now, now))
+                doc_id = cur.lastrowid
+                for position, segment in enumerate(doc.segments):
+                    self._insert_segment(doc_id, position, segment)
+                return "imported", len(doc.segments)
+
+            doc_id = row[0]
+            conn.execute(
+                "UPDATE documents SET path = ?, format = ?, title = ?, date = ?, url = ?,"
+                " lang = ?, meta = ?, content_hash = ?, updated_at = ? WHERE id = ?",
+                (*fields, now, doc_id))
+            old: dict[tuple[str, str], deque[int]] = defaultdict(deque)
+            for seg_id, kind, hashed in conn.execute(
+                    "SELECT id, kind, text_hash FROM segments WHERE document_id = ?"
+                    " ORDER BY position", (doc_id,)):
+                old[(kind, hashed)].append(seg_id)
+            # Park old positions out of the way of UNIQUE(document_id, position).
+            conn.execute("UPDATE segments SET position = -1 - position WHERE document_id = ?",
+                         (doc_id,))
+            added = 0
+            for position, segment in enumerate(doc.segments):
+                same = old.get((segment.kind, segment.text_hash))
+                if same:
+                    conn.execute(
+                        "UPDATE segments SET position = ?, text = ?, source = ?, lang = ?,"
+                        " chars = ? WHERE id = ?",
+                        (position, segment.text, segment.source, segment.lang,
+                         len(segment.text), same.popleft()))
+                else:
+                    self._insert_segment(doc_id, position, segment)
+                    added += 1
+            gone = [seg_id for ids in old.values() for seg_id in ids]
+            conn.executemany("DELETE FROM segments WHERE id = ?", ((i,) for i in gone))
+            return "updated", added
+
+    def _insert_segment(self, doc_id: int, position: int, segment) -> None:
+        self.conn.execute(
+            "INSERT INTO segments (document_id, position, kind, lang, text, source, text_hash,"
+            " chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, position, segment.kind, segment.lang, segment.text, segment.source,
+             segment.text_hash, len(segment.text)))
+
+    def corpus_stats(self) -> dict:
+        q = self.conn.execute
+
+        def counts(sql: str) -> dict:
+            return {key if key is not None else "unknown": n for key, n in q(sql)}
+
+        prose = q("SELECT COUNT(*), COUNT(DISTINCT text_hash), COALESCE(SUM(chars), 0)"
+                  " FROM segments WHERE kind = 'prose'").fetchone()
+        return {
+            "documents": q("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "segments": q("SELECT COUNT(*) FROM segments").fetchone()[0],
+            "prose_segments": prose[0],
+            "unique_prose_segments": prose[1],
+            "prose_characters": prose[2],
+            "by_kind": counts("SELECT kind, COUNT(*) FROM segments GROUP BY kind"
+                              " ORDER BY COUNT(*) DESC"),
+            "by_lang": counts("SELECT lang, COUNT(*) FROM segments WHERE lang IS NOT NULL"
+                              " GROUP BY lang ORDER BY COUNT(*) DESC"),
+            "by_split": counts("SELECT split, COUNT(*) FROM documents GROUP BY split"
+                               " ORDER BY split DESC"),
+            "segments_by_split": counts(
+                "SELECT d.split, COUNT(*) FROM segments s JOIN documents d"
+                " ON d.id = s.document_id GROUP BY d.split ORDER BY d.split DESC"),
+            "by_format": counts("SELECT format, COUNT(*) FROM documents GROUP BY format"),
+        }
+
+    _SEGMENT_COLUMNS = (
+        "SELECT s.id, s.document_id, d.path, d.title, s.position, s.kind, s.lang, d.split,"
+        " s.text, s.source, s.excluded OR d.excluded, s.excluded"
+        " FROM segments s JOIN documents d ON d.id = s.document_id")
+
+    _SEGMENT_KEYS = ("id", "document_id", "document", "title", "position", "kind", "lang",
+                     "split", "text", "source", "excluded", "segment_excluded")
+
+    def documents(self, *, search: str | None = None, limit: int = 2000) -> list[dict]:
+        """Documents with their segment counts, newest first; `search` matches their text."""
+        where, params = "", []
+        if search and search.strip():
+            match, params = self._text_match(search, "segments", "s", ("text",))
+            where = (f"WHERE d.id IN (SELECT s.document_id FROM segments s {match})"
+                     " OR d.title LIKE ?")
+            params.append(f"%{search.strip()}%")
+        cur = self.conn.execute(
+            "SELECT d.id, d.title, d.path, d.format, d.lang, d.split, d.date, d.excluded,"
+            " (SELECT COUNT(*) FROM segments s WHERE s.document_id = d.id) AS segments,"
+            " (SELECT COUNT(*) FROM segments s WHERE s.document_id = d.id"
+            "  AND s.kind = 'prose') AS prose"
+            f" FROM documents d {where} ORDER BY d.date DESC, d.path LIMIT ?",
+            (*params, limit))
+        return _dicts(cur)
+
+    def set_excluded(self, table: str, row_id: int, excluded: bool) -> None:
+        """Keep a document or a segment out of training data (it stays in the corpus)."""
+        if table not in ("documents", "segments"):
+            raise ValueError(table)
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE {table} SET excluded = ? WHERE id = ?", (int(excluded), row_id))
+
+    def segments(self, *, kind: str | None = None, lang: str | None = None,
+                 split: str | None = None, document_id: int | None = None,
+                 limit: int | None = None) -> list[dict]:
+        where, params = _equal(("s.kind", kind), ("s.lang", lang), ("d.split", split),
+                               ("s.document_id", document_id))
+        sql = self._SEGMENT_COLUMNS + where + " ORDER BY d.path, s.position"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [self._segment_row(r) for r in self.conn.execute(sql, params)]
+
+    def search_segments(self, query: str, *, limit: int = 50) -> list[dict]:
+        """Segments containing every word of `query` (Chinese two-character words included).
+
+        FTS5's trigram index answers terms of three or more characters; shorter terms
+        (common in Chinese: 火车, 部署) fall back to LIKE on the segments themselves.
+        """
+        where, params = self._text_match(query, "segments", "s", ("text",))
+        if not where:
+            return []
+        sql = (self._SEGMENT_COLUMNS + f" {where}"
+               + " ORDER BY s.kind != 'prose', d.date DESC, d.path, s.position LIMIT ?")
+        return [self._segment_row(r) for r in self.conn.execute(sql, (*params, limit))]
+
+    def _segment_row(self, row: tuple) -> dict:
+        item = dict(zip(self._SEGMENT_KEYS, row, strict=True))
+        item["excluded"] = bool(item["excluded"])
+        item["segment_excluded"] = bool(item["segment_excluded"])
+        return item
+
+    def synth_candidates(self, *, user_lang: str, splits: tuple[str, ...] = ("train", "val",
+                                                                             "test"),
+                         limit: int | None = None) -> list[dict]:
+        """Prose paragraphs in the user's language that may become pairs: not excluded, and
+        each distinct paragraph once (a sign-off repeated in every post counts once)."""
+        marks = ", ".join("?" for _ in splits)
+        sql = ("SELECT s.id, s.text, d.split FROM segments s JOIN documents d"
+               " ON d.id = s.document_id WHERE s.kind = 'prose' AND s.lang = ?"
+               f" AND NOT s.excluded AND NOT d.excluded AND d.split IN ({marks})"
+               " AND s.id IN (SELECT MIN(id) FROM segments GROUP BY text_hash)"
+               " ORDER BY d.split = 'train' DESC, d.date DESC, s.document_id, s.position")
+        params: list = [user_lang, *splits]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [{"id": i, "text": t, "split": sp} for i, t, sp in self.conn.execute(sql, params)]
+
+    def main_language(self) -> str | None:
+        """The language most of the user's prose is written in."""
+        row = self.conn.execute(
+            "SELECT lang FROM segments WHERE kind = 'prose' AND lang IS NOT NULL GROUP BY lang"
+            " ORDER BY SUM(chars) DESC LIMIT 1").fetchone()
+        return row[0] if row else None

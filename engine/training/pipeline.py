@@ -1,0 +1,265 @@
+"""The training pipeline: pairs → job folder → LoRA training → checkpoint choice → export →
+registered model.
+
+`prepare` writes the job folder (datasets and job file) and the job's row;
+`train_and_export` is what runs on the machine that trains — in-process here (`run`,
+slowly on a CPU but for real: the embedded Gemma 3 270M is the default base), or on a GPU
+box by the remote runner (remote/runner.py). Where a job runs is a training target
+(engine/training/targets.py, remote/targets.py); this module is what they share.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from engine import events, paths
+from engine.errors import OwnVoiceError
+from engine.jobs import Job, JobKind, JobMeta, JobState, SmokeTest
+from engine.pairs import dataset
+from engine.translation import registry
+
+EventSink = Callable[[events.Event], None]
+
+
+def job_dir(job_id: int) -> Path:
+    """The job's folder on this machine: job.json, datasets, run/ (checkpoints, progress),
+    export/ (the GGUF)."""
+    return paths.data_dir() / "jobs" / f"job-{job_id:04d}"
+
+
+def cancel_file(job_id: int) -> Path:
+    """Its presence asks a local run (in any process) to stop after the current step."""
+    return job_dir(job_id) / "cancel"
+
+
+def run_lock(job_id: int):
+    """The lock a local run holds while it trains and exports (filelock: an OS lock, freed
+    when the process ends however it ends)."""
+    from filelock import FileLock
+
+    folder = job_dir(job_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / "run.lock"))
+
+
+def is_running(job_id: int) -> bool:
+    """Whether some process on this machine is running the job now."""
+    from filelock import Timeout
+
+    lock = run_lock(job_id)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def settle(store, job: Job) -> Job:
+    """A local job that says it is active but whose process is gone (killed, crashed, the
+    machine restarted) is `interrupted`: `ownvoice train --resume N` continues it."""
+    if job.kind is JobKind.LOCAL and job.status.active and not is_running(job.id):
+        return store.update_job(job.id, status=JobState.INTERRUPTED,
+                                meta=job.meta.replace(pid=None))
+    return job
+
+
+def count_training_pairs(store) -> int:
+    return len(store.training_pairs(split="train"))
+
+
+def prepare(store, *, base_model: str | None = None, max_steps: int | None = None,
+            epochs: float = 1.0, learning_rate: float = 2e-4, quant: str = "auto",
+            kind: JobKind = JobKind.LOCAL) -> Job:
+    """Write the datasets and the job file; returns the job (state `prepared`)."""
+    from engine.training.config import TrainConfig
+
+    if base_model is None:
+        base_model = registry.ensure_default(store)["path"]
+    train_pairs, val_pairs, held_out = dataset.split_validation(
+        store.training_pairs(split="train"), store.training_pairs(split="val"))
+    if not train_pairs:
+        raise OwnVoiceError("No training pairs yet: make some with `ownvoice synth` (or "
+                            "correct a few translations).")
+    job = store.add_job(kind=kind, status=JobState.PREPARING, provider_id=None,
+                        model=base_model)
+    folder = job_dir(job.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset.export(store, split="train", fmt="chat", out=folder / "train.jsonl",
+                   pairs=train_pairs)
+    if val_pairs:
+        dataset.export(store, split="val", fmt="chat", out=folder / "val.jsonl",
+                       pairs=val_pairs)
+    config = TrainConfig(base_model=base_model, train_file=str(folder / "train.jsonl"),
+                         val_file=str(folder / "val.jsonl") if val_pairs else None,
+                         output_dir=str(folder / "run"), max_steps=max_steps, epochs=epochs,
+                         learning_rate=learning_rate, num_workers=min(2, os.cpu_count() or 1))
+    config.save(folder / "job.json")
+    meta = JobMeta(job_file=str(folder / "job.json"), pairs=len(train_pairs),
+                   val_pairs=len(val_pairs), held_out_documents=held_out,
+                   source_lang=train_pairs[0]["source_lang"],
+                   target_lang=train_pairs[0]["target_lang"],
+                   smoke_text=(val_pairs or train_pairs)[0]["source_text"][:400], quant=quant)
+    return store.update_job(job.id, status=JobState.PREPARED, meta=meta)
+
+
+def train_and_export(config, meta: JobMeta, *, folder: Path, name: str, quant: str = "auto",
+                     checkpoint_step: int | None = None, resume: bool = False,
+                     on_event: EventSink | None = None,
+                     cancelled: Callable[[], bool] | None = None,
+                     on_stage: Callable[[JobState, dict], None] | None = None,
+                     trainer: Callable | None = None) -> dict:
+    """Train, choose a checkpoint, export; returns what happened as JSON-ready values:
+    {"train": {steps, best_val_loss, base_val_loss, best_checkpoint}, "checkpoint_scores":
+    [...], "exported_adapter": path, "export": ExportResult as a dict}.
+    `on_stage(JobState.EXPORTING, summary)` is heard before the export starts.
+    `trainer(config, resume)` replaces the in-process training (the remote runner's
+    several-GPU launch). Raises Interrupted when `cancelled()` stopped the training."""
+    from dataclasses import asdict
+
+    from engine.training import choose
+    from engine.training.export import export
+    from engine.training.loop import train
+
+    result = trainer(config, resume) if trainer is not None else train(
+        config, resume=resume, cancelled=cancelled, on_progress=on_event)
+    if cancelled is not None and cancelled():
+        raise Interrupted(result.steps)
+    scores = choose.score(config) if config.val_file else []
+    adapter_dir = result.adapter_dir
+    if checkpoint_step is not None:
+        chosen = Path(config.output_dir) / "checkpoints" / f"step-{checkpoint_step:06d}"
+        if not chosen.exists():
+            raise OwnVoiceError(f"There is no checkpoint at step {checkpoint_step}.")
+        adapter_dir = str(chosen / "adapter")
+    elif scores:
+        adapter_dir = str(Path(scores[0]["path"]) / "adapter")
+    summary = {"train": {"steps": result.steps, "best_val_loss": result.best_val_loss,
+                         "base_val_loss": result.base_val_loss,
+                         "best_checkpoint": result.best_checkpoint},
+               "checkpoint_scores": scores, "exported_adapter": adapter_dir}
+    if on_stage is not None:
+        on_stage(JobState.EXPORTING, summary)
+    exported = export(base_model=config.base_model, adapter_dir=adapter_dir,
+                      out_dir=folder / "export", quant=quant, name=name,
+                      smoke_text=meta.smoke_text, source=meta.source_lang,
+                      target=meta.target_lang,
+                      card={"pairs": meta.pairs, "steps": result.steps,
+                            "best_val_loss": result.best_val_loss,
+                            "base_val_loss": result.base_val_loss,
+                            "config": str(folder / "job.json")})
+    return {**summary, "export": asdict(exported)}
+
+
+class Interrupted(OwnVoiceError):
+    def __init__(self, steps: int):
+        self.steps = steps
+        super().__init__(f"Training stopped at step {steps}.")
+
+
+def register(store, job: Job, *, gguf: str, sha256: str, base_model: str) -> dict:
+    """The exported GGUF as model `voice-<job>`, linked to its job; returns the model row."""
+    name = f"voice-{job.id}"
+    return store.model(name) or registry.add(
+        store, gguf, name=name, base_model=base_model, source_lang=job.meta.source_lang,
+        target_lang=job.meta.target_lang, origin="fine-tuned", job_id=job.id, sha256=sha256)
+
+
+def finished(store, job: Job, outcome: dict, *, gguf: str, base_model: str) -> dict:
+    """Register the exported model and mark the job done with its summary; returns the
+    model row. `outcome` is train_and_export's (or the box's status.json) result."""
+    exported = outcome["export"]
+    row = register(store, job, gguf=gguf, sha256=exported["sha256"], base_model=base_model)
+    job = store.job(job.id)
+    meta = job.meta.replace(train=outcome.get("train"),
+                            checkpoint_scores=outcome.get("checkpoint_scores"),
+                            exported_adapter=outcome.get("exported_adapter"), gguf=gguf,
+                            smoke_test=SmokeTest.from_dict(exported["smoke_test"]))
+    store.update_job(job.id, status=JobState.DONE, result=row["name"], meta=meta)
+    return row
+
+
+def advance(store, job: Job, state: JobState, on_event: EventSink | None = None, *,
+            detail: str = "", **meta_changes) -> Job:
+    """Move the job to `state` (with metadata changes) and tell the follower."""
+    job = store.update_job(job.id, status=state, meta=job.meta.replace(**meta_changes)
+                           if meta_changes else None)
+    if on_event is not None:
+        on_event(events.Stage(stage=state.value, job=job.id, detail=detail))
+    return job
+
+
+def run(store, job: Job, *, resume: bool = False, quant: str | None = None,
+        checkpoint_step: int | None = None, on_event: EventSink | None = None,
+        cancelled: Callable[[], bool] | None = None) -> dict:
+    """Train here, choose a checkpoint, export and register; returns the new model's row.
+    Holds the job's run lock meanwhile (one run per job). Stops after the current step when
+    `cancelled()` says so or when the job's cancel file appears (`ownvoice jobs cancel N`
+    from another process); the job is then `cancelled` and `ownvoice train --resume N`
+    continues it from its last checkpoint. Any other failure marks it `failed` with why."""
+    if job.meta.job_file is None:
+        raise OwnVoiceError(f"Job {job.id} was never completely prepared; start a new one "
+                            "with `ownvoice train --on local`.")
+    lock = run_lock(job.id)
+    from filelock import Timeout
+
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise OwnVoiceError(f"Job {job.id} is already running on this machine; follow it "
+                            f"with `ownvoice jobs attach {job.id}`.") from None
+    try:
+        return _run_locked(store, job, resume=resume, quant=quant,
+                           checkpoint_step=checkpoint_step, on_event=on_event,
+                           cancelled=cancelled)
+    finally:
+        lock.release()
+
+
+def _run_locked(store, job: Job, *, resume: bool, quant: str | None,
+                checkpoint_step: int | None, on_event: EventSink | None,
+                cancelled: Callable[[], bool] | None) -> dict:
+    from engine.training.config import TrainConfig
+
+    config = TrainConfig.load(job.meta.job_file)
+    quant = quant or job.meta.quant or "auto"
+    cancel_file(job.id).unlink(missing_ok=True)
+
+    def stop() -> bool:
+        return bool(cancelled and cancelled()) or cancel_file(job.id).exists()
+
+    job = advance(store, job, JobState.TRAINING, on_event, pid=os.getpid())
+
+    def stage(state: JobState, details: dict) -> None:
+        advance(store, store.job(job.id), state, on_event, train=details["train"],
+                checkpoint_scores=details["checkpoint_scores"],
+                exported_adapter=details["exported_adapter"])
+
+    try:
+        outcome = train_and_export(config, job.meta, folder=job_dir(job.id),
+                                   name=f"voice-{job.id}", quant=quant,
+                                   checkpoint_step=checkpoint_step, resume=resume,
+                                   on_event=on_event, cancelled=stop, on_stage=stage)
+    except Interrupted as exc:
+        advance(store, store.job(job.id), JobState.CANCELLED, on_event, pid=None)
+        raise OwnVoiceError(f"Training stopped at step {exc.steps}; continue it with "
+                            f"`ownvoice train --resume {job.id}`.") from exc
+    except KeyboardInterrupt:
+        store.update_job(job.id, status=JobState.INTERRUPTED,
+                         meta=store.job(job.id).meta.replace(pid=None))
+        raise
+    except Exception as exc:  # out of memory, a broken base, a bug: the job says why
+        why = str(exc) if isinstance(exc, OwnVoiceError) else f"{type(exc).__name__}: {exc}"
+        store.update_job(job.id, status=JobState.FAILED,
+                         meta=store.job(job.id).meta.replace(error=why, pid=None))
+        raise
+    finally:
+        cancel_file(job.id).unlink(missing_ok=True)
+    row = finished(store, store.job(job.id), outcome, gguf=outcome["export"]["gguf"],
+                   base_model=config.base_model)
+    if on_event is not None:
+        on_event(events.Stage(stage=JobState.DONE.value, job=job.id,
+                              detail=f"registered {row['name']}"))
+    return row

@@ -1,0 +1,9 @@
+"""Translation: a document in, the same document in another language out, kept in shape.
+
+translate.py (Translator: parse → translate paragraph by paragraph → verify), document.py
+(which blocks are translated, how the shape is rebuilt), prompts.py (system prompts and
+few-shot layouts), guards.py (token budget, end-of-turn, repetition and run-on cuts),
+backends/ (the one model contract: llama.cpp and OpenAI-compatible endpoints), registry.py
+(the installed models: add, download, choose, remove) and gguf_meta.py (reading a GGUF's
+header).
+"""

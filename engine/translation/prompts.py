@@ -1,0 +1,78 @@
+"""Every prompt OwnVoice sends to a model, in one place.
+
+The system prompt here is also the one the training data uses (dataset export): a
+fine-tuned model must see at inference exactly what it saw in training.
+"""
+
+from __future__ import annotations
+
+from engine import languages
+
+SYSTEM_PROMPT = ("Translate the following text from {source} into {target}. "
+                 "Reply with the translation only.")
+# Base models (no chat template) continue a list of translations instead.
+COMPLETION_STOP = ["\n"]
+
+
+def system_prompt(source: str, target: str) -> str:
+    return SYSTEM_PROMPT.format(source=languages.name(source), target=languages.name(target))
+
+
+def chat_messages(text: str, source: str, target: str) -> list[dict]:
+    """The prompt of fine-tuned and instruction models: short, the same as in training."""
+    return [{"role": "system", "content": system_prompt(source, target)},
+            {"role": "user", "content": text}]
+
+
+def completion_prompt(text: str, source: str, target: str) -> str:
+    """A few-shot prompt for base models: they translate by continuing the pattern.
+
+    The examples come first and never change, so llama.cpp evaluates them once and reuses
+    them (prefix cache) for every paragraph. The text goes on one line: the prompt's
+    stop sequence is the end of the line.
+    """
+    src, tgt = languages.name(source), languages.name(target)
+    lines = []
+    for example_source, example_target in languages.example_pairs(source, target):
+        lines += [f"{src}: {example_source}", f"{tgt}: {example_target}", ""]
+    lines += [f"{src}: {' '.join(text.split())}", f"{tgt}:"]
+    return "\n".join(lines)
+
+
+def style_examples_messages(text: str, source: str, target: str,
+                            examples: list[str]) -> list[dict]:
+    """The retrieval few-shot baseline: the user's own paragraphs as examples of their voice."""
+    shown = "\n\n".join(f"Example {i}:\n{example}" for i, example in enumerate(examples, 1))
+    system = (f"{system_prompt(source, target)} Write it the way the author of the following "
+              f"examples writes: their words, their rhythm, their punctuation.\n\n{shown}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+
+
+# --- reverse synthesis -------------------------------------------------------------------------
+# The user's paragraph (in their language) is translated INTO the language they will later
+# translate FROM; several styles widen the range of machine-flavoured inputs the model
+# learns to turn back into the user's words.
+SYNTH_STYLES = {
+    "plain": "Translate the following {source} text into {target}. Reply with the translation "
+             "only.",
+    "formal": "Translate the following {source} text into formal, polished {target}, as a "
+              "professional translator would for a publication. Reply with the translation "
+              "only.",
+    "literal": "Translate the following {source} text into {target} as literally as you can, "
+               "keeping its sentence order and structure. Reply with the translation only.",
+    "ai-article": "Translate the following {source} text into {target} in the smooth, generic "
+                  "style of an AI-written article. Keep every fact and number. Reply with the "
+                  "translation only.",
+    "condensed": "Translate the following {source} text into {target}, a little more concisely "
+                 "than the original. Keep every fact and number. Reply with the translation "
+                 "only.",
+    "expanded": "Translate the following {source} text into {target}, spelling out a little "
+                "what the original leaves implicit. Keep every fact and number. Reply with the "
+                "translation only.",
+}
+
+
+def synth_messages(text: str, style: str, *, user_lang: str, into: str) -> list[dict]:
+    system = SYNTH_STYLES[style].format(source=languages.name(user_lang),
+                                        target=languages.name(into))
+    return [{"role": "system", "content": system}, {"role": "user", "content": text}]

@@ -1,0 +1,187 @@
+"""Translate a document with one model, paragraph by paragraph, and remember it.
+
+The document keeps its shape (engine.translation.document); each paragraph goes to the backend
+with the prompt its style needs (chat template or few-shot completion), streams back
+through the guards, and the whole translation lands in the history with its timings.
+Every paragraph's result says why its generation ended (`stop_reason`, a
+guards.StopReason), and so does the document's; warnings are for people to read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from engine import languages
+from engine.corpus import lang as langdetect
+from engine.errors import OwnVoiceError
+from engine.translation import document, guards, prompts
+from engine.translation.backends import Backend, Request, Sampling, Usage
+from engine.translation.guards import StopReason
+
+OnText = Callable[[str], None]
+
+
+@dataclass
+class UnitResult:
+    source: str
+    output: str
+    warnings: list[str] = field(default_factory=list)  # for people; never parsed
+    stop_reason: StopReason = StopReason.STOP  # why this paragraph's generation ended
+
+
+@dataclass
+class TranslationResult:
+    source_text: str
+    output: str
+    source_lang: str
+    target_lang: str
+    units: list[UnitResult]
+    tokens_in: int
+    tokens_out: int
+    ttft_ms: float | None
+    total_ms: float
+    warnings: list[str]
+    settings: dict
+    cancelled: bool = False  # the user stopped it: stop_reason == "cancelled"
+    id: int | None = None  # the history row
+    # The document's: the worst of its paragraphs' (guards.document_stop_reason).
+    stop_reason: StopReason = StopReason.STOP
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens_out / (self.total_ms / 1000) if self.total_ms else 0.0
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data["tokens_per_second"] = round(self.tokens_per_second, 1)
+        return data
+
+
+def detect_source(text: str) -> str:
+    detected, _ = langdetect.detect(text)
+    if detected is None:
+        raise OwnVoiceError("Cannot tell which language this text is in; pass --from LANG.")
+    return detected
+
+
+class Translator:
+    """One backend, one language pair at a time; keeps the model loaded between calls."""
+
+    def __init__(self, backend: Backend, *, sampling: Sampling | None = None):
+        self.backend = backend
+        self.sampling = sampling or backend.default_sampling
+
+    def request_for(self, text: str, source: str, target: str) -> Request:
+        if self.backend.prompt_style == "completion":
+            prompt = prompts.completion_prompt(text, source, target)
+            max_tokens = guards.max_new_tokens(self.backend.count_tokens(text))
+            return Request(max_tokens=max_tokens, prompt=prompt, stop=prompts.COMPLETION_STOP,
+                           sampling=self.sampling)
+        return Request(max_tokens=guards.max_new_tokens(self.backend.count_tokens(text)),
+                       messages=prompts.chat_messages(text, source, target),
+                       sampling=self.sampling)
+
+    def translate(self, text: str, *, target: str, source: str | None = None,
+                  on_text: OnText | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> TranslationResult:
+        target = languages.normalise(target)
+        source = languages.normalise(source) if source else detect_source(text)
+        doc = document.split(text)
+        if not doc.units:
+            raise OwnVoiceError("There is nothing to translate in this text (only code, "
+                                "tables or markup).")
+        emit = on_text or (lambda _piece: None)
+        start = time.perf_counter()
+        ttft: float | None = None
+        tokens_in = tokens_out = 0
+        # A paragraph that never starts because the user cancelled is "cancelled" too.
+        results: list[UnitResult] = [UnitResult(u.text, "", stop_reason=StopReason.CANCELLED)
+                                     for u in doc.units]
+        stopped = False
+        for kind, item in doc.pieces():
+            if stopped:
+                break
+            if kind == "verbatim":
+                emit(item)
+                continue
+            unit = doc.units[item]
+            emit(unit.prefix)
+            result, usage, first = self._translate_unit(unit.text, source, target, emit,
+                                                        cancelled, start)
+            results[item] = result
+            if ttft is None and first is not None:
+                ttft = first
+            tokens_in += usage.prompt_tokens
+            tokens_out += usage.completion_tokens
+            emit("\n")
+            stopped = result.stop_reason == StopReason.CANCELLED
+        output = doc.assemble([r.output for r in results])
+        warnings = [f"Paragraph {i}: {w}" if len(results) > 1 else w
+                    for i, r in enumerate(results, 1) for w in r.warnings]
+        reason = guards.document_stop_reason(r.stop_reason for r in results)
+        return TranslationResult(
+            source_text=text, output=output, source_lang=source, target_lang=target, units=results,
+            tokens_in=tokens_in, tokens_out=tokens_out,
+            ttft_ms=None if ttft is None else round(ttft * 1000, 1),
+            total_ms=round((time.perf_counter() - start) * 1000, 1), warnings=warnings,
+            settings={"backend": self.backend.kind, "prompt_style": self.backend.prompt_style,
+                      **self.sampling.as_dict()},
+            cancelled=reason == StopReason.CANCELLED, stop_reason=reason)
+
+    def _translate_unit(self, text: str, source: str, target: str, emit: OnText,
+                        cancelled: Callable[[], bool] | None, start: float):
+        request = self.request_for(text, source, target)
+        guard = guards.RepetitionGuard()
+        pending = ""  # held back until a preamble ("Here is the translation:") can be seen
+        released = False
+        first: float | None = None
+        usage = Usage(0, 0, StopReason.STOP)
+        cut: StopReason | None = None  # set when we end the stream ourselves
+        pieces = 0
+        stream = self.backend.stream(request)
+        try:
+            for piece in stream:
+                if isinstance(piece, Usage):
+                    usage = piece
+                    continue
+                if first is None:
+                    first = time.perf_counter() - start
+                pieces += 1
+                if guard.feed(piece):
+                    cut = StopReason.REPETITION
+                    break
+                if cancelled is not None and cancelled():
+                    cut = StopReason.CANCELLED
+                    break
+                if released:
+                    emit(piece)
+                else:
+                    pending += piece
+                    if len(pending) > 40 or "\n" in pending.strip():
+                        released = True
+                        emit(guards.strip_chatter(pending, text, target=target).lstrip())
+        finally:
+            stream.close()
+        if cut is not None:
+            # The backend's own Usage never arrived: count what we saw.
+            usage = Usage(request_tokens(self.backend, request), pieces, cut)
+        reason = usage.finish_reason  # the backend's stop / length, or our own cut
+        output = guards.match_final_punctuation(
+            text, guards.strip_chatter(guard.trimmed(), text, target=target))
+        if not released:
+            emit(output)
+        warnings = guards.check_output(text, output, source=source, target=target)
+        if reason == StopReason.REPETITION:
+            warnings.insert(0, "The model started repeating itself; the loop was cut off.")
+        elif reason == StopReason.LENGTH:
+            warnings.insert(0, "The model did not stop; its output was cut off at the token "
+                               "limit.")
+        return UnitResult(text, output, warnings, stop_reason=reason), usage, first
+
+
+def request_tokens(backend: Backend, request: Request) -> int:
+    if request.prompt is not None:
+        return backend.count_tokens(request.prompt)
+    return sum(backend.count_tokens(m["content"]) for m in request.messages or [])

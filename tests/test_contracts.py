@@ -1,0 +1,154 @@
+"""What crosses a process boundary is typed and defined once: job state and metadata
+(engine/jobs.py), progress events (engine/events.py), and the training-target contract whose
+`prepare` checks every value before anything is written, rented or sent."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+import sqlite_utils
+
+from engine import events, paths
+from engine.errors import OwnVoiceError
+from engine.jobs import Box, Job, JobKind, JobMeta, JobState, Rental
+from engine.store import Store, migrations
+from engine.training.targets import LocalTarget, TrainingRequest
+from remote import runner
+from remote.rented import Budget
+from remote.targets import BoxTarget, RentedTarget, target_for, target_of
+
+
+def test_job_metadata_round_trips_and_refuses_unknown_keys(store):
+    meta = JobMeta(job_file="/j/job.json", pairs=12, source_lang="en", target_lang="zh",
+                   remote=Box(host="gpu", root="/r", dir="/r/jobs/1", pid=42),
+                   cloud=Rental(provider="lambda", instance_id="i-1",
+                                instance_type="gpu_1x_gh200", region="us-east-3",
+                                cents_per_hour=229, launched_at=1.0))
+    job = store.add_job(kind=JobKind.REMOTE, status=JobState.PREPARED, provider_id=None,
+                        model="base", meta=meta)
+    assert isinstance(job, Job) and job.meta == meta and job.status is JobState.PREPARED
+    assert job.meta.remote.pid == 42 and job.rented and job.where == "gpu"
+    assert JobMeta.from_dict(json.loads(json.dumps(meta.to_dict()))) == meta
+    with pytest.raises(OwnVoiceError, match="no field.*surprise"):
+        JobMeta.from_dict({"pairs": 3, "surprise": 1})
+    with pytest.raises(OwnVoiceError, match="no field.*colour"):
+        JobMeta.from_dict({"remote": {"host": "h", "root": "/", "dir": "/", "colour": 1}})
+    moved = store.update_job(job.id, status=JobState.TRAINING,
+                             meta=job.meta.replace(remote=job.meta.remote.replace(offset=10)))
+    assert moved.meta.remote.offset == 10 and moved.meta.pairs == 12
+
+
+def test_one_set_of_state_words_for_every_kind_of_job():
+    assert JobState.of_openai_fine_tuning("running") is JobState.TRAINING
+    assert JobState.of_openai_fine_tuning("succeeded") is JobState.DONE
+    assert JobState.of_openai_batch("in_progress") is JobState.RUNNING
+    assert JobState.of_openai_batch("expired") is JobState.FAILED
+    assert {s for s in JobState if s.terminal} == {JobState.DONE, JobState.FAILED,
+                                                    JobState.CANCELLED}
+    assert JobState.TRAINING.active and not JobState.INTERRUPTED.active
+    # The box's runner spells its words out (it runs before its environment exists):
+    assert set(runner.STATES) <= {s.value for s in JobState}
+
+
+def test_an_old_database_gets_the_new_state_words(ownvoice_home):
+    conn = sqlite3.connect(paths.db_path(), isolation_level=None)
+    migrations.migrate(sqlite_utils.Database(conn), stop_after="m008_blind_trials")
+    rows = [("openai-pilot", "running", {"base_url": None}),
+            ("openai-batch", "collected", {"custom_ids": ["seg-1-default"]}),
+            ("remote", "running", {"cloud": {"provider": "lambda", "instance_id": "i",
+                                             "instance_type": "t", "region": "r",
+                                             "cents_per_hour": 1, "launched_at": 0.0},
+                                   "remote_host": "lambda-i"})]
+    for kind, status, meta in rows:
+        conn.execute("INSERT INTO jobs (kind, status, meta, created_at, updated_at) VALUES "
+                     "(?, ?, ?, 'now', 'now')", (kind, status, json.dumps(meta)))
+    conn.close()
+    with Store() as store:
+        rented, batch, pilot = store.jobs()
+    assert (pilot.status, pilot.meta.provider_status) == (JobState.TRAINING, "running")
+    assert (batch.status, batch.meta.provider_status) == (JobState.DONE, "collected")
+    assert rented.status is JobState.TRAINING and rented.meta.cloud.host == "lambda-i"
+
+
+def test_progress_events_have_one_encoding(tmp_path):
+    sent = [events.Evaluation(step=0, total_steps=4, val_loss=3.0, base=True),
+            events.Step(step=1, total_steps=4, epoch=0.25, loss=2.5, lr=1e-3,
+                        tokens_per_s=812.5, elapsed_s=1.5, eta_s=4.5),
+            events.Checkpoint(step=2, total_steps=4, val_loss=2.2, path="/c/2", best=True),
+            events.Stage(stage="training", job=3, cost_usd=0.12, usd_per_hour=2.29),
+            events.Log(message="stopped early", step=2), events.Error(message="disk full")]
+    path = tmp_path / "progress.jsonl"
+    path.write_text("".join(events.encode(e) + "\n" for e in sent)
+                    + '{"event": "step", "step": 5, "lo')  # a line cut by a kill
+    assert events.read(path) == sent
+    with pytest.raises(ValueError, match="unknown progress event"):
+        events.decode('{"event": "gossip", "step": 1}')
+    with pytest.raises(ValueError, match="no field"):
+        events.decode('{"event": "log", "message": "m", "colour": "red"}')
+    old = events.decode('{"event": "train", "step": 1, "total_steps": 2, "epoch": 0.5, '
+                        '"loss": 1.0, "lr": 0.1, "tokens_per_s": 9.0, "elapsed_s": 1.0, '
+                        '"eta_s": null, "gpu_memory_gb": null}')
+    assert old == events.Step(step=1, total_steps=2, epoch=0.5, loss=1.0, lr=0.1,
+                              tokens_per_s=9.0, elapsed_s=1.0)  # a file from before
+    assert events.describe(sent[2]) == "checkpoint at step 2, validation loss 2.2000 " \
+                                       "(best so far)"
+    assert events.identity(sent[1]) == events.identity(
+        events.Step(step=1, total_steps=4, epoch=0.25, loss=9.9, lr=1e-3, tokens_per_s=1.0,
+                    elapsed_s=9.0))  # the same step of a resumed run is the same event
+
+
+@pytest.mark.parametrize("request_, message", [
+    (TrainingRequest(epochs=0), "Epochs must be above 0"),
+    (TrainingRequest(epochs=-1), "Epochs must be above 0"),
+    (TrainingRequest(learning_rate=0), "learning rate must be between 0 and 1"),
+    (TrainingRequest(learning_rate=3), "learning rate must be between 0 and 1"),
+    (TrainingRequest(max_steps=0), "at least 1"),
+    (TrainingRequest(quant="Q3"), "Unknown quantisation"),
+    (TrainingRequest(base_model="/no/such/model.gguf"), "neither a file or folder"),
+])
+def test_prepare_refuses_bad_values_and_writes_nothing(store, request_, message):
+    for target in (LocalTarget(), BoxTarget("gpu"),
+                   RentedTarget("gpu_1x_gh200", ssh_key_name="laptop", cloud=object())):
+        with pytest.raises(OwnVoiceError, match=message):
+            target.prepare(store, request_)
+    assert store.jobs() == []
+
+
+def test_prepare_checks_the_target_before_anything_is_rented(store, tmp_path):
+    fine = TrainingRequest(base_model="Qwen/Qwen2.5-3B-Instruct")
+    with pytest.raises(OwnVoiceError, match="No box named gpu"):
+        BoxTarget("gpu").prepare(store, fine)
+    with pytest.raises(OwnVoiceError, match="--ssh-key-name"):
+        RentedTarget("gpu_1x_gh200", ssh_key_name=None, cloud=object()).prepare(store, fine)
+    with pytest.raises(OwnVoiceError, match="not a Lambda instance type"):
+        RentedTarget("GPU H100!", ssh_key_name="k", cloud=object()).prepare(store, fine)
+    with pytest.raises(OwnVoiceError, match="budget in dollars"):
+        RentedTarget("gpu_1x_gh200", ssh_key_name="k", cloud=object(),
+                     budget=Budget(max_usd=-1)).prepare(store, fine)
+    with pytest.raises(OwnVoiceError, match="No training pairs yet"):
+        LocalTarget().prepare(store, fine)  # a hub id is taken as one; the pairs are missing
+    assert store.jobs() == []
+
+
+def test_targets_are_named_one_way():
+    assert isinstance(target_for("local"), LocalTarget)
+    rented = target_for("lambda:gpu_1x_gh200", ssh_key_name="k", budget=Budget(max_hours=2))
+    assert isinstance(rented, RentedTarget) and rented.instance_type == "gpu_1x_gh200"
+    assert rented.budget.max_hours == 2
+    box = target_for("gpu", watchdog_idle_s=60)
+    assert isinstance(box, BoxTarget) and box.host_name == "gpu" and box.watchdog_idle_s == 60
+
+
+def test_a_job_knows_its_target(store):
+    local = store.add_job(kind=JobKind.LOCAL, status=JobState.PREPARED, provider_id=None,
+                          model="m")
+    assert isinstance(target_of(store, local), LocalTarget)
+    boxed = store.add_job(kind=JobKind.REMOTE, status=JobState.TRAINING, provider_id=None,
+                          model="m", meta=JobMeta(remote=Box(host="gpu", root="/", dir="/j")))
+    assert isinstance(target_of(store, boxed), BoxTarget)
+    pilot = store.add_job(kind=JobKind.PILOT, status=JobState.QUEUED, provider_id="ft-1",
+                          model="gpt")
+    with pytest.raises(OwnVoiceError, match="not a training run"):
+        target_of(store, pilot)
