@@ -78,7 +78,7 @@ def test_the_loss_falls_and_everything_is_written(tiny_model, tmp_path):
         assert (checkpoint / "adapter" / "adapter_model.safetensors").exists()
     assert result.best_val_loss == min(h["val_loss"] for h in result.history)
     assert result.base_val_loss > result.best_val_loss  # better than the base it started from
-    assert lines[0] == {**lines[0], "event": "eval", "step": 0, "base": True}
+    assert lines[0] == {**lines[0], "event": "evaluation", "step": 0, "base": True}
     assert result.best_checkpoint.endswith(
         f"step-{min(result.history, key=lambda h: h['val_loss'])['step']:06d}")
 

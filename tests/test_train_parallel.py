@@ -12,6 +12,7 @@ import sys
 import torch
 from safetensors.torch import load_file
 
+from engine import events
 from engine.training import data
 from engine.training.config import TrainConfig
 from engine.training.loop import train
@@ -79,9 +80,8 @@ def test_two_processes_under_torchrun_train_as_one(tiny_model, tmp_path):
                          text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr[-3000:]
     assert_same(adapter(tmp_path / "one"), adapter(tmp_path / "two"))
-    lines = [json.loads(line) for line in
-             (tmp_path / "two" / "out" / "progress.jsonl").read_text().splitlines()]
-    train_steps = [line["step"] for line in lines if line["event"] == "train"]
+    train_steps = [e.step for e in events.read(tmp_path / "two" / "out" / "progress.jsonl")
+                   if isinstance(e, events.Step)]
     assert train_steps == list(range(1, one.steps + 1))  # one writer, every step once
     result = json.loads((tmp_path / "two" / "out" / "result.json").read_text())
     assert result["best_val_loss"] is not None
