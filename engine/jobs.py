@@ -99,7 +99,11 @@ class _Strict:
         values = {}
         for name, value in data.items():
             kind = _NESTED.get((cls.__name__, name))
-            values[name] = kind.from_dict(value) if kind and isinstance(value, dict) else value
+            if kind and isinstance(value, dict):
+                value = kind.from_dict(value)
+            elif kind and isinstance(value, list):
+                value = [kind.from_dict(v) if isinstance(v, dict) else v for v in value]
+            values[name] = value
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,7 +113,11 @@ class _Strict:
             value = getattr(self, f.name)
             if value is None or value == {} or value == []:
                 continue
-            out[f.name] = value.to_dict() if isinstance(value, _Strict) else value
+            if isinstance(value, _Strict):
+                value = value.to_dict()
+            elif isinstance(value, list):
+                value = [v.to_dict() if isinstance(v, _Strict) else v for v in value]
+            out[f.name] = value
         return out
 
     def replace(self, **changes):
@@ -160,6 +168,29 @@ class SmokeTest(_Strict):
 
 
 @dataclass
+class TrainSummary(_Strict):
+    """How the training went (engine/training/loop.py's TrainResult, in short)."""
+
+    steps: int                           # optimizer steps taken (count)
+    best_val_loss: float | None = None   # lowest validation loss (nats)
+    base_val_loss: float | None = None   # the base model's validation loss (nats)
+    best_checkpoint: str | None = None   # its folder, where it trained
+
+
+@dataclass
+class CheckpointScore(_Strict):
+    """One candidate checkpoint, measured by engine/training/choose.py (lower is better)."""
+
+    path: str                            # the checkpoint's folder, where it trained
+    step: int
+    val_loss: float | None = None        # nats
+    length_drift: float | None = None    # mean |log(output length / reference length)|
+    number_drift: float | None = None    # share of outputs that lost a number (0–1)
+    stop_rate: float | None = None       # share of outputs that ended by themselves (0–1)
+    score: float | None = None           # val_loss + 0.5·length + 0.5·number + (1 − stop)
+
+
+@dataclass
 class JobMeta(_Strict):
     """Everything a job keeps beyond its row's columns. Every field is optional: each
     kind of job fills its own.
@@ -173,9 +204,8 @@ class JobMeta(_Strict):
       quant               the GGUF quantisation asked for (auto, Q4_K_M, Q8_0, F16)
       processes           training processes on the box (None: one per GPU)
       pid                 the process that runs a local job (this machine's process id)
-      train               the training summary: steps, best_val_loss, base_val_loss
-                          (token-weighted cross-entropy, nats), best_checkpoint (path)
-      checkpoint_scores   the candidates' generation scores (engine/training/choose.py)
+      train               TrainSummary: steps, best and base validation loss (nats)
+      checkpoint_scores   [CheckpointScore]: the candidates, best first
       exported_adapter    the adapter folder that was exported (path)
       gguf                the GGUF on this machine (path)
       smoke_test          SmokeTest
@@ -202,8 +232,8 @@ class JobMeta(_Strict):
     quant: str | None = None
     processes: int | None = None
     pid: int | None = None
-    train: dict | None = None
-    checkpoint_scores: list[dict] | None = None
+    train: TrainSummary | None = None
+    checkpoint_scores: list[CheckpointScore] | None = None
     exported_adapter: str | None = None
     gguf: str | None = None
     smoke_test: SmokeTest | None = None
@@ -231,8 +261,64 @@ class JobMeta(_Strict):
     error: str | None = None
 
 
+    def with_outcome(self, outcome: dict) -> JobMeta:
+        """These metadata with a training run's outcome (train_and_export's result, or the
+        box's status.json) folded in: train, checkpoint_scores, exported_adapter."""
+        return JobMeta.from_dict({**self.to_dict(), **{
+            k: outcome[k] for k in ("train", "checkpoint_scores", "exported_adapter")
+            if outcome.get(k) is not None}})
+
+
+@dataclass
+class BoxStatus(_Strict):
+    """JOB_DIR/status.json on the box, as remote/runner.py writes it (atomically) and the app
+    reads it. The runner spells the words out itself: its first part runs on any Python
+    before the training environment exists.
+
+    state             a JobState word: queued (no status yet), bootstrapping, training,
+                      exporting, done, failed, cancelled
+    pid               the runner's process id; updated_at  Unix time (s)
+    detail            for people ("installing the training stack into …")
+    resumed           this run continued from a checkpoint
+    processes         training processes (one per GPU)
+    steps             steps done when it was cancelled (count)
+    reason            why it was cancelled ("cancelled", "the app's heartbeat stopped")
+    error             why it failed
+    train, checkpoint_scores, exported_adapter   the outcome (see JobMeta)
+    export            the exported GGUF: gguf (path on the box), sha256, size_bytes, quant,
+                      smoke_test, modelfile, model_card (engine/training/export.py)
+    alive             not in the file: whether the runner process is alive, as the app saw it
+    """
+
+    state: str
+    pid: int | None = None
+    updated_at: float | None = None
+    detail: str | None = None
+    resumed: bool | None = None
+    processes: int | None = None
+    steps: int | None = None
+    reason: str | None = None
+    error: str | None = None
+    train: dict | None = None
+    checkpoint_scores: list | None = None
+    exported_adapter: str | None = None
+    export: dict | None = None
+    alive: bool = False
+
+    @property
+    def job_state(self) -> JobState:
+        return JobState(self.state) if self.state in JobState._value2member_map_ \
+            else JobState.RUNNING
+
+    def outcome(self) -> dict:
+        """The finished run's outcome, as pipeline.finished takes it."""
+        return {"train": self.train, "checkpoint_scores": self.checkpoint_scores,
+                "exported_adapter": self.exported_adapter, "export": self.export}
+
+
 _NESTED = {("JobMeta", "remote"): Box, ("JobMeta", "cloud"): Rental,
-           ("JobMeta", "smoke_test"): SmokeTest}
+           ("JobMeta", "smoke_test"): SmokeTest, ("JobMeta", "train"): TrainSummary,
+           ("JobMeta", "checkpoint_scores"): CheckpointScore}
 
 
 @dataclass

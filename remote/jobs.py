@@ -28,7 +28,7 @@ from pathlib import Path
 
 from engine import events
 from engine.errors import OwnVoiceError
-from engine.jobs import Box, Job, JobState
+from engine.jobs import Box, BoxStatus, Job, JobState
 from engine.training import pipeline
 from remote import bundle, transfer
 from remote.session import RemoteError, Session
@@ -164,19 +164,17 @@ def _launch(session: Session, folder: str, code: str) -> int:
     return int(output[-1])
 
 
-def status(session: Session, job: Job) -> dict:
-    """The box's status.json (its "state" is a JobState word), plus whether the runner
-    process is alive ("alive")."""
+def status(session: Session, job: Job) -> BoxStatus:
+    """The box's status.json, with whether the runner process is alive (`alive`)."""
     try:
         with session.sftp().open(f"{job.meta.remote.dir}/status.json") as f:
-            state = json.loads(f.read())
+            state = BoxStatus.from_dict(json.loads(f.read()))
     except FileNotFoundError:
-        state = {"state": JobState.QUEUED.value}
+        state = BoxStatus(state=JobState.QUEUED.value)
     pid = job.meta.remote.pid
-    state["alive"] = False
     if pid:  # a zombie (exited, not yet reaped) is not alive
         found = session.run(["ps", "-o", "stat=", "-p", str(pid)], check=False)
-        state["alive"] = found.returncode == 0 and not found.stdout.strip().startswith("Z")
+        state.alive = found.returncode == 0 and not found.stdout.strip().startswith("Z")
     return state
 
 
@@ -265,18 +263,18 @@ def cancel(store, session: Session, job: Job, *, grace_s: float = 60) -> Job:
     if pid:
         session.run(["kill", "-TERM", "--", f"-{pid}"], check=False)
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and status(session, job)["alive"]:
+        while time.monotonic() < deadline and status(session, job).alive:
             time.sleep(0.5)
-        if status(session, job)["alive"]:
+        if status(session, job).alive:
             session.run(["kill", "-KILL", "--", f"-{pid}"], check=False)
     return store.update_job(job.id, status=JobState.CANCELLED)
 
 
-def fetch(store, session: Session, job: Job, state: dict,
+def fetch(store, session: Session, job: Job, state: BoxStatus,
           progress: Callable[[int, int], None] | None = None) -> dict:
     """Bring the GGUF home (resumable, sha256-checked) and register it; returns the model
-    row. `state` is the box's status.json of a finished run."""
-    export = state["export"]
+    row. `state` is the box's status of a finished run."""
+    export = state.export
     job = store.update_job(job.id, status=JobState.FETCHING)
     local_dir = pipeline.job_dir(job.id) / "export"
     gguf = local_dir / Path(export["gguf"]).name
@@ -289,7 +287,7 @@ def fetch(store, session: Session, job: Job, state: dict,
     from engine.training.config import TrainConfig
 
     base = TrainConfig.load(job.meta.job_file).base_model
-    return pipeline.finished(store, job, state, gguf=str(gguf), base_model=base)
+    return pipeline.finished(store, job, state.outcome(), gguf=str(gguf), base_model=base)
 
 
 def follow(store, session: Session, job: Job, *, interval_s: float = 2.0,
@@ -318,31 +316,30 @@ def follow(store, session: Session, job: Job, *, interval_s: float = 2.0,
                 if on_event:
                     on_event(event)
             state = status(session, job)
-            word = JobState(state["state"]) if state["state"] in JobState._value2member_map_ \
-                else JobState.RUNNING
+            word = state.job_state
             if word is not last:
                 last = word
                 if word.active:
                     job = store.update_job(job.id, status=word)
-                tell(word, state.get("detail") or "")
+                tell(word, state.detail or "")
             elif meter is not None:  # a rented box: the cost so far, at every poll
-                tell(word, state.get("detail") or "")
+                tell(word, state.detail or "")
             if word is JobState.DONE:
                 job, _ = poll_progress(store, session, job)
                 return fetch(store, session, job, state, download_progress)
             if word in (JobState.FAILED, JobState.CANCELLED):
-                why = state.get("error") or state.get("reason")
+                why = state.error or state.reason
                 store.update_job(job.id, status=word, meta=job.meta.replace(error=why))
                 raise OwnVoiceError(f"Job {job.id} {word.value} on {session.host.name}: {why}")
-            if not state["alive"] and word is JobState.QUEUED:
+            if not state.alive and word is JobState.QUEUED:
                 time.sleep(1)  # it may be writing its first status right now
-                if status(session, job)["state"] == JobState.QUEUED.value:
+                if status(session, job).job_state is JobState.QUEUED:
                     store.update_job(job.id, status=JobState.FAILED)
                     raise OwnVoiceError(f"Job {job.id}'s runner exited before it began on "
                                         f"{session.host.name}:\n"
                                         f"{log_tail(session, job).strip()}")
                 continue
-            if not state["alive"]:
+            if not state.alive:
                 # The runner died (out of memory, a reboot): start it again; it resumes
                 # from its last checkpoint.
                 restarts += 1

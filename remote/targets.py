@@ -81,9 +81,9 @@ class BoxTarget(TrainingTarget):
             return store.model(job.result)
         with self._session(store, job.meta.remote.host) as session:
             state = jobs.status(session, job)
-            if state["state"] != JobState.DONE.value:
+            if state.job_state is not JobState.DONE:
                 raise OwnVoiceError(f"Job {job.id} is not finished on its box "
-                                    f"({state['state']}).")
+                                    f"({state.state}).")
             return jobs.fetch(store, session, job, state)
 
 

@@ -152,3 +152,40 @@ def test_a_job_knows_its_target(store):
                           model="gpt")
     with pytest.raises(OwnVoiceError, match="not a training run"):
         target_of(store, pilot)
+
+
+def test_a_training_outcome_is_stored_typed():
+    """What train_and_export (or the box's status.json) reports becomes typed metadata."""
+    from engine.jobs import CheckpointScore, TrainSummary
+
+    outcome = {"train": {"steps": 6, "best_val_loss": 1.2, "base_val_loss": 3.4,
+                         "best_checkpoint": "/run/checkpoints/step-000006"},
+               "checkpoint_scores": [{"path": "/c/6", "step": 6, "val_loss": 1.2,
+                                      "length_drift": 0.1, "number_drift": 0.0,
+                                      "stop_rate": 1.0, "score": 1.25}],
+               "exported_adapter": "/c/6/adapter", "export": {"gguf": "x.gguf"}}
+    meta = JobMeta(pairs=3).with_outcome(outcome)
+    assert meta.train == TrainSummary(steps=6, best_val_loss=1.2, base_val_loss=3.4,
+                                      best_checkpoint="/run/checkpoints/step-000006")
+    assert meta.checkpoint_scores == [CheckpointScore(path="/c/6", step=6, val_loss=1.2,
+                                                      length_drift=0.1, number_drift=0.0,
+                                                      stop_rate=1.0, score=1.25)]
+    assert JobMeta.from_dict(json.loads(json.dumps(meta.to_dict()))) == meta
+    with pytest.raises(OwnVoiceError, match="no field.*loss_curve"):
+        JobMeta().with_outcome({"train": {"steps": 1, "loss_curve": []}})
+
+
+def test_the_box_status_the_runner_writes_is_what_the_app_reads(tmp_path):
+    from engine.jobs import BoxStatus
+
+    runner.write_status(tmp_path, "bootstrapping", detail="installing the training stack")
+    read = BoxStatus.from_dict(json.loads((tmp_path / "status.json").read_text()))
+    assert read.job_state is JobState.BOOTSTRAPPING and read.detail.startswith("installing")
+    outcome = {"train": {"steps": 2}, "checkpoint_scores": [], "exported_adapter": "/a",
+               "export": {"gguf": "/box/x.gguf", "sha256": "0" * 64}}
+    runner.write_status(tmp_path, "done", resumed=False, processes=2, **outcome)
+    read = BoxStatus.from_dict(json.loads((tmp_path / "status.json").read_text()))
+    assert read.job_state is JobState.DONE and read.processes == 2
+    assert JobMeta().with_outcome(read.outcome()).train.steps == 2
+    with pytest.raises(AssertionError):
+        runner.write_status(tmp_path, "pondering")  # not a JobState word

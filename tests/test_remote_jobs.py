@@ -97,7 +97,7 @@ def test_starting_a_job_twice_starts_one_run(box, store, tiny_base):
         assert len(runners(box)) == 1
         cancelled = jobs.cancel(store, session, again, grace_s=30)
         assert cancelled.status is JobState.CANCELLED
-        assert jobs.status(session, again)["state"] in ("cancelled", "queued", "training")
+        assert jobs.status(session, again).state in ("cancelled", "queued", "training")
     deadline = time.monotonic() + 30
     while runners(box) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -195,7 +195,7 @@ def test_a_runner_that_died_is_started_again_and_resumes(box, store, tiny_base):
         row = jobs.follow(store, session, job, interval_s=0.3)
         status = jobs.status(session, store.job(job.id))
     assert row["name"] == f"voice-{job.id}"
-    assert status["state"] == "done" and status["resumed"] is True  # from its checkpoint
+    assert status.state == "done" and status.resumed is True  # from its checkpoint
     assert store.job(job.id).meta.remote.pid != job.meta.remote.pid
     assert steps_in(job.id) == list(range(1, 41))
 
@@ -212,11 +212,11 @@ def test_the_watchdog_stops_a_run_the_app_stopped_watching(box, store, tiny_base
         state = {}
         while time.monotonic() < deadline:
             state = jobs.status(session, job)
-            if state["state"] == "cancelled":
+            if state.state == "cancelled":
                 break
             time.sleep(0.5)
-    assert state["state"] == "cancelled"
-    assert state["reason"] == "the app's heartbeat stopped"
+    assert state.state == "cancelled"
+    assert state.reason == "the app's heartbeat stopped"
     deadline = time.monotonic() + 30
     while runners(box) and time.monotonic() < deadline:  # it is exiting
         time.sleep(0.2)
@@ -239,5 +239,5 @@ def test_a_box_with_several_processes_trains_data_parallel(sshd, store, tmp_path
     assert out["smoke_test"]["stopped"]
     with session_for(store) as session:
         state = jobs.status(session, store.job(out["job"]))
-    assert state["processes"] == 2 and state["state"] == "done"
+    assert state.processes == 2 and state.state == "done"
     assert steps_in(out["job"]) == [1, 2]

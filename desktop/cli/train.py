@@ -8,6 +8,7 @@ it too); remote.targets.target_for names the target.
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 
 import click
 
@@ -24,16 +25,17 @@ def _summary(store, job_id: int, row: dict, as_json: bool) -> None:
     if as_json:
         print_json({"job": job.id, "model": row["name"], "gguf": row["path"],
                     "sha256": row["sha256"], "where": job.where,
-                    "host": meta.remote.host if meta.remote else None, "train": meta.train,
-                    "checkpoint_scores": meta.checkpoint_scores,
+                    "host": meta.remote.host if meta.remote else None,
+                    "train": asdict(meta.train) if meta.train else None,
+                    "checkpoint_scores": [asdict(s) for s in meta.checkpoint_scores or []],
                     "exported_adapter": meta.exported_adapter,
-                    "smoke_test": meta.smoke_test.to_dict() if meta.smoke_test else None,
+                    "smoke_test": asdict(meta.smoke_test) if meta.smoke_test else None,
                     "cost_usd": meta.cloud.cost_usd if meta.cloud else None})
         return
-    train = meta.train or {}
-    if train.get("best_val_loss") is not None and train.get("base_val_loss") is not None:
-        click.echo(f"\nValidation loss {train['base_val_loss']:.3f} (base) → "
-                   f"{train['best_val_loss']:.3f} (fine-tuned).")
+    train = meta.train
+    if train and train.best_val_loss is not None and train.base_val_loss is not None:
+        click.echo(f"\nValidation loss {train.base_val_loss:.3f} (base) → "
+                   f"{train.best_val_loss:.3f} (fine-tuned).")
     smoke = meta.smoke_test
     click.echo(f"\nRegistered {row['name']} ({row['path']}), trained on {job.where}."
                + (f" Smoke test: {smoke.input!r} → {smoke.output!r}." if smoke else "")
@@ -304,8 +306,6 @@ def finetune(ctx, host_name, instance_type, attach, cancel, base_model, max_step
 @click.option("--json", "as_json", is_flag=True)
 def export_(base_model, adapter, out, quant, name, source, target, as_json):
     """Merge an adapter into its base, convert to GGUF, quantise, smoke-test (and register)."""
-    from dataclasses import asdict
-
     from engine.training import export as exporting
     from engine.translation import registry
 

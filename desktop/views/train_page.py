@@ -322,12 +322,12 @@ class TrainPage(QWidget):
             self.job_id = item.data(ROLE)
             self._show_history(self.job_id)
             job = self.store.job(self.job_id)
-            train = job.meta.train or {}
+            train = job.meta.train
             model = f", model {job.result}" if job.result else ""
-            if train.get("best_val_loss") is not None and train.get("base_val_loss"):
+            if train and train.best_val_loss is not None and train.base_val_loss:
                 self.status.setText(f"Job {job.id} ({job.status.value}): validation loss "
-                                    f"{train['base_val_loss']:.3f} (base) → "
-                                    f"{train['best_val_loss']:.3f}{model}")
+                                    f"{train.base_val_loss:.3f} (base) → "
+                                    f"{train.best_val_loss:.3f}{model}")
             else:
                 self.status.setText(f"Job {job.id}: {job.status.value}{model}"
                                     + (f" — {job.meta.error}"

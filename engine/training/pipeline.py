@@ -173,10 +173,8 @@ def finished(store, job: Job, outcome: dict, *, gguf: str, base_model: str) -> d
     exported = outcome["export"]
     row = register(store, job, gguf=gguf, sha256=exported["sha256"], base_model=base_model)
     job = store.job(job.id)
-    meta = job.meta.replace(train=outcome.get("train"),
-                            checkpoint_scores=outcome.get("checkpoint_scores"),
-                            exported_adapter=outcome.get("exported_adapter"), gguf=gguf,
-                            smoke_test=SmokeTest.from_dict(exported["smoke_test"]))
+    meta = job.meta.with_outcome(outcome).replace(
+        gguf=gguf, smoke_test=SmokeTest.from_dict(exported["smoke_test"]))
     store.update_job(job.id, status=JobState.DONE, result=row["name"], meta=meta)
     return row
 
@@ -233,9 +231,11 @@ def _run_locked(store, job: Job, *, resume: bool, quant: str | None,
     job = advance(store, job, JobState.TRAINING, on_event, pid=os.getpid())
 
     def stage(state: JobState, details: dict) -> None:
-        advance(store, store.job(job.id), state, on_event, train=details["train"],
-                checkpoint_scores=details["checkpoint_scores"],
-                exported_adapter=details["exported_adapter"])
+        current = store.job(job.id)
+        store.update_job(job.id, status=state, meta=current.meta.with_outcome(details))
+        if on_event is not None:
+            on_event(events.Stage(stage=state.value, job=job.id, detail="choosing a "
+                                  "checkpoint, merging, converting to GGUF, quantising"))
 
     try:
         outcome = train_and_export(config, job.meta, folder=job_dir(job.id),
