@@ -17,6 +17,7 @@ from engine.jobs import Job, JobKind, JobState
 from engine.training import pipeline
 from engine.training.targets import (
     EventSink,
+    InvalidRequest,
     LocalTarget,
     Plan,
     Stop,
@@ -43,7 +44,7 @@ class BoxTarget(TrainingTarget):
 
     def check(self, store) -> dict:
         if store.host(self.host_name) is None:
-            raise OwnVoiceError(f"No box named {self.host_name}: add it with `ownvoice remote "
+            raise InvalidRequest(f"No box named {self.host_name}: add it with `ownvoice remote "
                                 f"add {self.host_name} --host USER@ADDRESS`.")
         return {"host": self.host_name}
 
@@ -115,17 +116,17 @@ class RentedTarget(TrainingTarget):
 
     def check(self, store) -> dict:
         if not _INSTANCE_TYPE.match(self.instance_type or ""):
-            raise OwnVoiceError(f"{self.instance_type!r} is not a Lambda instance type (e.g. "
+            raise InvalidRequest(f"{self.instance_type!r} is not a Lambda instance type (e.g. "
                                 "gpu_1x_gh200; `ownvoice remote lambda-types` lists them).")
         if not self.ssh_key_name:
-            raise OwnVoiceError("A rented box needs the name of your SSH key in your Lambda "
+            raise InvalidRequest("A rented box needs the name of your SSH key in your Lambda "
                                 "account (--ssh-key-name); its private half must be in your "
                                 "agent or given with --key.")
         if self.key_file and not Path(self.key_file).expanduser().is_file():
-            raise OwnVoiceError(f"The key file {self.key_file} does not exist.")
+            raise InvalidRequest(f"The key file {self.key_file} does not exist.")
         for name, value in (("hours", self.budget.max_hours), ("dollars", self.budget.max_usd)):
             if value is not None and value <= 0:
-                raise OwnVoiceError(f"The budget in {name} must be above 0 (got {value}).")
+                raise InvalidRequest(f"The budget in {name} must be above 0 (got {value}).")
         return {"instance_type": self.instance_type, "region": self.region,
                 "max_hours": self.budget.max_hours, "max_usd": self.budget.max_usd}
 

@@ -13,7 +13,6 @@ from dataclasses import asdict
 import click
 
 from desktop.cli.common import EventPrinter, Group, open_store, print_json
-from engine.errors import OwnVoiceError
 
 QUANT_HELP = "auto: Q8_0 below 1.5B parameters (4-bit hurts small models most), Q4_K_M above."
 QUANTS = ["auto", "Q4_K_M", "Q8_0", "F16"]
@@ -46,66 +45,82 @@ def _summary(store, job_id: int, row: dict, as_json: bool) -> None:
         click.echo(f"Note: {warning}", err=True)
 
 
-def _follow(store, target, job, *, as_json: bool, stop=None) -> None:
-    """Follow a started job to its end and print the result; Ctrl-C lets go of a job that
-    goes on by itself (on a box) and stops one that does not (here, or on a rented box)."""
+def _interrupted(target, job_id: int | None) -> None:
+    """Ctrl-C: a job on your box goes on; one here stops (resumable); a rented box is
+    stopped and terminated."""
     from engine.training.targets import LocalTarget
     from remote.targets import BoxTarget
 
-    try:
-        row = target.follow(store, job, on_event=EventPrinter(as_json), stop=stop)
-    except KeyboardInterrupt:
-        if isinstance(target, BoxTarget):
-            click.echo(f"\nDetached. Job {job.id} keeps running on {target.name}; follow it "
-                       f"again with: ownvoice jobs attach {job.id}", err=True)
-        elif isinstance(target, LocalTarget):
-            click.echo(f"\nStopped job {job.id}; continue it with: ownvoice train --resume "
-                       f"{job.id}", err=True)
-        else:
-            click.echo(f"\nStopped job {job.id} and terminated its instance (a rented box "
-                       "bills until it is gone); its checkpoints were on the box.", err=True)
-        sys.exit(130)
+    if job_id is None:
+        click.echo("\nStopped before the job started.", err=True)
+    elif isinstance(target, BoxTarget):
+        click.echo(f"\nDetached. Job {job_id} keeps running on {target.name}; follow it "
+                   f"again with: ownvoice jobs attach {job_id}", err=True)
+    elif isinstance(target, LocalTarget):
+        click.echo(f"\nStopped job {job_id}; continue it with: ownvoice train --resume "
+                   f"{job_id}", err=True)
+    else:
+        click.echo(f"\nStopped job {job_id} and terminated its instance (a rented box bills "
+                   "until it is gone); its checkpoints were on the box.", err=True)
+    sys.exit(130)
+
+
+def _ended(store, job_id: int, row: dict | None, as_json: bool) -> None:
     if row is None:
-        click.echo(f"\nJob {job.id} goes on on its box: ownvoice jobs attach {job.id}",
+        click.echo(f"\nJob {job_id} goes on on its box: ownvoice jobs attach {job_id}",
                    err=True)
         return
-    _summary(store, job.id, row, as_json)
+    _summary(store, job_id, row, as_json)
+
+
+class _Printer(EventPrinter):
+    """The progress printer, remembering which job the events are about."""
+
+    job_id: int | None = None
+
+    def __call__(self, event) -> None:
+        self.job_id = getattr(event, "job", None) or self.job_id
+        super().__call__(event)
 
 
 def start_training(*, on: str, base_model, max_steps, epochs, learning_rate, quant,
                    checkpoint_step, ssh_key_name=None, key_file=None, region=None,
                    max_hours=4.0, max_usd=None, watchdog_minutes=None, detach=False,
                    as_json=False) -> None:
-    from engine.training.targets import TrainingRequest
+    """`train --on …` through the shared operations: targets.run (or targets.start with
+    --detach), as the Train page does."""
+    from engine.training import targets
     from remote.rented import Budget
     from remote.targets import BoxTarget, target_for
 
-    request = TrainingRequest(base_model=base_model, max_steps=max_steps, epochs=epochs,
-                              learning_rate=learning_rate, quant=quant,
-                              checkpoint_step=checkpoint_step)
+    request = targets.TrainingRequest(base_model=base_model, max_steps=max_steps,
+                                      epochs=epochs, learning_rate=learning_rate, quant=quant,
+                                      checkpoint_step=checkpoint_step)
     target = target_for(on, ssh_key_name=ssh_key_name, key_file=key_file, region=region,
                         budget=Budget(max_hours=max_hours, max_usd=max_usd),
                         watchdog_idle_s=watchdog_minutes * 60 if watchdog_minutes else None)
     if detach and not isinstance(target, BoxTarget):
         raise click.UsageError("--detach is for a job on your own box: a job here or on a "
                                "rented box needs this command to follow it.")
+    printer = _Printer(as_json)
     with open_store() as store:
-        try:  # every value is checked before anything is written, rented or sent
-            plan = target.prepare(store, request)
-        except OwnVoiceError as exc:
-            raise click.UsageError(str(exc)) from exc
-        if not as_json:
-            click.echo(f"Training on {plan.target}: {plan.pairs} training pairs"
-                       + (f", base {base_model}" if base_model else "") + ".", err=True)
-        job = target.start(store, plan, on_event=EventPrinter(as_json))
-        if detach:
-            if as_json:
-                print_json({"job": job.id, "status": job.status.value})
-            else:
-                click.echo(f"Job {job.id} started on {target.name}. Follow it with: "
-                           f"ownvoice jobs attach {job.id}")
-            return
-        _follow(store, target, job, as_json=as_json)
+        try:
+            if detach:
+                job = targets.start(target, store, request, on_event=printer)
+                if as_json:
+                    print_json({"job": job.id, "status": job.status.value})
+                else:
+                    click.echo(f"Job {job.id} started on {target.name}. Follow it with: "
+                               f"ownvoice jobs attach {job.id}")
+                return
+            row = targets.run(target, store, request, on_event=printer)
+        except targets.InvalidRequest as exc:  # found before anything was written or sent
+            refused = click.ClickException(str(exc))
+            refused.exit_code = 2  # like a bad option: nothing was done
+            raise refused from exc
+        except KeyboardInterrupt:
+            _interrupted(target, printer.job_id)
+        _ended(store, printer.job_id, row, as_json)
 
 
 def _target_options(command):
@@ -180,8 +195,8 @@ def attach_job(job_id: int, *, as_json: bool, checkpoint_step: int | None = None
                quant: str | None = None) -> None:
     """Follow a job again; a local one that was stopped continues from its checkpoint
     (`--checkpoint` and `--quant` then choose what it exports)."""
-    from engine.jobs import JobState
-    from engine.training.targets import LocalTarget
+    from engine.jobs import JobKind, JobState
+    from engine.training import targets
     from remote.targets import target_of
 
     with open_store() as store:
@@ -191,23 +206,21 @@ def attach_job(job_id: int, *, as_json: bool, checkpoint_step: int | None = None
         target = target_of(store, job)
         if job.status is JobState.DONE and job.result:
             raise click.ClickException(f"Job {job.id} is done: model {job.result}.")
-        if job.status.terminal and job.kind.value == "remote":
+        if job.status.terminal and job.kind is JobKind.REMOTE:
             raise click.ClickException(f"Job {job.id} {job.status.value}"
                                        + (f": {job.meta.error}" if job.meta.error else "."))
         if not as_json:
             click.echo(f"Following job {job.id} on {job.where} ({job.status.value}).",
                        err=True)
-        if isinstance(target, LocalTarget):
-            try:
+        try:
+            if isinstance(target, targets.LocalTarget):
                 row = target.follow(store, job, on_event=EventPrinter(as_json),
                                     checkpoint_step=checkpoint_step, quant=quant)
-            except KeyboardInterrupt:
-                click.echo(f"\nStopped job {job.id}; continue it with: ownvoice train "
-                           f"--resume {job.id}", err=True)
-                sys.exit(130)
-            _summary(store, job.id, row, as_json)
-            return
-        _follow(store, target, job, as_json=as_json)
+            else:
+                row = targets.follow(target, store, job, on_event=EventPrinter(as_json))
+        except KeyboardInterrupt:
+            _interrupted(target, job.id)
+        _ended(store, job.id, row, as_json)
 
 
 @click.group("jobs", cls=Group, invoke_without_command=True)

@@ -34,6 +34,10 @@ EventSink = Callable[[events.Event], None]
 Stop = Callable[[], bool]
 
 
+class InvalidRequest(OwnVoiceError):
+    """A value that cannot work, found by `prepare` before anything was written or sent."""
+
+
 @dataclass(frozen=True)
 class TrainingRequest:
     """What the user asks for, wherever it runs.
@@ -56,24 +60,24 @@ class TrainingRequest:
     checkpoint_step: int | None = None
 
     def check(self) -> None:
-        """Raise OwnVoiceError for the first value that cannot work."""
+        """Raise InvalidRequest for the first value that cannot work."""
         if not self.epochs > 0:
-            raise OwnVoiceError(f"Epochs must be above 0 (got {self.epochs}).")
+            raise InvalidRequest(f"Epochs must be above 0 (got {self.epochs}).")
         if not 0 < self.learning_rate < 1:
-            raise OwnVoiceError(f"The learning rate must be between 0 and 1 (got "
+            raise InvalidRequest(f"The learning rate must be between 0 and 1 (got "
                                 f"{self.learning_rate}); 2e-4 is a good start for LoRA.")
         if self.max_steps is not None and self.max_steps < 1:
-            raise OwnVoiceError(f"--max-steps must be at least 1 (got {self.max_steps}).")
+            raise InvalidRequest(f"--max-steps must be at least 1 (got {self.max_steps}).")
         if self.checkpoint_step is not None and self.checkpoint_step < 1:
-            raise OwnVoiceError(f"--checkpoint must be a step of 1 or more (got "
+            raise InvalidRequest(f"--checkpoint must be a step of 1 or more (got "
                                 f"{self.checkpoint_step}).")
         if self.quant not in QUANTS:
-            raise OwnVoiceError(f"Unknown quantisation {self.quant!r}: choose one of "
+            raise InvalidRequest(f"Unknown quantisation {self.quant!r}: choose one of "
                                 f"{', '.join(QUANTS)}.")
         base = self.base_model
         if base is not None and not Path(base).expanduser().exists() \
                 and not _HUB_ID.match(base):
-            raise OwnVoiceError(f"The base model {base} is neither a file or folder here nor "
+            raise InvalidRequest(f"The base model {base} is neither a file or folder here nor "
                                 "a Hugging Face id (org/name).")
 
 
@@ -101,12 +105,13 @@ class TrainingTarget(ABC):
         options = self.check(store)
         pairs = pipeline.count_training_pairs(store)
         if not pairs:
-            raise OwnVoiceError("No training pairs yet: make some with `ownvoice synth` (or "
-                                "correct a few translations).")
+            raise InvalidRequest("No training pairs yet: make some with `ownvoice synth` (or "
+                                 "correct a few translations).")
         return Plan(request=request, target=self.name, pairs=pairs, options=options)
 
     def check(self, store) -> dict:
-        """The target's own preconditions; returns its options for the plan."""
+        """The target's own preconditions (raises InvalidRequest); returns its options for
+        the plan."""
         return {}
 
     @abstractmethod
@@ -128,14 +133,21 @@ class TrainingTarget(ABC):
         """Bring a finished job's GGUF home and register it; returns the model row."""
 
 
+def start(target: TrainingTarget, store, request: TrainingRequest, *,
+          on_event: EventSink | None = None) -> Job:
+    """prepare → start: the job runs (or, here, is ready to run); returns it."""
+    plan = target.prepare(store, request)
+    return target.start(store, plan, on_event=on_event)
+
+
 def run(target: TrainingTarget, store, request: TrainingRequest, *,
         on_event: EventSink | None = None, stop: Stop | None = None,
         cancel: Stop | None = None) -> dict | None:
     """prepare → start → follow: the one training operation of the app and the CLI.
     `stop()` lets go of the job (one on your box goes on; here or on a rented box, it
-    stops with its follower); `cancel()` stops the job itself, wherever it runs."""
-    plan = target.prepare(store, request)
-    job = target.start(store, plan, on_event=on_event)
+    stops with its follower); `cancel()` stops the job itself, wherever it runs. Returns
+    the registered model's row, or None when the job was let go of."""
+    job = start(target, store, request, on_event=on_event)
     return follow(target, store, job, on_event=on_event, stop=stop, cancel=cancel)
 
 
