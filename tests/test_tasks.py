@@ -89,3 +89,25 @@ def test_writes_go_through_one_lane_in_order(qtbot, store):
     runner.wait()
     assert max(overlaps) == 1 and order == [0, 1, 2, 3, 4]
     assert store.meta("k4") == "4"
+
+
+def test_progress_events_arrive_as_objects_on_the_gui_thread(qtbot):
+    """Qt signals carry the typed events of engine/events.py, not JSON text."""
+    from engine import events
+
+    runner = TaskRunner()
+    gui_thread = threading.get_ident()
+    sent = events.Stage(stage="training", job=7, detail="on gpu")
+    received = []
+
+    def work(ctx):
+        ctx.emit_event(sent)
+        ctx.emit_event(events.Log(message="done", step=3))
+
+    task = runner.submit("following", work)
+    task.event.connect(lambda event: received.append((event, threading.get_ident())))
+    with qtbot.waitSignal(task.finished, timeout=5000):
+        pass
+    assert [event for event, _ in received] == [sent, events.Log(message="done", step=3)]
+    assert received[0][0] is sent  # the object itself crossed, not a copy in text
+    assert all(thread == gui_thread for _, thread in received)
