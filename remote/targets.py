@@ -254,9 +254,12 @@ def target_of(store, job: Job) -> TrainingTarget:
     """The target a job runs on, from its row (to attach to it or cancel it)."""
     if job.kind is JobKind.LOCAL:
         return LocalTarget()
+    if job.kind is JobKind.PILOT:
+        raise OwnVoiceError(f"Job {job.id} is an OpenAI pilot, not a training run here: see "
+                            f"`ownvoice pilot status --job {job.id}`.")
     if job.kind is not JobKind.REMOTE:
-        raise OwnVoiceError(f"Job {job.id} is an {job.kind.value} job, not a training run: "
-                            "see `ownvoice pilot status`.")
+        raise OwnVoiceError(f"Job {job.id} is an OpenAI batch of reverse synthesis: "
+                            "`ownvoice synth --batch` collects it when it is done.")
     if job.meta.cloud is not None:  # the budget it was launched with still holds
         rental = job.meta.cloud
         return RentedTarget(rental.instance_type, ssh_key_name=None,

@@ -108,7 +108,7 @@ def _synth_batch(store, config, *, model, base_url, yes, as_json) -> None:
     from engine.pairs import pilot, synthesis, synthesis_batch
 
     collected = []
-    for job in synthesis_batch.open_batches(store):
+    for job in synthesis.open_batches(store):
         job, report = synthesis_batch.collect(store, job)
         collected.append({"job": job.id, "status": job.status.value,
                           "provider_status": job.meta.provider_status,

@@ -176,11 +176,15 @@ def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, q
     rented for the job and terminated when it ends. A job on a box survives this command:
     Ctrl-C detaches, `ownvoice jobs attach N` follows it again."""
     if resume_job is not None:
+        if on is not None or local:
+            raise click.UsageError("--resume continues a job where it ran: leave out --on.")
         attach_job(resume_job, as_json=as_json, checkpoint_step=checkpoint_step,
                    quant=None if quant == "auto" else quant)
         return
+    if local and on not in (None, "local"):
+        raise click.UsageError(f"--local and --on {on} say two places: give one.")
     if local:
-        on = on or "local"
+        on = "local"
     if not on:
         raise click.UsageError("Say where to train: --on local, --on BOX (see `ownvoice "
                                "remote list`) or --on lambda:TYPE.")
@@ -228,7 +232,7 @@ def attach_job(job_id: int, *, as_json: bool, checkpoint_step: int | None = None
 @click.pass_context
 def jobs_group(ctx, as_json):
     """Every job (training here, on a box or rented; OpenAI pilots and batches) and where
-    it stands; `attach N` follows one again, `cancel N` stops it."""
+    it stands; `attach N` follows a training job again, `cancel N` stops one."""
     if ctx.invoked_subcommand is not None:
         return
     from engine.training.pipeline import settle
@@ -249,10 +253,14 @@ def jobs_group(ctx, as_json):
 
 @jobs_group.command("attach")
 @click.argument("job_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
-def jobs_attach(job_id, as_json):
+@click.option("--checkpoint", "checkpoint_step", type=int,
+              help="A local job that resumes here: export this step's checkpoint.")
+@click.option("--quant", type=click.Choice(QUANTS), help="A local job that resumes here: "
+              "this quantisation instead of the one it was started with.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def jobs_attach(job_id, checkpoint_step, quant, as_json):
     """Follow job N again until it ends (an interrupted local job resumes here)."""
-    attach_job(job_id, as_json=as_json)
+    attach_job(job_id, as_json=as_json, checkpoint_step=checkpoint_step, quant=quant)
 
 
 @jobs_group.command("cancel")

@@ -1,1 +1,3 @@
-"""One module per page: Translate, Corpus, Data, Train, Compare, Models, Settings."""
+"""One module per page: translate_page, corpus_page, data_page, train_page, compare_page,
+models_page, settings_page; loss_plot.py draws the Train page's curve; widgets.py holds the
+small widgets the pages share."""

@@ -20,13 +20,7 @@ from engine import llm
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind, JobMeta, JobState
 from engine.pairs import filters
-from engine.pairs.synthesis import (
-    SynthConfig,
-    SynthReport,
-    open_batches,  # noqa: F401  (the CLI reads them here)
-    pending_requests,
-    plan,
-)
+from engine.pairs.synthesis import SynthConfig, SynthReport, pending_requests, plan
 from engine.translation import guards, prompts
 
 
