@@ -30,6 +30,9 @@ def add(store, name: str, target: str, *, port: int | None = None, key_file: str
     is shown to `confirm`; only a yes pins it. Nothing is stored unless the key is pinned."""
     if not NAME.match(name):
         raise OwnVoiceError(f"A host name is letters, digits, '.', '_' or '-' (not {name!r}).")
+    if name == "local":  # `ownvoice train --on local` means this machine
+        raise OwnVoiceError("'local' means this machine in `ownvoice train --on`: give the box "
+                            "another name.")
     if store.host(name) is not None:
         raise OwnVoiceError(f"There is already a remote host called {name!r}; remove it first.")
     user, address, port = parse_target(target, port)

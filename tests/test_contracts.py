@@ -189,3 +189,13 @@ def test_the_box_status_the_runner_writes_is_what_the_app_reads(tmp_path):
     assert JobMeta().with_outcome(read.outcome()).train.steps == 2
     with pytest.raises(AssertionError):
         runner.write_status(tmp_path, "pondering")  # not a JobState word
+
+
+def test_no_box_can_take_a_name_that_means_another_target(store):
+    from remote import hosts
+
+    with pytest.raises(OwnVoiceError, match="'local' means this machine"):
+        hosts.add(store, "local", "ubuntu@203.0.113.7")
+    with pytest.raises(OwnVoiceError, match="letters, digits"):
+        hosts.add(store, "lambda:gpu_1x_gh200", "ubuntu@203.0.113.7")
+    assert store.hosts() == []
