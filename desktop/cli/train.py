@@ -176,7 +176,7 @@ def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, q
     rented for the job and terminated when it ends. A job on a box survives this command:
     Ctrl-C detaches, `ownvoice jobs attach N` follows it again."""
     if resume_job is not None:
-        if on is not None or local:
+        if on is not None:  # (`--local --resume N`, the older spelling, still works)
             raise click.UsageError("--resume continues a job where it ran: leave out --on.")
         attach_job(resume_job, as_json=as_json, checkpoint_step=checkpoint_step,
                    quant=None if quant == "auto" else quant)
