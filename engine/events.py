@@ -133,6 +133,9 @@ def decode(line: str | bytes) -> Event:
     unknown = set(record) - known
     if unknown:
         raise ValueError(f"{name} has no field(s) {', '.join(sorted(unknown))}")
+    step = record.get("step", 0)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise ValueError(f"{name} has a step that is not a count: {step!r}")
     return kind(**record)
 
 

@@ -199,3 +199,38 @@ def test_no_box_can_take_a_name_that_means_another_target(store):
     with pytest.raises(OwnVoiceError, match="letters, digits"):
         hosts.add(store, "lambda:gpu_1x_gh200", "ubuntu@203.0.113.7")
     assert store.hosts() == []
+
+
+def test_training_here_without_the_train_extra_says_what_to_install(store, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "peft" else real(name, *a))
+    with pytest.raises(OwnVoiceError, match="needs peft.*ownvoice\\[train\\]"):
+        LocalTarget().prepare(store, TrainingRequest())
+    assert store.jobs() == []
+
+
+def test_job_ids_beyond_sqlite_integers_get_one_line(ownvoice_home):
+    from tests.conftest import run_ownvoice
+
+    huge = str(2**63)
+    for args in (("jobs", "attach", huge), ("jobs", "cancel", huge), ("train", "--resume", huge),
+                 ("finetune", "--attach", huge)):
+        result = run_ownvoice(*args, check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, args
+        assert "not in the range" in result.stderr
+
+
+def test_malformed_progress_lines_are_skipped_not_fatal(tmp_path):
+    """A line without an event or a step, a foreign object, text: skipped; the rest read."""
+    good = events.Step(step=1, total_steps=2, epoch=0.5, loss=1.0, lr=0.1, tokens_per_s=1.0,
+                       elapsed_s=1.0)
+    path = tmp_path / "progress.jsonl"
+    path.write_text("\n".join([
+        '{"step": 1, "loss": 2.0}', '{"event": "step"}', '[1, 2]', 'not json', '"text"',
+        '{"event": "checkpoint", "step": "two", "total_steps": 2, "val_loss": null}',
+        '{"event": "log", "step": "two", "message": "a step that is not a count"}',
+        events.encode(good)]) + "\n")
+    assert events.read(path) == [good]

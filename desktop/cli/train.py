@@ -16,6 +16,9 @@ from desktop.cli.common import EventPrinter, Group, open_store, print_json
 
 QUANT_HELP = "auto: Q8_0 below 1.5B parameters (4-bit hurts small models most), Q4_K_M above."
 QUANTS = ["auto", "Q4_K_M", "Q8_0", "F16"]
+# A job id or a step: SQLite's integers stop at 2**63 - 1 (beyond, one clear line, not an
+# OverflowError).
+ID = click.IntRange(min=1, max=2**63 - 1)
 
 
 def _summary(store, job_id: int, row: dict, as_json: bool) -> None:
@@ -133,7 +136,7 @@ def _target_options(command):
         click.option("--learning-rate", type=float, default=2e-4, show_default=True),
         click.option("--quant", type=click.Choice(QUANTS), default="auto", show_default=True,
                      help=QUANT_HELP),
-        click.option("--checkpoint", "checkpoint_step", type=int,
+        click.option("--checkpoint", "checkpoint_step", type=ID,
                      help="Export the checkpoint of this step instead of the one OwnVoice "
                           "picks."),
         click.option("--ssh-key-name", help="lambda: the SSH key's name in your Lambda "
@@ -163,7 +166,7 @@ def _target_options(command):
                    "list`), or a Lambda Cloud instance rented for the job (e.g. "
                    "lambda:gpu_1x_gh200).")
 @click.option("--local", is_flag=True, help="The same as --on local.")
-@click.option("--resume", "resume_job", type=int,
+@click.option("--resume", "resume_job", type=ID,
               help="Continue job N after an interruption (the same as `ownvoice jobs "
                    "attach N`).")
 @_target_options
@@ -252,8 +255,8 @@ def jobs_group(ctx, as_json):
 
 
 @jobs_group.command("attach")
-@click.argument("job_id", type=int)
-@click.option("--checkpoint", "checkpoint_step", type=int,
+@click.argument("job_id", type=ID)
+@click.option("--checkpoint", "checkpoint_step", type=ID,
               help="A local job that resumes here: export this step's checkpoint.")
 @click.option("--quant", type=click.Choice(QUANTS), help="A local job that resumes here: "
               "this quantisation instead of the one it was started with.")
@@ -264,7 +267,7 @@ def jobs_attach(job_id, checkpoint_step, quant, as_json):
 
 
 @jobs_group.command("cancel")
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=ID)
 def jobs_cancel(job_id):
     """Stop job N (it writes a checkpoint first; a rented box is terminated)."""
     from remote.targets import target_of
@@ -288,8 +291,8 @@ def jobs_cancel(job_id):
 @click.command(hidden=True)
 @click.option("--remote", "host_name", help="= ownvoice train --on BOX")
 @click.option("--lambda", "instance_type", help="= ownvoice train --on lambda:TYPE")
-@click.option("--attach", "attach", type=int, help="= ownvoice jobs attach N")
-@click.option("--cancel", "cancel", type=int, help="= ownvoice jobs cancel N")
+@click.option("--attach", "attach", type=ID, help="= ownvoice jobs attach N")
+@click.option("--cancel", "cancel", type=ID, help="= ownvoice jobs cancel N")
 @_target_options
 @click.pass_context
 def finetune(ctx, host_name, instance_type, attach, cancel, base_model, max_steps, epochs,

@@ -168,6 +168,20 @@ class LocalTarget(TrainingTarget):
 
     kind = JobKind.LOCAL
     name = "this machine"
+    STACK = ("torch", "transformers", "peft", "accelerate", "safetensors", "gguf")
+
+    def check(self, store) -> dict:
+        """The training stack (the `train` extra) must be installed here."""
+        from importlib.util import find_spec
+
+        missing = [name for name in self.STACK if find_spec(name) is None]
+        if missing:
+            raise InvalidRequest(
+                f"Training on this machine needs {', '.join(missing)} (OwnVoice's `train` "
+                "extra): install PyTorch for your machine first, then `pip install "
+                "'ownvoice[train]'` in OwnVoice's environment (`make test` does both). Or "
+                "train on a GPU box: `ownvoice train --on BOX`.")
+        return {}
 
     def __init__(self):
         self._plans: dict[int, TrainingRequest] = {}
