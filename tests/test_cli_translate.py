@@ -65,3 +65,31 @@ def test_mistakes_are_explained(default_model):
     assert missing.returncode == 1 and "No translation #99" in missing.stderr
     model = run_ownvoice("translate", "--text", "Hi there", "--model", "nope", check=False)
     assert model.returncode == 1 and "No model named 'nope'" in model.stderr
+
+
+def test_text_in_another_encoding_is_read_not_a_traceback(default_model, tmp_path):
+    """Shared case hardening/14: a Latin-1 file, a non-UTF-8 terminal argument, binary and
+    empty input — decoded the way `import` decodes files, or refused in one line."""
+    import os
+    import subprocess
+
+    from tests.conftest import BIN, ROOT
+
+    note = tmp_path / "latin1-note.txt"
+    note.write_bytes("Le café est fermé aujourd'hui à cause des travaux.".encode("latin-1"))
+    read = json.loads(run_ownvoice("translate", str(note), "--to", "en", "--json").stdout)
+    assert read["source_text"].startswith("Le café est fermé") and read["source_lang"] == "fr"
+    # An argument from a terminal that is not UTF-8 arrives as undecodable bytes.
+    argument = subprocess.run(
+        [str(BIN / "ownvoice"), "translate", "--json", "--to", "en", "--text",
+         "Le caf\xe9 est ferm\xe9 aujourd'hui pour travaux.".encode("latin-1")],
+        capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert argument.returncode == 0, argument.stderr.decode(errors="replace")
+    assert json.loads(argument.stdout)["source_text"].startswith("Le café est fermé")
+    for given, why in ((b"\x89PNG\r\n\x1a\n\x00\x00", "binary content"), (b"", "empty")):
+        refused = subprocess.run([str(BIN / "ownvoice"), "translate", "-", "--to", "en"],
+                                 input=given, capture_output=True, timeout=60,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+        err = refused.stderr.decode()
+        assert refused.returncode == 1 and why in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1

@@ -10,19 +10,34 @@ from desktop.cli.common import open_store, print_json
 
 
 def _read_input(file, text: str | None) -> str:
+    """FILE, standard input or --text as text: bytes are decoded the way `import` decodes
+    files (UTF-8, a BOM, or a detected legacy encoding), and an argument from a terminal
+    that is not UTF-8 is recovered the same way; what cannot be read is one line."""
+    from engine.corpus.reading import SkipFile, decode_bytes
+
     if text is not None and file is not None:
         raise click.UsageError("Give either FILE or --text, not both.")
     if text is not None:
-        return text
-    if file is None:
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:  # bytes the terminal's encoding could not decode
+            data, what = text.encode("utf-8", "surrogateescape"), "--text"
+    elif file is None:
         if sys.stdin.isatty():
             raise click.UsageError("Nothing to translate: give FILE, --text TEXT, or pipe text in.")
-        return sys.stdin.read()
-    return file.read()
+        data, what = sys.stdin.buffer.read(), "standard input"
+    else:
+        data, what = file.read(), getattr(file, "name", "the file")
+    try:
+        decoded, _ = decode_bytes(data)
+    except SkipFile as exc:
+        raise click.ClickException(f"Cannot read {what}: {exc}. Save it as UTF-8 text.") from exc
+    return decoded
 
 
 @click.command()
-@click.argument("file", required=False, type=click.File("r", encoding="utf-8"))
+@click.argument("file", required=False, type=click.File("rb"))
 @click.option("--text", help="The text to translate (instead of FILE or standard input).")
 @click.option("--to", "target", help="Language to translate into (zh, en, …).")
 @click.option("--from", "source", help="Language of the text (detected when left out).")
@@ -108,7 +123,7 @@ def rate(translation_id, verdict):
 @click.command()
 @click.argument("translation_id", type=int)
 @click.option("--text", help="The corrected translation.")
-@click.option("--file", "file", type=click.File("r", encoding="utf-8"),
+@click.option("--file", "file", type=click.File("rb"),
               help="Read the corrected translation from this file (- for standard input).")
 @click.option("--json", "as_json", is_flag=True, help="Print the pairs and the diff as JSON.")
 def correct(translation_id, text, file, as_json):

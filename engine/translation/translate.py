@@ -60,9 +60,18 @@ class TranslationResult:
 
 
 def detect_source(text: str) -> str:
-    detected, _ = langdetect.detect(text)
+    """The language of `text` as a code OwnVoice translates from (engine/languages.py).
+    Raises OwnVoiceError with what to do when it cannot tell, or when the detector names a
+    language OwnVoice does not know (a short "ok" reads as Catalan)."""
+    detected, confident = langdetect.detect(text)
     if detected is None:
         raise OwnVoiceError("Cannot tell which language this text is in; pass --from LANG.")
+    if detected not in languages.NAMES:
+        if not confident:
+            raise OwnVoiceError("This text is too short to tell its language; pass --from "
+                                "LANG (e.g. --from en).")
+        raise OwnVoiceError(f"This text looks like language {detected!r}, which OwnVoice "
+                            "does not translate from; pass --from LANG if it is another.")
     return detected
 
 
