@@ -47,6 +47,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from engine import jsonl
+
 
 @dataclass(frozen=True)
 class Step:
@@ -114,7 +116,7 @@ TYPES = {name: kind for kind, name in NAMES.items()}
 
 def encode(event: Event) -> str:
     """One JSON line (without the newline)."""
-    return json.dumps({"event": NAMES[type(event)], **asdict(event)}, ensure_ascii=False)
+    return jsonl.line({"event": NAMES[type(event)], **asdict(event)})
 
 
 def decode(line: str | bytes) -> Event:

@@ -103,8 +103,8 @@ def test_the_rooms_are_checked_on_every_module():
     """Every engine module outside the shared ground lives in a room of its own."""
     shared = sorted(n for n in MODULES if room(n) == "engine")
     assert shared == ["engine", "engine.download", "engine.errors", "engine.events",
-                      "engine.jobs", "engine.languages", "engine.llm", "engine.paths",
-                      "engine.secrets"], shared
+                      "engine.jobs", "engine.jsonl", "engine.languages", "engine.llm",
+                      "engine.paths", "engine.secrets"], shared
 
 
 def test_there_is_no_import_cycle_anywhere():

@@ -108,6 +108,35 @@ def test_stats_and_the_cli(store, blog, tmp_path):
     assert three == pytest.approx(3 * one) and one > 0
     out = json.loads(run_ownvoice("dataset", "export", "--format", "openai", "--out",
                                   str(tmp_path / "x.jsonl"), "--json").stdout)
-    assert out["problems"] == [] and out["examples"] > 0
+    assert out["examples"] > 0 and out["problems"] == (  # OpenAI wants 10 to train on
+        [] if out["examples"] >= 10 else [f"{out['examples']} example(s): OpenAI needs at "
+                                          "least 10"])
     human = run_ownvoice("dataset", "stats").stdout
     assert "train" in human and "OpenAI fine-tune of gpt-4o-mini-2024-07-18" in human
+
+
+def test_jsonl_records_stay_one_line_for_every_line_reader(store, tmp_path):
+    """Shared case hardening/10: a correction pasted with U+2028 (from Word) and U+0085; six
+    examples, fewer than OpenAI's ten, get a warning."""
+    import codecs
+
+    from engine import events
+
+    for text in ("第一行\u2028第二行。", "下一段\u0085还在同一段。"):
+        store.correct_translation(_translation(store), text, [{
+            "source_lang": "en", "target_lang": "zh", "source_text": "My source.",
+            "target_text": text, "weight": 3.0}])
+    out = tmp_path / "openai-train.jsonl"
+    result = run_ownvoice("dataset", "export", "--format", "openai", "--split", "train",
+                          "--out", str(out))
+    assert "OpenAI needs at least 10" in result.stderr
+    raw = out.read_text(encoding="utf-8")
+    with codecs.open(str(out), encoding="utf-8") as reader:
+        codec_lines = list(reader)
+    for lines in (raw.splitlines(), codec_lines):
+        records = [json.loads(line) for line in lines if line.strip()]
+        assert len(records) == 6  # two corrections, each three times (their weight)
+    texts = {r["messages"][-1]["content"] for r in records}
+    assert texts == {"第一行\u2028第二行。", "下一段\u0085还在同一段。"}  # the same text, escaped
+    logged = events.encode(events.Log(message="a\u2028b", step=1))
+    assert len(logged.splitlines()) == 1 and events.decode(logged).message == "a\u2028b"

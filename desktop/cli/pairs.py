@@ -168,7 +168,9 @@ def export(fmt, split, out, as_json):
 
     with open_store() as store:
         report = datasets.export(store, split=split, fmt=fmt, out=out)
-    problems = datasets.validate_openai(out, min_examples=1) if fmt == "openai" else []
+    # OpenAI wants at least 10 examples in a training file; a validation file may be smaller.
+    minimum = datasets.OPENAI_MIN_EXAMPLES if split == "train" else 1
+    problems = datasets.validate_openai(out, min_examples=minimum) if fmt == "openai" else []
     if as_json:
         print_json({**asdict(report), "problems": problems})
         return

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import llm
+from engine import jsonl, llm
 from engine.errors import OwnVoiceError
 from engine.translation import prompts
 
@@ -60,7 +60,7 @@ def export(store, *, split: str, fmt: str, out: Path,
             else:  # OpenAI has no per-example weight: a correction appears `weight` times
                 records = [{"messages": messages}] * max(1, round(pair["weight"]))
             for record in records:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                f.write(jsonl.line(record) + "\n")
                 examples += 1
                 tokens += size
         f.flush()

@@ -11,14 +11,13 @@ word (validating_files, running, succeeded, …) is kept in `JobMeta.provider_st
 
 from __future__ import annotations
 
-import json
 import random
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine import llm, paths
+from engine import jsonl, llm, paths
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind, JobMeta, JobState
 from engine.pairs import dataset
@@ -64,7 +63,7 @@ def _write(pairs: list[dict], path: Path) -> int:
     with path.open("w", encoding="utf-8") as f:
         for pair in pairs:
             messages = dataset.messages_for(pair)
-            f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+            f.write(jsonl.line({"messages": messages}) + "\n")
             tokens += sum(llm.estimate_tokens(m["content"]) for m in messages)
     return tokens
 

@@ -16,7 +16,7 @@ import io
 import json
 from dataclasses import asdict
 
-from engine import llm
+from engine import jsonl, llm
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind, JobMeta, JobState
 from engine.pairs import filters
@@ -46,9 +46,9 @@ def submit(store, config: SynthConfig, *, model: str, base_url: str | None = Non
                 "messages": prompts.synth_messages(segment["text"], style,
                                                    user_lang=config.user_lang, into=config.into),
                 limit: guards.max_new_tokens(llm.estimate_tokens(segment["text"]))}
-        lines.append(json.dumps({"custom_id": _custom_id(segment["id"], style), "method": "POST",
-                                 "url": "/v1/chat/completions", "body": body},
-                                ensure_ascii=False))
+        lines.append(jsonl.line({"custom_id": _custom_id(segment["id"], style),
+                                 "method": "POST", "url": "/v1/chat/completions",
+                                 "body": body}))
     client = llm.make_openai_client(base_url, llm.key_for(base_url, None), max_retries=3)
     try:
         upload = client.files.create(
