@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from engine import events
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind, JobState
 from engine.training import pipeline
@@ -48,17 +49,10 @@ class BoxTarget(TrainingTarget):
                                 f"add {self.host_name} --host USER@ADDRESS`.")
         return {"host": self.host_name}
 
-    def _session(self, store, host_name: str) -> Session:
-        row = store.host(host_name)
-        if row is None:
-            raise OwnVoiceError(f"The box {host_name} is no longer known (a rented box is "
-                                "forgotten when its job ends).")
-        return Session(Host.from_row(row))
-
     def start(self, store, plan: Plan, *, on_event: EventSink | None = None) -> Job:
         job = _prepared(store, plan, on_event)
         host_row = store.host(self.host_name)
-        with self._session(store, self.host_name) as session:
+        with _session(store, self.host_name) as session:
             return jobs.start(store, session, job, host_meta=host_row["meta"],
                               checkpoint_step=plan.request.checkpoint_step,
                               watchdog_idle_s=self.watchdog_idle_s)
@@ -68,24 +62,17 @@ class BoxTarget(TrainingTarget):
         job = store.job(job.id)
         if job.status is JobState.DONE:
             return self.fetch(store, job)
-        with self._session(store, job.meta.remote.host) as session:
+        with _session(store, job.meta.remote.host) as session:
             return jobs.follow(store, session, job, on_event=on_event, stop=stop)
 
     def cancel(self, store, job: Job) -> Job:
         if job.meta.remote is None:
             return store.update_job(job.id, status=JobState.CANCELLED)
-        with self._session(store, job.meta.remote.host) as session:
+        with _session(store, job.meta.remote.host) as session:
             return jobs.cancel(store, session, job)
 
     def fetch(self, store, job: Job) -> dict:
-        if job.result and store.model(job.result):
-            return store.model(job.result)
-        with self._session(store, job.meta.remote.host) as session:
-            state = jobs.status(session, job)
-            if state.job_state is not JobState.DONE:
-                raise OwnVoiceError(f"Job {job.id} is not finished on its box "
-                                    f"({state.state}).")
-            return jobs.fetch(store, session, job, state)
+        return _fetch(store, job)
 
 
 class RentedTarget(TrainingTarget):
@@ -170,7 +157,7 @@ class RentedTarget(TrainingTarget):
         try:
             job = store.job(job.id)
             if job.status is JobState.DONE:
-                return BoxTarget.fetch(self, store, job)  # type: ignore[arg-type]
+                return _fetch(store, job)
             host_row = store.host(job.meta.cloud.host or "") if job.meta.cloud else None
             if host_row is None:
                 raise OwnVoiceError(f"Job {job.id}'s rented box is gone.")
@@ -214,10 +201,7 @@ class RentedTarget(TrainingTarget):
         return store.job(job.id)
 
     def fetch(self, store, job: Job) -> dict:
-        return BoxTarget.fetch(self, store, job)  # type: ignore[arg-type]
-
-    def _session(self, store, host_name: str) -> Session:
-        return BoxTarget._session(self, store, host_name)  # type: ignore[arg-type]
+        return _fetch(store, job)
 
 
 def _prepared(store, plan: Plan, on_event: EventSink | None) -> Job:
@@ -230,9 +214,27 @@ def _prepared(store, plan: Plan, on_event: EventSink | None) -> Job:
     return job
 
 
-def _stage(on_event: EventSink | None, job: Job, state: JobState, detail: str) -> None:
-    from engine import events
+def _session(store, host_name: str) -> Session:
+    """A session to a box the store knows by name."""
+    row = store.host(host_name)
+    if row is None:
+        raise OwnVoiceError(f"The box {host_name} is no longer known (a rented box is "
+                            "forgotten when its job ends).")
+    return Session(Host.from_row(row))
 
+
+def _fetch(store, job: Job) -> dict:
+    """The model of a job that finished on its box: registered already, or fetched now."""
+    if job.result and store.model(job.result):
+        return store.model(job.result)
+    with _session(store, job.meta.remote.host) as session:
+        state = jobs.status(session, job)
+        if state.job_state is not JobState.DONE:
+            raise OwnVoiceError(f"Job {job.id} is not finished on its box ({state.state}).")
+        return jobs.fetch(store, session, job, state)
+
+
+def _stage(on_event: EventSink | None, job: Job, state: JobState, detail: str) -> None:
     if on_event is not None:
         on_event(events.Stage(stage=state.value, job=job.id, detail=detail))
 
