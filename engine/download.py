@@ -41,6 +41,15 @@ def hf_url(repo_and_file: str) -> str:
     return f"{endpoint}/{repo}/resolve/main/{filename}"
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, as 64 hex digits (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def download(url: str, dest: Path, *, sha256: str | None = None,
              progress: Progress | None = None, timeout: float = 60.0,
              cancelled: Callable[[], bool] | None = None) -> Path:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import shlex
 import tempfile
@@ -39,15 +40,36 @@ EventSink = Callable[[events.Event], None]
 
 
 def requirements() -> list[str]:
-    """What the box needs to train and export: the `train` extra and llama-cpp-python."""
+    """What the box installs: every distribution the training code path needs
+    (engine.training.stages.REQUIRED), at the version pyproject.toml names for it."""
+    from engine.training.stages import REQUIRED
+
+    wanted = {_canonical(name) for name in REQUIRED}
     found = []
     for requirement in metadata.requires("ownvoice") or []:
-        name, _, marker = (part.strip() for part in requirement.partition(";"))
-        train_extra = "extra ==" in marker and '"train"' in marker.replace("'", '"')
-        if train_extra or (not marker and name.startswith("llama-cpp-python")):
+        spec, _, marker = (part.strip() for part in requirement.partition(";"))
+        if marker and marker.replace("'", '"') != 'extra == "train"':
+            continue  # the dev extra's llama-cpp-python[server], say
+        name = re.split(r"[\s<>=!~\[;(]", spec, maxsplit=1)[0]
+        if _canonical(name) in wanted and spec not in found:
+            wanted.discard(_canonical(name))
             # Before 2.11, `pip install torch` on aarch64 (a GH200) gave a CPU-only build.
-            found.append("torch>=2.11" if name.startswith("torch") else name)
+            found.append("torch>=2.11" if _canonical(name) == "torch" else spec)
+    if wanted:
+        raise OwnVoiceError(f"OwnVoice's own package metadata names no version of "
+                            f"{', '.join(sorted(wanted))}; reinstall OwnVoice (`make install`).")
     return found
+
+
+def stack_check() -> str:
+    """The Python line a box's interpreter must run to count as having the training stack."""
+    from engine.training.stages import REQUIRED
+
+    return "import " + ", ".join(REQUIRED.values())
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _save(store, job: Job, status: JobState, **box) -> Job:
@@ -130,7 +152,7 @@ def start(store, session: Session, job: Job, *, host_meta: dict | None = None,
     config.val_file = f"{folder}/val.jsonl" if config.val_file else None
     config.output_dir = f"{folder}/run"
     plan = {"python": host_meta.get("python"), "env": f"{root}/env", "code": code,
-            "requirements": requirements(), "name": f"voice-{job.id}",
+            "requirements": requirements(), "stack": stack_check(), "name": f"voice-{job.id}",
             "quant": quant or meta.quant or "auto",
             "checkpoint_step": checkpoint_step, "meta": meta.to_dict(),
             "processes": host_meta.get("processes"),

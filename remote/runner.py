@@ -33,7 +33,6 @@ from pathlib import Path
 # checks they are JobState's): queued (no status yet) → bootstrapping → training → exporting
 # → done | failed | cancelled.
 STATES = ("bootstrapping", "training", "exporting", "done", "failed", "cancelled")
-STACK = "import torch, transformers, peft, accelerate, safetensors, gguf, llama_cpp"
 
 
 def write_status(job_dir: Path, state: str, **values) -> None:
@@ -44,7 +43,7 @@ def write_status(job_dir: Path, state: str, **values) -> None:
     os.replace(partial, job_dir / "status.json")
 
 
-def _works(python: str, stack: str = STACK) -> bool:
+def _works(python: str, stack: str) -> bool:
     check = ("import sys; assert sys.version_info >= (3, 11), 'Python 3.11+ needed'; "
              + stack)
     try:
@@ -69,7 +68,7 @@ def _new_python() -> str | None:
 def ensure_env(plan: dict, job_dir: Path) -> str:
     """The Python that will train: the one named in the plan, a ready venv, the box's own
     Python when it has the stack (e.g. Lambda Stack's CUDA PyTorch), or a new venv."""
-    stack = plan.get("stack") or STACK
+    stack = plan["stack"]  # the app's remote/jobs.py stack_check(): every module it needs
     if plan.get("python"):
         if _works(plan["python"], stack):
             return plan["python"]
@@ -97,7 +96,7 @@ def ensure_env(plan: dict, job_dir: Path) -> str:
             log.write(("$ " + " ".join(step) + "\n").encode())
             log.flush()
             if subprocess.run(step, stdout=log, stderr=subprocess.STDOUT,
-                              env={**os.environ, "CMAKE_ARGS": "-DGGML_NATIVE=ON"}
+                              env={"CMAKE_ARGS": "-DGGML_NATIVE=ON", **os.environ}
                               ).returncode != 0:
                 raise RuntimeError(f"Setting up the environment failed at: {' '.join(step)} "
                                    f"(see {job_dir / 'bootstrap.log'}).")
@@ -149,7 +148,7 @@ def several_processes(count: int, job_dir: Path, stop: threading.Event):
     same script, data-parallel), then the in-process steps choose and export."""
     from engine.errors import OwnVoiceError
     from engine.training.loop import TrainResult
-    from engine.training.pipeline import Interrupted
+    from engine.training.stages import Interrupted
 
     def trainer(config, resume: bool):
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -176,7 +175,7 @@ def run(plan: dict, job_dir: Path) -> int:
     from engine.jobs import JobMeta
     from engine.training.checkpoint import complete
     from engine.training.config import TrainConfig
-    from engine.training.pipeline import Interrupted, train_and_export
+    from engine.training.stages import Interrupted, train_and_export
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -215,6 +214,8 @@ def run(plan: dict, job_dir: Path) -> int:
 def main(argv: list[str]) -> int:
     job_dir = Path(argv[0]).resolve()
     plan = json.loads((job_dir / "box.json").read_text())
+    # The host's own settings (a package index, a proxy…) hold for the set-up and the run.
+    os.environ.update(plan.get("environment") or {})
     if "--in-env" in argv:
         try:
             return run(plan, job_dir)
@@ -228,7 +229,7 @@ def main(argv: list[str]) -> int:
         return 1
     os.chdir(job_dir)
     env = {**os.environ, "PYTHONPATH": plan["code"], "PYTHONUNBUFFERED": "1",
-           "HF_HUB_DISABLE_TELEMETRY": "1", **plan.get("environment", {})}
+           "HF_HUB_DISABLE_TELEMETRY": "1"}
     os.execve(python, [python, "-m", "remote.runner", str(job_dir), "--in-env"], env)
     return 0  # not reached
 

@@ -25,7 +25,7 @@ def test_the_embedded_model_is_registered_and_active_on_first_use(store, default
 def test_the_embedded_model_is_assembled_when_missing(store):
     row = registry.ensure_default(store)  # no file in this data folder yet: assembles it
     assert row["path"].endswith("gemma-3-270m-q4_k_m.gguf")
-    assert registry.file_sha256(row["path"]) == row["sha256"]
+    assert download.file_sha256(row["path"]) == row["sha256"]
     assert not list((registry.models_dir()).glob("*.part"))
 
 
@@ -33,7 +33,7 @@ def test_adding_a_gguf_reads_its_template_and_hash(store, default_model, smol_fi
     row = registry.add(store, str(smol_file), name="smol", base_model="HuggingFaceTB/SmolLM2-135M")
     assert (row["backend"], row["prompt_style"], row["origin"]) == ("llama.cpp", "chat",
                                                                     "imported")
-    assert row["sha256"] == registry.file_sha256(smol_file)
+    assert row["sha256"] == download.file_sha256(smol_file)
     assert row["meta"]["architecture"] == "llama"
     assert registry.active(store)["name"] == "gemma-3-270m"
     registry.use(store, "smol")
@@ -76,7 +76,7 @@ def test_a_hub_model_downloads_resumes_after_a_cut_and_is_verified(
                          progress=lambda done, total: seen.append((done, total)))
         assert server.requests[-1]["range"] == "bytes=3000000-"
     assert row["origin"] == "downloaded" and row["prompt_style"] == "chat"
-    assert row["sha256"] == registry.file_sha256(smol_file)
+    assert row["sha256"] == download.file_sha256(smol_file)
     assert seen[-1] == (smol_file.stat().st_size, smol_file.stat().st_size)
     assert not part.exists()
 
@@ -139,4 +139,4 @@ def test_a_stopped_download_keeps_its_part_and_resumes(store, default_model, smo
         assert part.stat().st_size == chunks[-1] > 0
         row = registry.add(store, "hf:someone/Small-GGUF/small.gguf")
         assert server.requests[-1]["range"] == f"bytes={chunks[-1]}-"
-    assert row["sha256"] == registry.file_sha256(smol_file)
+    assert row["sha256"] == download.file_sha256(smol_file)

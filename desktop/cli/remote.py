@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -27,8 +28,12 @@ def remote():
 @click.option("--root", help="OwnVoice's folder on the box (default: ~/ownvoice).")
 @click.option("--processes", type=click.IntRange(min=1),
               help="Training processes on the box (default: one per GPU).")
+@click.option("--env", "environment", multiple=True, metavar="NAME=VALUE",
+              help="An environment variable for the box's set-up and jobs, e.g. "
+                   "PIP_INDEX_URL=… for a package mirror (repeatable; not for secrets).")
 @click.option("--json", "as_json", is_flag=True)
-def add(name, target, port, key_file, fingerprint, python, root, processes, as_json):
+def add(name, target, port, key_file, fingerprint, python, root, processes, environment,
+        as_json):
     """Add a box by name; its host key is pinned only once you confirmed it."""
     from remote import hosts
 
@@ -44,12 +49,24 @@ def add(name, target, port, key_file, fingerprint, python, root, processes, as_j
         row = hosts.add(store, name, target, port=port, key_file=key_file,
                         fingerprint=fingerprint, confirm=confirm,
                         meta={k: v for k, v in (("python", python), ("root", root),
-                                                ("processes", processes)) if v})
+                                                ("processes", processes),
+                                                ("environment", _environment(environment)))
+                              if v})
     if as_json:
         print_json(_json_row(row))
         return
     click.echo(f"Added {row['name']}: {row['user']}@{row['host']}:{row['port']}, host key "
                f"{row['fingerprint']} pinned. Check it with: ownvoice remote check {name}")
+
+
+def _environment(pairs: tuple[str, ...]) -> dict[str, str]:
+    found = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE.", param_hint="--env")
+        found[name] = value
+    return found
 
 
 def _json_row(row: dict) -> dict:

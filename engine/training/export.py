@@ -18,9 +18,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from engine.download import file_sha256
 from engine.errors import OwnVoiceError
 from engine.training.converter import ensure_converter
-from engine.translation.registry import file_sha256
 
 QUANTS = {"Q4_K_M": "LLAMA_FTYPE_MOSTLY_Q4_K_M", "Q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0",
           "F16": None}

@@ -2,10 +2,11 @@
 registered model.
 
 `prepare` writes the job folder (datasets and job file) and the job's row;
-`train_and_export` is what runs on the machine that trains — in-process here (`run`,
+`stages.train_and_export` is what runs on the machine that trains — in-process here (`run`,
 slowly on a CPU but for real: the embedded Gemma 3 270M is the default base), or on a GPU
-box by the remote runner (remote/runner.py). Where a job runs is a training target
-(engine/training/targets.py, remote/targets.py); this module is what they share.
+box by the remote runner (remote/runner.py); `finished` registers the model. Where a job runs
+is a training target (engine/training/targets.py, remote/targets.py); this module is what
+they share on this machine.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from engine import events, paths
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind, JobMeta, JobState, SmokeTest
 from engine.pairs import dataset
+from engine.training.stages import Interrupted, train_and_export
 from engine.translation import registry
 
 EventSink = Callable[[events.Event], None]
@@ -103,60 +105,6 @@ def prepare(store, *, base_model: str | None = None, max_steps: int | None = Non
                    target_lang=train_pairs[0]["target_lang"],
                    smoke_text=(val_pairs or train_pairs)[0]["source_text"][:400], quant=quant)
     return store.update_job(job.id, status=JobState.PREPARED, meta=meta)
-
-
-def train_and_export(config, meta: JobMeta, *, folder: Path, name: str, quant: str = "auto",
-                     checkpoint_step: int | None = None, resume: bool = False,
-                     on_event: EventSink | None = None,
-                     cancelled: Callable[[], bool] | None = None,
-                     on_stage: Callable[[JobState, dict], None] | None = None,
-                     trainer: Callable | None = None) -> dict:
-    """Train, choose a checkpoint, export; returns what happened as JSON-ready values:
-    {"train": {steps, best_val_loss, base_val_loss, best_checkpoint}, "checkpoint_scores":
-    [...], "exported_adapter": path, "export": ExportResult as a dict}.
-    `on_stage(JobState.EXPORTING, summary)` is heard before the export starts.
-    `trainer(config, resume)` replaces the in-process training (the remote runner's
-    several-GPU launch). Raises Interrupted when `cancelled()` stopped the training."""
-    from dataclasses import asdict
-
-    from engine.training import choose
-    from engine.training.export import export
-    from engine.training.loop import train
-
-    result = trainer(config, resume) if trainer is not None else train(
-        config, resume=resume, cancelled=cancelled, on_progress=on_event)
-    if cancelled is not None and cancelled():
-        raise Interrupted(result.steps)
-    scores = choose.score(config) if config.val_file else []
-    adapter_dir = result.adapter_dir
-    if checkpoint_step is not None:
-        chosen = Path(config.output_dir) / "checkpoints" / f"step-{checkpoint_step:06d}"
-        if not chosen.exists():
-            raise OwnVoiceError(f"There is no checkpoint at step {checkpoint_step}.")
-        adapter_dir = str(chosen / "adapter")
-    elif scores:
-        adapter_dir = str(Path(scores[0]["path"]) / "adapter")
-    summary = {"train": {"steps": result.steps, "best_val_loss": result.best_val_loss,
-                         "base_val_loss": result.base_val_loss,
-                         "best_checkpoint": result.best_checkpoint},
-               "checkpoint_scores": scores, "exported_adapter": adapter_dir}
-    if on_stage is not None:
-        on_stage(JobState.EXPORTING, summary)
-    exported = export(base_model=config.base_model, adapter_dir=adapter_dir,
-                      out_dir=folder / "export", quant=quant, name=name,
-                      smoke_text=meta.smoke_text, source=meta.source_lang,
-                      target=meta.target_lang,
-                      card={"pairs": meta.pairs, "steps": result.steps,
-                            "best_val_loss": result.best_val_loss,
-                            "base_val_loss": result.base_val_loss,
-                            "config": str(folder / "job.json")})
-    return {**summary, "export": asdict(exported)}
-
-
-class Interrupted(OwnVoiceError):
-    def __init__(self, steps: int):
-        self.steps = steps
-        super().__init__(f"Training stopped at step {steps}.")
 
 
 def register(store, job: Job, *, gguf: str, sha256: str, base_model: str) -> dict:

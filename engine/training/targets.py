@@ -168,13 +168,14 @@ class LocalTarget(TrainingTarget):
 
     kind = JobKind.LOCAL
     name = "this machine"
-    STACK = ("torch", "transformers", "peft", "accelerate", "safetensors", "gguf")
 
     def check(self, store) -> dict:
         """The training stack (the `train` extra) must be installed here."""
         from importlib.util import find_spec
 
-        missing = [name for name in self.STACK if find_spec(name) is None]
+        from engine.training.stages import REQUIRED
+
+        missing = [name for name, module in REQUIRED.items() if find_spec(module) is None]
         if missing:
             raise InvalidRequest(
                 f"Training on this machine needs {', '.join(missing)} (OwnVoice's `train` "

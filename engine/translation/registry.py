@@ -10,14 +10,13 @@ hub, or an OpenAI-compatible endpoint.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from engine import paths
-from engine.download import download, hf_url
+from engine.download import download, file_sha256, hf_url
 from engine.errors import OwnVoiceError
 from engine.translation.backends import Backend
 from engine.translation.gguf_meta import read_metadata
@@ -172,14 +171,6 @@ def remove(store, name: str, *, delete_file: bool = False) -> dict:
         Path(row["path"]).unlink(missing_ok=True)
     ensure_default(store)
     return row
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def open_backend(row: dict) -> Backend:
