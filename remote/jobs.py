@@ -187,16 +187,23 @@ def _launch(session: Session, folder: str, code: str) -> int:
 
 
 def status(session: Session, job: Job) -> BoxStatus:
-    """The box's status.json, with whether the runner process is alive (`alive`)."""
+    """The box's status.json, with whether the runner process is alive (`alive`).
+
+    Liveness is asked first: a runner seen dead wrote its last status before it died, so
+    "dead and not finished" really means it died (read the other way round, a runner that
+    finished between the two reads would look dead mid-export and be started again)."""
+    alive = None
+    pid = job.meta.remote.pid
+    if pid:  # a zombie (exited, not yet reaped) is not alive
+        found = session.run(["ps", "-o", "stat=", "-p", str(pid)], check=False)
+        alive = found.returncode == 0 and not found.stdout.strip().startswith("Z")
     try:
         with session.sftp().open(f"{job.meta.remote.dir}/status.json") as f:
             state = BoxStatus.from_dict(json.loads(f.read()))
     except FileNotFoundError:
         state = BoxStatus(state=JobState.QUEUED.value)
-    pid = job.meta.remote.pid
-    if pid:  # a zombie (exited, not yet reaped) is not alive
-        found = session.run(["ps", "-o", "stat=", "-p", str(pid)], check=False)
-        state.alive = found.returncode == 0 and not found.stdout.strip().startswith("Z")
+    if alive is not None:
+        state.alive = alive
     return state
 
 

@@ -211,9 +211,34 @@ def run(plan: dict, job_dir: Path) -> int:
     return 0
 
 
+def hold_job(job_dir: Path) -> bool:
+    """Take the job's runner lock (an OS lock on JOB_DIR/runner.lock, freed however this
+    process ends, kept across the re-exec into the training environment). False: another
+    runner holds it, or the job already ended — this one must not run."""
+    import fcntl
+
+    try:
+        state = json.loads((job_dir / "status.json").read_text()).get("state")
+    except (OSError, ValueError):
+        state = None
+    if state in ("done", "failed", "cancelled"):
+        return False
+    fd = os.open(job_dir / "runner.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    os.set_inheritable(fd, True)  # held by the same process after execve
+    return True
+
+
 def main(argv: list[str]) -> int:
     job_dir = Path(argv[0]).resolve()
     plan = json.loads((job_dir / "box.json").read_text())
+    if "--in-env" not in argv and not hold_job(job_dir):
+        print(f"{job_dir} has a runner already, or its job ended; nothing to do.", flush=True)
+        return 0
     # The host's own settings (a package index, a proxy…) hold for the set-up and the run.
     os.environ.update(plan.get("environment") or {})
     if "--in-env" in argv:

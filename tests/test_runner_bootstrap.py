@@ -71,3 +71,33 @@ def test_a_named_python_without_the_stack_is_refused(plan, tmp_path):
     plan["python"] = sys.executable
     with pytest.raises(RuntimeError, match="cannot import the training stack"):
         runner.ensure_env(plan, tmp_path)
+
+
+def runner_in(job_dir, timeout: float = 60) -> subprocess.CompletedProcess:
+    from tests.conftest import ROOT
+
+    return subprocess.run([sys.executable, "-m", "remote.runner", str(job_dir)],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def test_one_job_never_has_two_runners(tmp_path):
+    """A second runner for a job whose runner still holds the job exits at once, and
+    touches nothing (the app may start one again when it wrongly thinks the first died)."""
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    (job_dir / "box.json").write_text(json.dumps({"environment": {}}))
+    assert runner.hold_job(job_dir)  # this test process is the first runner
+    second = runner_in(job_dir)
+    assert second.returncode == 0 and "has a runner already" in second.stdout
+    assert not (job_dir / "status.json").exists()
+
+
+def test_a_runner_for_a_finished_job_does_nothing(tmp_path):
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    (job_dir / "box.json").write_text(json.dumps({"environment": {}}))
+    for state in ("done", "failed", "cancelled"):
+        (job_dir / "status.json").write_text(json.dumps({"state": state, "pid": 1}))
+        late = runner_in(job_dir)
+        assert late.returncode == 0 and "job ended" in late.stdout
+        assert json.loads((job_dir / "status.json").read_text())["state"] == state
