@@ -198,3 +198,19 @@ def test_bf16_training_on_a_gpu(tiny_model, tmp_path):
     assert result.steps == 4
     lines = (tmp_path / "out" / "progress.jsonl").read_text()
     assert '"gpu_memory_gb"' in lines
+
+
+def test_a_checkpoint_that_holds_code_is_refused(tmp_path):
+    """Checkpoints load with weights_only=True: a pickled callable never runs."""
+    import os
+
+    import torch
+
+    from engine.errors import OwnVoiceError
+    from engine.training import checkpoint
+
+    folder = tmp_path / "step-000001"
+    folder.mkdir()
+    torch.save({"optimizer": {}, "hook": os.system}, folder / "trainer_state.pt")
+    with pytest.raises(OwnVoiceError, match="holds more than tensors"):
+        checkpoint.load(None, folder, model=None, optimizer=None, scheduler=None)

@@ -43,6 +43,7 @@ def cache_dir(args: str) -> Path:
 
 
 def main() -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # engine/, not installed yet
     args = cmake_args()
     folder = cache_dir(args)
     wheels = sorted(folder.glob(f"llama_cpp_python-{VERSION}-*.whl"))
@@ -51,9 +52,14 @@ def main() -> int:
               f"(about 5 minutes on 2 cores, once per machine)", flush=True)
         print(f"   CMAKE_ARGS={args or '(defaults)'}", flush=True)
         folder.mkdir(parents=True, exist_ok=True)
+        from engine.training.converter import pinned_requirement
+
+        pinned = folder / "requirements.txt"  # the sdist PyPI publishes, by its sha256
+        pinned.write_text(pinned_requirement())
         subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
-             "--progress-bar", "off", "--wheel-dir", str(folder), f"llama-cpp-python=={VERSION}"],
+             "--require-hashes", "--progress-bar", "off", "--wheel-dir", str(folder),
+             "-r", str(pinned)],
             env={**os.environ, "CMAKE_ARGS": args}, check=True)
         wheels = sorted(folder.glob(f"llama_cpp_python-{VERSION}-*.whl"))
     else:
@@ -63,7 +69,6 @@ def main() -> int:
                     "--force-reinstall", "--disable-pip-version-check", str(wheels[-1])],
                    check=True)
     # The GGUF converter of the same version, for exporting fine-tuned models.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from engine.training.converter import ensure_converter
 
     print(f">> GGUF converter: {ensure_converter()}")

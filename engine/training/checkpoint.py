@@ -53,17 +53,29 @@ def save(accelerator, folder: Path, *, model, tokenizer, optimizer, scheduler, s
 
 
 def load(accelerator, folder: Path, *, model, optimizer, scheduler) -> dict:
-    """Restore a checkpoint into the prepared objects; returns the loop's counters."""
+    """Restore a checkpoint into the prepared objects; returns the loop's counters.
+
+    `weights_only=True`: a checkpoint is tensors, numbers and containers, never pickled
+    code — a checkpoint folder from elsewhere (a box, a download) cannot run anything."""
     import torch
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    state = torch.load(folder / "trainer_state.pt", weights_only=False)
+    import pickle
+
+    from engine.errors import OwnVoiceError
+
+    try:
+        state = torch.load(folder / "trainer_state.pt", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise OwnVoiceError(f"The checkpoint {folder} holds more than tensors and numbers "
+                            "(it may not come from OwnVoice); it was not loaded. Delete it to "
+                            "resume from the one before.") from exc
     set_peft_model_state_dict(accelerator.unwrap_model(model),
                               load_file(folder / "adapter" / "adapter_model.safetensors"))
     optimizer.load_state_dict(state.pop("optimizer"))
     scheduler.load_state_dict(state.pop("scheduler"))
-    rng = torch.load(folder / f"rng-{accelerator.process_index}.pt", weights_only=False)
+    rng = torch.load(folder / f"rng-{accelerator.process_index}.pt", weights_only=True)
     torch.set_rng_state(rng["torch"])
     random.setstate(rng["python"])
     if rng["cuda"] is not None and torch.cuda.is_available():
