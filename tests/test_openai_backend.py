@@ -85,3 +85,20 @@ def test_models_open_the_right_backend(store, default_model, monkeypatch):
     backend = registry.open_backend(row)
     assert isinstance(backend, OpenAIBackend)
     assert backend.is_openai and backend.client.api_key == "sk-from-env"
+
+
+def test_a_huge_paragraph_is_refused_before_anything_is_sent(store, default_model):
+    """The same size guard as a local model: no request with a multi-million-token budget
+    (the audit saw max_tokens 3.5 million) ever leaves this machine."""
+    from engine.translation.translate import Translator
+    from tests.openai_fake import FakeOpenAI
+
+    huge = "This sentence is part of a paragraph that never ends. " * 30000  # ~1.6 MB
+    with FakeOpenAI() as fake:
+        backend = OpenAIBackend(model="gpt-4o-mini", base_url=fake.url, api_key="sk-x")
+        with pytest.raises(OwnVoiceError, match="too long to translate in one piece.*Split"):
+            Translator(backend).translate(huge, source="en", target="fr")
+        assert fake.requests == []
+        short = Translator(backend).translate("A short one.", source="en", target="fr")
+        assert short.output and len(fake.requests) == 1
+        assert fake.requests[0]["body"]["max_tokens"] < backend.context_tokens

@@ -1,8 +1,11 @@
 """Chat examples → token ids with an assistant-only loss mask, and a reproducible order.
 
 The chat template of the tokenizer formats every example (the template the model will
-see at inference). The loss covers the assistant's tokens only, its end-of-turn token
-included: a model that never learns to emit that token never stops talking.
+see at inference). Its own text is tokenized with special tokens parsed, the messages'
+texts as plain text (engine.translation.chat_template, as at inference): a pair whose text
+says "<|im_end|>" does not teach the model an extra turn. The loss covers the assistant's
+tokens only, its end-of-turn token included: a model that never learns to emit that token
+never stops talking.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import OwnVoiceError
+from engine.translation import chat_template
 
 IGNORE = -100  # label of tokens the loss ignores
 
@@ -39,18 +43,29 @@ def read_jsonl(path: Path | str) -> list[dict]:
     return records
 
 
-def _ids(encoded) -> list[int]:
-    """apply_chat_template returns a list or, in transformers 5, a BatchEncoding."""
-    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+def template_ids(tokenizer, messages: list[dict], *,
+                 add_generation_prompt: bool = False) -> list[int]:
+    """The conversation's token ids through the tokenizer's chat template: the template's
+    text with special tokens parsed, the messages' texts as plain text."""
+    def render(conversation: list[dict]) -> str:
+        return tokenizer.apply_chat_template(conversation, tokenize=False,
+                                             add_generation_prompt=add_generation_prompt)
+
+    def encode(text: str, special: bool) -> list[int]:
+        # add_special_tokens=False: the template writes its own bos, as apply_chat_template.
+        return list(tokenizer(text, add_special_tokens=False,
+                              split_special_tokens=not special)["input_ids"])
+
+    layout = chat_template.layout_of(render, messages, name="the base model's tokenizer")
+    return chat_template.token_ids(layout.fill([m["content"] for m in messages]), encode)
 
 
 def encode(tokenizer, record: dict, max_length: int) -> Example:
     messages = record["messages"]
     if messages[-1]["role"] != "assistant":
         raise OwnVoiceError("Every training example must end with the assistant's answer.")
-    full = _ids(tokenizer.apply_chat_template(messages, tokenize=True))
-    prompt = _ids(tokenizer.apply_chat_template(messages[:-1], tokenize=True,
-                                                add_generation_prompt=True))
+    full = template_ids(tokenizer, messages)
+    prompt = template_ids(tokenizer, messages[:-1], add_generation_prompt=True)
     if full[:len(prompt)] != prompt:
         raise OwnVoiceError("The chat template renders the prompt differently with and without "
                             "the answer; cannot tell the answer's tokens apart.")

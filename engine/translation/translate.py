@@ -142,6 +142,7 @@ class Translator:
     def _translate_unit(self, text: str, source: str, target: str, emit: OnText,
                         cancelled: Callable[[], bool] | None, start: float):
         request = self.request_for(text, source, target)
+        request.cancelled = cancelled  # also while the backend prepares the prompt
         guard = guards.RepetitionGuard()
         pending = ""  # held back until a preamble ("Here is the translation:") can be seen
         released = False

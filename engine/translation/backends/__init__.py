@@ -10,7 +10,7 @@ model ended its turn or hit the token budget; nobody guesses it from the text.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 
 from engine.errors import OwnVoiceError
@@ -46,6 +46,9 @@ class Request:
     prompt: str | None = None
     stop: list[str] = field(default_factory=list)
     sampling: Sampling = field(default_factory=Sampling)
+    # Asked by a backend during work before the first token (rendering a chat template):
+    # True ends the stream with a Usage whose finish_reason is "cancelled".
+    cancelled: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -64,6 +67,18 @@ class Backend(ABC):
     kind: str = ""
     prompt_style: str = "chat"  # "chat" or "completion" (base models without a template)
     default_sampling: Sampling = Sampling()
+    # Tokens one request may use, prompt and output together: a local model's context; for
+    # an endpoint, OwnVoice's own ceiling (a paragraph needing more is not a paragraph).
+    context_tokens: int = 16384
+
+    def check_fits(self, prompt_tokens: int, max_tokens: int) -> None:
+        """Refuse, before anything is sent or generated, a paragraph whose prompt and
+        output budget exceed `context_tokens`. Raises OwnVoiceError (one line)."""
+        if prompt_tokens + max_tokens > self.context_tokens:
+            raise OwnVoiceError(
+                f"This paragraph is too long to translate in one piece ({prompt_tokens:,} "
+                f"prompt tokens + {max_tokens:,} to generate > the {self.context_tokens:,} "
+                "this model takes). Split it into shorter paragraphs.")
 
     @abstractmethod
     def stream(self, request: Request) -> Iterator[str | Usage]:

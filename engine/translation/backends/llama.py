@@ -2,8 +2,10 @@
 
 The model stays loaded between requests, every layer goes to the GPU where llama.cpp
 has one (Metal on a Mac), and on CPUs all cores are used (llama.cpp's default is half).
-Chat prompts are rendered with the chat template stored in the GGUF — the template the
-model was trained with — and a prompt that starts like the previous one reuses its
+Chat prompts follow the chat template stored in the GGUF — the template the model was
+trained with — rendered once per conversation shape in a sandboxed, time-limited process
+and filled with the messages' texts as plain text (engine.translation.chat_template): text
+never becomes control tokens. A prompt that starts like the previous one reuses its
 evaluated prefix (llama-cpp-python keeps the KV cache of the last prompt).
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from engine.errors import OwnVoiceError
+from engine.translation import chat_template
 from engine.translation.backends import Backend, Request, Sampling, Usage
 from engine.translation.gguf_meta import read_metadata
 from engine.translation.guards import StopReason
@@ -68,10 +71,10 @@ class LlamaCppBackend(Backend):
         self.metadata = read_metadata(self.path)
         self.chat_template = chat_template or self.metadata.get("tokenizer.chat_template")
         self.prompt_style = "chat" if self.chat_template else "completion"
-        self.n_ctx = n_ctx
+        self.n_ctx = self.context_tokens = n_ctx
         self.n_threads = n_threads or cpu_threads()
         self._llm = None
-        self._formatter = None
+        self._layouts: dict[tuple[str, ...], chat_template.Layout] = {}  # by the roles
         self._lock = threading.Lock()  # one generation at a time per loaded model
 
     @property
@@ -85,6 +88,7 @@ class LlamaCppBackend(Backend):
 
     def load(self):
         if self._llm is None:
+            from jinja2 import TemplateError
             from llama_cpp import Llama
 
             _quiet_llama_logs()
@@ -92,6 +96,8 @@ class LlamaCppBackend(Backend):
                 self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx,
                                   n_threads=self.n_threads, n_threads_batch=self.n_threads,
                                   n_gpu_layers=-1, verbose=False)
+            except TemplateError as exc:  # Llama() compiles the file's chat templates
+                raise chat_template.load_error(self.path.name, exc) from exc
             except (ValueError, RuntimeError) as exc:
                 raise OwnVoiceError(f"llama.cpp could not load {self.path}: {exc}. The file may "
                                     "be damaged or of an architecture this llama.cpp does not "
@@ -102,7 +108,9 @@ class LlamaCppBackend(Backend):
         return len(self.load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def prompt_tokens(self, request: Request) -> tuple[list[int], list[str]]:
-        """The token ids of the request's prompt, and its stop strings."""
+        """The token ids of the request's prompt, and its stop strings. The request's texts
+        are tokenized as plain text: "<|im_end|>" in a paragraph is not a control token.
+        Raises chat_template.RenderCancelled when `request.cancelled` says so meanwhile."""
         llm = self.load()
         stop = list(request.stop)
         if request.messages is None:
@@ -111,34 +119,34 @@ class LlamaCppBackend(Backend):
         if not self.chat_template:
             raise OwnVoiceError(f"{self.path.name} has no chat template; it can only complete "
                                 "text (use a completion prompt).")
-        formatted = self._chat_formatter()(messages=request.messages)
-        stop += [s for s in (formatted.stop if isinstance(formatted.stop, list)
-                             else [formatted.stop]) if s]
+        pieces = self._layout(request).fill([m["content"] for m in request.messages])
+        # No bos added: the template writes its own (`{{ bos_token }}`), as llama-cpp-python's
+        # chat formatter does; its stop is the eos text.
+        tokens = chat_template.token_ids(pieces, lambda text, special: llm.tokenize(
+            text.encode("utf-8"), add_bos=False, special=special))
+        eos = _token_text(llm, llm.token_eos())
+        stop += [eos] if eos else []
         stop += [marker for marker in END_OF_TURN if marker in self.chat_template]
-        tokens = llm.tokenize(formatted.prompt.encode("utf-8"),
-                              add_bos=not formatted.added_special, special=True)
         return tokens, sorted(set(stop))
 
-    def _chat_formatter(self):
-        if self._formatter is None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
+    def _layout(self, request: Request) -> chat_template.Layout:
+        roles = tuple(m["role"] for m in request.messages or [])
+        if roles not in self._layouts:
             llm = self.load()
-            self._formatter = Jinja2ChatFormatter(
-                template=self.chat_template,
-                eos_token=_token_text(llm, llm.token_eos()),
+            self._layouts[roles] = chat_template.render_layout(
+                self.chat_template, roles, name=self.path.name,
                 bos_token=_token_text(llm, llm.token_bos()),
-                add_generation_prompt=True,
-                stop_token_ids=[llm.token_eos()],
-            )
-        return self._formatter
+                eos_token=_token_text(llm, llm.token_eos()), cancelled=request.cancelled)
+        return self._layouts[roles]
 
     def stream(self, request: Request) -> Iterator[str | Usage]:
-        tokens, stop = self.prompt_tokens(request)
-        if len(tokens) + request.max_tokens > self.n_ctx:
-            raise OwnVoiceError(f"This paragraph is too long for the model's context "
-                                f"({len(tokens)} prompt tokens + {request.max_tokens} to "
-                                f"generate > {self.n_ctx}). Split it into shorter paragraphs.")
+        try:
+            tokens, stop = self.prompt_tokens(request)
+        except chat_template.RenderCancelled:
+            yield Usage(prompt_tokens=0, completion_tokens=0,
+                        finish_reason=StopReason.CANCELLED)
+            return
+        self.check_fits(len(tokens), request.max_tokens)
         s = request.sampling
         with self._lock:
             finish, produced = "stop", 0

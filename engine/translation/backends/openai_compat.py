@@ -29,6 +29,8 @@ class OpenAIBackend(Backend):
     def stream(self, request: Request) -> Iterator[str | Usage]:
         if request.messages is None:
             raise OwnVoiceError("OpenAI-compatible endpoints are used through chat messages.")
+        self.check_fits(sum(self.count_tokens(m["content"]) for m in request.messages),
+                        request.max_tokens)
         s = request.sampling
         limit = {"max_completion_tokens" if self.is_openai else "max_tokens": request.max_tokens}
         try:
