@@ -1,14 +1,16 @@
 """Resumable, verified downloads (models from the Hugging Face hub or any HTTPS URL).
 
-The file grows as NAME.part beside its destination; a cut connection or a closed
-laptop resumes with an HTTP Range request where it stopped. Only a complete file whose
-size (and sha256, when known) checks out is renamed into place: a partial file is never
-mistaken for a model.
+The file grows as NAME.<hash of the URL>.part beside its destination, so two URLs whose
+files share a name never share a partial file; a cut connection or a closed laptop resumes
+with an HTTP Range request where it stopped. Only a complete file whose size (and sha256,
+when known) checks out is moved into place, and never over another file: a partial file is
+never mistaken for a model, and a model never replaces another one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import urllib.error
@@ -50,12 +52,28 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def part_path(url: str, dest: Path) -> Path:
+    """Where the download of `url` to `dest` grows: DEST.<16 hex digits of the URL's
+    sha256>.part, the same on every try (so it resumes) and different for every URL."""
+    dest = Path(dest)
+    return dest.with_name(f"{dest.name}.{hashlib.sha256(url.encode()).hexdigest()[:16]}.part")
+
+
 def download(url: str, dest: Path, *, sha256: str | None = None,
              progress: Progress | None = None, timeout: float = 60.0,
-             cancelled: Callable[[], bool] | None = None) -> Path:
+             cancelled: Callable[[], bool] | None = None, magic: bytes | None = None,
+             kind: str = "the expected file") -> Path:
+    """Download `url` to `dest` (or to DEST-2, DEST-3… when a file of that name exists) and
+    return the path it was saved to.
+
+    sha256: expected hex digest (else the one the hub advertises, if any). magic: the bytes
+    the file must start with; a response that starts otherwise (an HTML error page, another
+    format) is dropped at its first block, nothing kept, with `kind` ("a GGUF model") named
+    in the error. Raises DownloadError; a cut connection keeps the partial file to resume.
+    """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    part = part_path(url, dest)
     have = part.stat().st_size if part.exists() else 0
     digest = hashlib.sha256()
     if have:
@@ -73,6 +91,12 @@ def download(url: str, dest: Path, *, sha256: str | None = None,
             with part.open("ab" if have else "wb") as out:
                 done = have
                 for block in iter(lambda: response.read(_CHUNK), b""):
+                    if done == 0 and magic and not block.startswith(magic[:len(block)]):
+                        out.close()
+                        part.unlink()
+                        raise DownloadError(f"{url} did not send {kind}: it starts with "
+                                            f"{block[:16]!r}, not {magic!r} (an error page or "
+                                            "another format?); nothing was kept.")
                     if cancelled is not None and cancelled():
                         raise DownloadError(f"Download stopped; {done:,} bytes are kept in "
                                             f"{part}, and the next try resumes from there.")
@@ -102,8 +126,27 @@ def download(url: str, dest: Path, *, sha256: str | None = None,
         raise DownloadError(f"The file downloaded from {url} is damaged (sha256 "
                             f"{digest.hexdigest()[:12]}… instead of {expected[:12]}…); it was "
                             "deleted. Try again.")
-    os.replace(part, dest)
-    return dest
+    return _place(part, dest)
+
+
+def _place(part: Path, dest: Path) -> Path:
+    """Move the finished `part` to `dest`, or to DEST-2, DEST-3… when that name is taken:
+    never over another file (a hard link is atomic; where the file system has none, a
+    rename after a check)."""
+    for n in itertools.count(1):
+        target = dest if n == 1 else dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
+        if os.path.lexists(target):
+            continue
+        try:
+            os.link(part, target)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here (FAT, some network shares)
+            os.rename(part, target)
+            return target
+        part.unlink()
+        return target
+    return dest  # not reached: itertools.count never ends
 
 
 def _total_size(response, have: int) -> int | None:

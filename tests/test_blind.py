@@ -6,10 +6,10 @@ import pytest
 
 from desktop.main_window import MainWindow
 from engine.evaluation import blind
-from engine.evaluation.metrics import YOUR_TEXT
+from engine.evaluation.metrics import YOURS
 from tests.test_finetune import add_correction_pairs
 
-SYSTEMS = ("voice-1", "prompt (smol)", YOUR_TEXT)
+SYSTEMS = ("voice-1", "prompt (smol)", YOURS)
 
 
 def stored_comparison(store) -> int:
@@ -18,7 +18,7 @@ def stored_comparison(store) -> int:
     outputs = []
     for pair in pairs:
         for system in SYSTEMS:
-            text = pair["target_text"] if system == YOUR_TEXT else f"{system}: {pair['id']}"
+            text = pair["target_text"] if system == YOURS else f"{system}: {pair['id']}"
             outputs.append({"system": system, "pair_id": pair["id"], "output": text,
                             "metrics": {}})
     metrics = [{"system": s, "samples": 3, "voice": 0.5, "chrf_pp": 40.0,
@@ -36,11 +36,11 @@ def test_trials_are_made_once_answered_and_counted(store):
     assert blind.make_trials(store, comparison_id) == 6  # not made twice
     trials = store.blind_trials(comparison_id)
     yours = [t for t in trials if t["question"] == "yours"]
-    assert all(YOUR_TEXT in (t["left_system"], t["right_system"]) for t in yours)
-    assert {t["left_system"] for t in trials} != {YOUR_TEXT}  # the order is shuffled
+    assert all(YOURS in (t["left_system"], t["right_system"]) for t in yours)
+    assert {t["left_system"] for t in trials} != {YOURS}  # the order is shuffled
     for trial in trials:  # always pick the system that is not the user's, and voice-1
         pick = ("left" if trial["left_system"] in ("voice-1",) or
-                trial["right_system"] == YOUR_TEXT else "right")
+                trial["right_system"] == YOURS else "right")
         store.answer_blind_trial(trial["id"], pick)
     result = blind.results(store, comparison_id)
     assert result["answered"] == 6 and result["waiting"] == 0
@@ -74,3 +74,40 @@ def test_the_compare_page_shows_the_metrics_and_runs_the_blind_test(qtbot, store
     assert "answered" in page.blind_results.text()
     assert len(store.blind_trials(comparison_id, answered=True)) == 6
     window.runner.wait()
+
+
+def test_comparisons_stored_under_the_old_display_key_read_the_same(ownvoice_home):
+    """Before m010 the user's own text was stored as "your own text"; an upgraded database
+    reads it as YOURS: in the metrics, the outputs and the blind trials' answers."""
+    import json
+    import sqlite3
+
+    import sqlite_utils
+
+    from engine import paths
+    from engine.evaluation.metrics import YOUR_TEXT, label
+    from engine.store import Store, migrations
+
+    conn = sqlite3.connect(paths.db_path(), isolation_level=None)
+    migrations.migrate(sqlite_utils.Database(conn), stop_after="m009_job_states")
+    old = "your own text"
+    conn.execute("INSERT INTO comparisons (id, created_at, metrics) VALUES (1, 'now', ?)",
+                 (json.dumps([{"system": "voice-1", "voice": 0.4},
+                              {"system": old, "voice": 0.6}]),))
+    for system, text in (("voice-1", "theirs"), (old, "mine")):
+        conn.execute("INSERT INTO comparison_outputs (comparison_id, system, pair_id, output)"
+                     " VALUES (1, ?, NULL, ?)", (system, text))
+    for left, right, choice in ((old, "voice-1", "left"), ("voice-1", old, "left")):
+        conn.execute("INSERT INTO blind_trials (comparison_id, question, left_system,"
+                     " right_system, left_text, right_text, choice, created_at)"
+                     " VALUES (1, 'yours', ?, ?, 'a', 'b', ?, 'now')", (left, right, choice))
+    conn.close()
+    with Store() as store:
+        comparison = store.comparison(1)
+        assert [m["system"] for m in comparison["metrics"]] == ["voice-1", YOURS]
+        assert {o["system"]: o["output"] for o in comparison["outputs"]} == {
+            "voice-1": "theirs", YOURS: "mine"}
+        result = blind.results(store, 1)
+    assert result["recognition_rate"] == 0.5  # found once, fooled once
+    assert result["taken_for_yours"] == {"voice-1": 0.5}
+    assert label(YOURS) == YOUR_TEXT == old

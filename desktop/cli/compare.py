@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from desktop.cli.common import open_store, print_json
+from desktop.cli.common import count, open_store, print_json
 
 
 @click.command()
@@ -17,8 +17,8 @@ from desktop.cli.common import open_store, print_json
               help="Also run the plain prompt, style prompt and few-shot baselines.")
 @click.option("--baseline-model", help="The instruction model the baselines run on "
                                        "(default: the first listed that is not a fine-tune).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many paragraphs.")
-@click.option("--calibration", type=click.IntRange(min=4), default=40, show_default=True,
+@click.option("--limit", type=count(), help="At most this many paragraphs.")
+@click.option("--calibration", type=count(min=4), default=40, show_default=True,
               help="Training paragraphs the judge learns your voice from (each is machine-"
                    "translated once by the baseline model).")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write the HTML report here.")
@@ -27,6 +27,7 @@ def compare(model_names, with_baselines, baseline_model, limit, calibration, rep
     """Run every system on the same held-out paragraphs and measure how much each sounds
     like you (voice score, chrF++, AI tone, and the failure detectors)."""
     from engine.evaluation import compare as comparing
+    from engine.evaluation.metrics import label
 
     show = sys.stderr.isatty() and not as_json
 
@@ -40,7 +41,8 @@ def compare(model_names, with_baselines, baseline_model, limit, calibration, rep
                                baseline_model=baseline_model, limit=limit,
                                calibration=calibration, report=report,
                                progress=progress)
-    rows = [{k: v for k, v in s.as_dict().items() if k != "per_sample"} for s in result.systems]
+    rows = [{**{k: v for k, v in s.as_dict().items() if k != "per_sample"},
+             "label": label(s.system)} for s in result.systems]
     if as_json:
         print_json({"comparison": result.id, "report": result.report_path,
                     "paragraphs": len(result.pairs), "systems": rows})
@@ -48,7 +50,7 @@ def compare(model_names, with_baselines, baseline_model, limit, calibration, rep
     click.echo(f"\n{'system':<34}{'voice':>7}{'chrF++':>8}{'AI/1k':>7}{'len':>6}"
                f"{'nums':>6}{'lang':>6}{'loop':>6}{'stop':>6}", err=False)
     for r in rows:
-        click.echo(f"{r['system'][:33]:<34}{r['voice']:>7.2f}{r['chrf_pp']:>8.1f}"
+        click.echo(f"{r['label'][:33]:<34}{r['voice']:>7.2f}{r['chrf_pp']:>8.1f}"
                    f"{r['tone_per_1000']:>7.1f}{r['length_ratio']:>6.2f}"
                    f"{r['number_drift']:>6.2f}{r['wrong_language']:>6.2f}"
                    f"{r['repetition']:>6.2f}{r['no_stop']:>6.2f}")

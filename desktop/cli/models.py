@@ -22,7 +22,7 @@ def _json_row(row: dict) -> dict:
             "sha256": row["sha256"], "size_bytes": row["size_bytes"],
             "prompt_style": row["prompt_style"], "base_model": row["base_model"],
             "source_lang": row["source_lang"], "target_lang": row["target_lang"],
-            "job_id": row["job_id"]}
+            "job_id": row["job_id"], "unverified": (row.get("meta") or {}).get("unverified")}
 
 
 @click.group(cls=Group)
@@ -43,7 +43,8 @@ def list_(as_json):
         return
     for row in rows:
         size = f"{row['size_bytes'] / 1e6:,.0f} MB" if row["size_bytes"] else ""
-        click.echo(f"{'*' if row['active'] else ' '} {row['name']:<28} {row['origin']:<11} "
+        click.echo(f"{'*' if row['active'] else ' '} {row['name']:<28} "
+                   f"{registry.origin_label(row):<11} "
                    f"{row['prompt_style']:<10} {size:>9}  {_where(row)}")
 
 
@@ -98,6 +99,8 @@ def use(name):
     with open_store() as store:
         row = registry.use(store, name)
     click.echo(f"{row['name']} is now the active model.")
+    if (row.get("meta") or {}).get("unverified"):
+        click.echo(f"Note: {row['name']} is unverified: {row['meta']['unverified']}", err=True)
 
 
 @models.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from desktop.table_models.rows import Column, RowsModel
+from engine.translation.registry import origin_label
 
 
 def _size(value, _row) -> str:
@@ -42,7 +43,8 @@ def history_model(parent=None) -> RowsModel:
 
 def models_model(parent=None) -> RowsModel:
     return RowsModel([Column("active", "", lambda v, _r: "●" if v else ""),
-                      Column("name", "Name"), Column("origin", "Origin"),
+                      Column("name", "Name"),
+                      Column("origin", "Origin", lambda _v, r: origin_label(r)),
                       Column("backend", "Backend"), Column("prompt_style", "Prompt"),
                       Column("size_bytes", "Size", _size),
                       Column("path", "File or endpoint",

@@ -13,7 +13,7 @@ import random
 from collections import defaultdict
 
 from engine.errors import OwnVoiceError
-from engine.evaluation.metrics import YOUR_TEXT
+from engine.evaluation.metrics import YOURS
 
 QUESTIONS = {"yours": "Which one did you write?", "better": "Which one is better?"}
 
@@ -28,14 +28,14 @@ def make_trials(store, comparison_id: int, *, seed: int = 0) -> int:
     by_pair: dict[int, dict[str, str]] = defaultdict(dict)
     for row in comparison["outputs"]:
         by_pair[row["pair_id"]][row["system"]] = row["output"]
-    systems = [m["system"] for m in comparison["metrics"] if m["system"] != YOUR_TEXT]
+    systems = [m["system"] for m in comparison["metrics"] if m["system"] != YOURS]
     if not systems:
         raise OwnVoiceError("This comparison has no system to test blind.")
     rng = random.Random(seed * 7919 + comparison_id)
     trials = []
     for pair_id, texts in sorted(by_pair.items()):
         candidates = [(s, texts[s]) for s in systems if s in texts]
-        pairs = [("yours", (YOUR_TEXT, texts[YOUR_TEXT]), rng.choice(candidates))]
+        pairs = [("yours", (YOURS, texts[YOURS]), rng.choice(candidates))]
         first = candidates[0]
         pairs += [("better", first, other) for other in candidates[1:]]
         for question, a, b in pairs:
@@ -59,10 +59,10 @@ def results(store, comparison_id: int) -> dict:
     for trial in store.blind_trials(comparison_id, answered=True):
         chosen = trial["left_system"] if trial["choice"] == "left" else trial["right_system"]
         if trial["question"] == "yours":
-            system = (trial["right_system"] if trial["left_system"] == YOUR_TEXT
+            system = (trial["right_system"] if trial["left_system"] == YOURS
                       else trial["left_system"])
             shown += 1
-            found += chosen == YOUR_TEXT
+            found += chosen == YOURS
             taken[system][1] += 1
             taken[system][0] += chosen == system
         else:

@@ -212,10 +212,18 @@ def score_system(name: str, samples: list[Sample], *, target: str, voice: VoiceS
 
 # Overshoot: more "you" than you are, or drifting from what the source says.
 # The user's own originals, scored like a system: the ceiling every system is read against.
+# YOURS is its key in results and in the store (comparisons, blind trials): no model can be
+# named so (registry.RESERVED_PREFIX); YOUR_TEXT is how it is shown (a reserved name too).
+YOURS = "@yours"
 YOUR_TEXT = "your own text"
 VOICE_MARGIN = 0.15
 MAX_NUMBER_DRIFT = 0.1
 MAX_LENGTH_DRIFT = 0.35
+
+
+def label(system: str) -> str:
+    """How a system's key is shown: YOUR_TEXT for YOURS, a model or baseline name as it is."""
+    return YOUR_TEXT if system == YOURS else system
 
 
 def overshoot_flags(system: SystemScores, yours: SystemScores) -> list[str]:

@@ -377,3 +377,22 @@ def m009_job_states(db: sqlite_utils.Database) -> None:
                 meta["cloud"]["host"] = host
         db.execute("UPDATE jobs SET status = ?, meta = ? WHERE id = ?",
                    (status, json.dumps(meta, ensure_ascii=False), job_id))
+
+
+@migration
+def m010_comparison_yours_key(db: sqlite_utils.Database) -> None:
+    # The user's own text in a comparison was stored under its display text, "your own
+    # text", which a model could also be named; it is keyed "@yours" now (metrics.YOURS),
+    # a name no model can take. Written out here: a migration never changes meaning later.
+    old, new = "your own text", "@yours"
+    db.execute("UPDATE comparison_outputs SET system = ? WHERE system = ?", (new, old))
+    for column in ("left_system", "right_system"):
+        db.execute(f"UPDATE blind_trials SET {column} = ? WHERE {column} = ?", (new, old))
+    for comparison_id, metrics in list(db.execute("SELECT id, metrics FROM comparisons")):
+        systems = json.loads(metrics or "[]")
+        ours = [s for s in systems if isinstance(s, dict) and s.get("system") == old]
+        for system in ours:
+            system["system"] = new
+        if ours:
+            db.execute("UPDATE comparisons SET metrics = ? WHERE id = ?",
+                       (json.dumps(systems, ensure_ascii=False), comparison_id))

