@@ -10,12 +10,14 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from engine import paths
+from engine.errors import OwnVoiceError
 
+LEGACY_DATA_DIR_KEY = "data_dir"
 PAGE_NAMES = {"translate": 0, "corpus": 1, "data": 2, "train": 3, "compare": 4, "models": 5,
               "settings": 6}
 # Fallbacks so Chinese, Japanese and Korean never show as boxes where a CJK font exists.
@@ -38,14 +40,41 @@ def display_problem() -> str | None:
 
 
 def apply_data_folder_setting() -> None:
-    """A data folder chosen in Settings applies from the next start (OWNVOICE_HOME wins)."""
-    if os.environ.get(paths.HOME_ENV):
-        return
-    from desktop.views.settings_page import DATA_DIR_KEY, app_settings
+    """Fix this run's data folder as engine.paths finds it, for the CLI too: OWNVOICE_HOME,
+    else the one chosen in Settings, else the default. A new choice applies from the next
+    start; tasks and the processes the app starts inherit the folder."""
+    legacy = QSettings("OwnVoice", "OwnVoice")  # where earlier versions kept the choice
+    earlier = legacy.value(LEGACY_DATA_DIR_KEY)
+    if earlier:
+        if paths.chosen_data_dir() is None:
+            paths.choose_data_dir(str(earlier))
+        legacy.remove(LEGACY_DATA_DIR_KEY)
+    os.environ[paths.HOME_ENV] = str(paths.data_dir())
 
-    chosen = app_settings().value(DATA_DIR_KEY)
-    if chosen:
-        os.environ[paths.HOME_ENV] = str(chosen)
+
+def show_errors(window: QWidget) -> None:
+    """An OwnVoice error raised on the GUI thread (a page reading a damaged database, say)
+    appears in a message box, once per message, instead of a traceback on stderr."""
+    previous, shown = sys.excepthook, set()
+
+    def hook(kind, error, trace) -> None:
+        if not isinstance(error, OwnVoiceError):  # a bug: into the log, and say where
+            import logging
+
+            from desktop.log import where
+
+            logging.getLogger("ownvoice.app").error("uncaught", exc_info=(kind, error, trace))
+            previous(kind, error, trace)
+            message = f"Something went wrong: {kind.__name__}: {error}; {where()}."
+        else:
+            message = str(error)
+        if message not in shown:
+            shown.add(message)
+            box = QMessageBox(QMessageBox.Icon.Warning, "OwnVoice", message, parent=window)
+            box.setTextFormat(Qt.TextFormat.PlainText)
+            box.exec()
+
+    sys.excepthook = hook
 
 
 def dark_palette() -> QPalette:
@@ -90,13 +119,23 @@ def make_app() -> QApplication:
 
 
 def run_app(*, screenshot: Path | None = None, page: str | None = None) -> int:
-    apply_data_folder_setting()
     app = make_app()
     from desktop.main_window import MainWindow
     from engine.store import Store
 
-    store = Store()
-    window = MainWindow(store)
+    try:
+        apply_data_folder_setting()
+        from desktop import log
+
+        log.start()
+        store = Store()
+        window = MainWindow(store)
+    except OwnVoiceError as exc:  # a damaged database, a data folder that cannot be made
+        if screenshot is None:
+            QMessageBox.critical(None, "OwnVoice", str(exc))
+        raise  # and `ownvoice gui` prints it
+    if screenshot is None:  # a screenshot has no one to close a message box
+        show_errors(window)
     if page is not None:
         window.show_page(PAGE_NAMES[page])
     if screenshot is not None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
+from engine import paths
 from engine.errors import OwnVoiceError
 
 log = logging.getLogger("ownvoice.tasks")
@@ -95,10 +96,16 @@ class _Runnable(QRunnable):
             self.task.result = self.fn(ctx)
         except OwnVoiceError as exc:
             self.task.error = str(exc)
-        except Exception as exc:  # a bug: say so plainly, keep the traceback in the log
-            log.error("task %s failed:\n%s", self.task.name, traceback.format_exc())
-            self.task.error = (f"Something went wrong while {self.task.name}: "
-                               f"{type(exc).__name__}: {exc}. Details are in the log.")
+        except Exception as exc:
+            refused = paths.refused_write(exc) if isinstance(exc, OSError) else None
+            if refused is not None:  # a read-only data folder: the one message for it
+                self.task.error = str(refused)
+            else:  # a bug: say so plainly, keep the traceback in the log
+                log.error("task %s failed:\n%s", self.task.name, traceback.format_exc())
+                from desktop.log import where
+
+                self.task.error = (f"Something went wrong while {self.task.name}: "
+                                   f"{type(exc).__name__}: {exc}; {where()}.")
         finally:
             ctx.close()
             self.task.running = False

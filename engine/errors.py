@@ -7,3 +7,11 @@ class OwnVoiceError(Exception):
 
 class DatabaseError(OwnVoiceError):
     """The database cannot be opened or migrated."""
+
+
+class DamagedDatabase(DatabaseError):
+    """SQLite finds the database file damaged (corrupt pages, not a database at all)."""
+
+
+class ReadOnlyDataFolder(DatabaseError):
+    """The data folder or its database cannot be written: reading works, saving does not."""

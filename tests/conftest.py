@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def ownvoice_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "ownvoice-home"
     monkeypatch.setenv("OWNVOICE_HOME", str(home))
-    # Qt's own settings (QSettings) and platformdirs stay inside the test's folder too.
+    # OwnVoice's settings file, Qt's own settings (QSettings) and platformdirs stay inside
+    # the test's folder too: no test reads or writes the user's.
+    monkeypatch.setenv("OWNVOICE_CONFIG", str(tmp_path / "config" / "ownvoice.json"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     return home
 
@@ -43,11 +45,13 @@ def blog(tmp_path: Path) -> Path:
 
 
 def run_ownvoice(*args: str, input: str | None = None, check: bool = True,
-                 env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the installed `ownvoice` command as a user would."""
+                 env: dict | None = None, timeout: float = 300,
+                 prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run the installed `ownvoice` command as a user would (`prefix`: a command it runs
+    under, e.g. setpriv)."""
     # PYTHONPATH: test helpers (e.g. the test keyring backend) are importable as `tests.…`.
-    result = subprocess.run([str(BIN / "ownvoice"), *args], capture_output=True, text=True,
-                            input=input, timeout=timeout,
+    result = subprocess.run([*prefix, str(BIN / "ownvoice"), *args], capture_output=True,
+                            text=True, input=input, timeout=timeout,
                             env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"ownvoice {' '.join(args)} exited {result.returncode}:\n"

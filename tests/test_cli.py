@@ -86,7 +86,9 @@ def test_a_broken_database_is_an_error_with_advice(ownvoice_home):
     (ownvoice_home / "ownvoice.db").write_bytes(b"garbage" * 500)
     result = run_ownvoice("corpus", "stats", check=False)
     assert result.returncode == 1
-    assert "Error: Cannot open the OwnVoice database" in result.stderr
+    assert f"Error: The OwnVoice database {ownvoice_home / 'ownvoice.db'} is damaged" in (
+        result.stderr)
+    assert "move it aside" in result.stderr
     assert "Traceback" not in result.stderr
 
 

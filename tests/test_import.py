@@ -227,3 +227,74 @@ def test_generated_sites_themes_and_draft_folders_are_not_the_users_writing(stor
     assert [r["text"] for r in store.segments()] == ["My own words."]
     # Named directly, a generated folder is imported like any other.
     assert importer.import_paths(store, [tmp_path / "public"]).imported == 1
+
+
+def test_links_out_of_the_folder_and_linked_folders_are_not_followed(store, tmp_path):
+    blog = tmp_path / "blog"
+    write(blog / "post.md", "A public post.\n")
+    write(blog / "real" / "inside.md", "Inside the blog.\n")
+    diary = write(tmp_path / "private" / "diary.md", "My secret diary.\n")
+    (blog / "diary.md").symlink_to(diary)
+    (blog / "alias.md").symlink_to(blog / "post.md")  # inside the folder: read, once
+    (blog / "private").symlink_to(tmp_path / "private", target_is_directory=True)
+    (blog / "loop").symlink_to(blog, target_is_directory=True)
+    report = importer.import_paths(store, [blog])
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(reasons) == {"diary.md", "private", "loop"}
+    assert reasons["diary.md"] == (f"a link to {diary}, outside the folder being imported: "
+                                   "not followed (import that file directly if it is yours)")
+    assert reasons["loop"].startswith(f"a link to the folder {blog}: links to folders are "
+                                      "not followed")
+    assert reasons["private"].startswith(f"a link to the folder {tmp_path / 'private'}:")
+    assert (report.imported, report.unchanged) == (2, 1)
+    texts = [r["text"] for r in store.segments()]
+    assert sorted(texts) == ["A public post.", "Inside the blog."]
+    # Named directly, a link is the user's choice: it is read.
+    assert importer.import_paths(store, [blog / "diary.md"]).imported == 1
+
+
+def test_two_imports_of_one_changed_file_at_once_count_it_once(tmp_path, ownvoice_home,
+                                                               monkeypatch):
+    import threading
+
+    post = write(tmp_path / "blog" / "post.md", "First version.\n")
+    with Store() as store:
+        importer.import_paths(store, [post])
+    write(post, "Second version.\n")
+    both_compared = threading.Barrier(2)
+    save = Store.save_document
+
+    def save_once_both_compared(self, doc):
+        both_compared.wait(timeout=30)  # each import has seen the old hash; neither saved
+        return save(self, doc)
+
+    monkeypatch.setattr(Store, "save_document", save_once_both_compared)
+    reports, errors = [], []
+
+    def run() -> None:
+        try:
+            with Store() as own:  # a connection of its own, as another process has
+                reports.append(importer.import_paths(own, [post]))
+        except Exception as exc:  # shown by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted((r.updated, r.unchanged) for r in reports) == [(0, 1), (1, 0)]
+    assert sum(r.segments_added for r in reports) == 1
+    with Store() as store:
+        assert [r["text"] for r in store.segments()] == ["Second version."]
+
+
+def test_a_move_two_imports_see_is_counted_once(store, tmp_path):
+    write(tmp_path / "old" / "post.md", "A post that moves.\n")
+    importer.import_paths(store, [tmp_path])
+    shutil.move(tmp_path / "old", tmp_path / "new")
+    key = str((tmp_path / "new" / "post.md").resolve())
+    doc_id = store.conn.execute("SELECT id FROM documents").fetchone()[0]
+    assert store.move_document(doc_id, key=key, path=key) == "updated"
+    assert store.move_document(doc_id, key=key, path=key) == "unchanged"  # the second import

@@ -111,3 +111,39 @@ def test_progress_events_arrive_as_objects_on_the_gui_thread(qtbot):
     assert [event for event, _ in received] == [sent, events.Log(message="done", step=3)]
     assert received[0][0] is sent  # the object itself crossed, not a copy in text
     assert all(thread == gui_thread for _, thread in received)
+
+
+def test_a_bug_is_written_to_the_log_the_message_names(qtbot, ownvoice_home):
+    import stat
+
+    from desktop import log
+
+    path = log.start()
+    assert path == ownvoice_home / "logs" / "ownvoice.log"
+    runner = TaskRunner()
+    task = runner.submit("computing", lambda ctx: {}["nope"])
+    with qtbot.waitSignal(task.failed, timeout=5000) as blocker:
+        pass
+    message = blocker.args[0]
+    assert str(path) in message and "Help ▸ Open the log" in message
+    for handler in log.logging.getLogger("ownvoice").handlers:
+        handler.flush()
+    written = path.read_text(encoding="utf-8")
+    assert "task computing failed" in written and "KeyError: 'nope'" in written
+    assert "Traceback" in written
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_the_log_rotates(ownvoice_home):
+    import logging
+
+    from desktop import log
+
+    path = log.start()
+    logger = logging.getLogger("ownvoice.test")
+    for i in range(3000):
+        logger.error("line %d %s", i, "x" * 1000)
+    assert path.stat().st_size <= log.MAX_BYTES
+    rotated = sorted(path.parent.glob("ownvoice.log.*"))
+    assert [p.name for p in rotated] == [f"ownvoice.log.{i}" for i in range(1, log.BACKUPS + 1)]

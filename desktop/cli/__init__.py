@@ -34,7 +34,8 @@ def cli(ctx: click.Context) -> None:
     """OwnVoice: translations that sound like you.
 
     Import your writing, turn it into training pairs, fine-tune an open model and
-    translate offline. Data lives in one folder (OWNVOICE_HOME overrides it).
+    translate offline. Data lives in one folder: the one chosen in the app's Settings, or
+    your user data folder; OWNVOICE_HOME overrides both.
     """
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())

@@ -20,13 +20,21 @@ def print_json(data) -> None:
 
 
 class Group(click.Group):
-    """Shows the engine's errors as `Error: <what happened and what to do>`, exit 1."""
+    """Shows the engine's errors as `Error: <what happened and what to do>`, exit 1; so is
+    a write the data folder refuses (a read-only folder), wherever it happens."""
 
     def invoke(self, ctx: click.Context):
+        from engine.paths import refused_write
+
         try:
             return super().invoke(ctx)
         except OwnVoiceError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            problem = refused_write(exc)
+            if problem is None:
+                raise
+            raise click.ClickException(str(problem)) from exc
 
 
 class EventPrinter:
@@ -58,3 +66,16 @@ class EventPrinter:
             self.stage = (event.stage, event.detail)
         if line:
             click.echo(("\n" if self.live else "") + line, err=True)
+
+
+# Every whole number from the command line ends up in SQLite (an id, a LIMIT) or in a loop:
+# bounded by SQLite's INTEGER, so 2**63 is a usage error, not an OverflowError.
+SQLITE_MAX_INT = 2**63 - 1
+
+
+def count(min: int = 1, max: int = SQLITE_MAX_INT) -> click.IntRange:  # noqa: A002
+    """A whole-number option or argument between `min` and `max` (inclusive)."""
+    return click.IntRange(min=min, max=max)
+
+
+ID = count()

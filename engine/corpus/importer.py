@@ -1,8 +1,10 @@
 """Import files and folders into the store: find documents, read, segment, save.
 
 One bad file never stops the others; each document is written in its own
-transaction, so none is ever half-written. Unchanged files are recognised by their
-hash before they are parsed, which makes a second import of a big blog nearly free.
+transaction, so none is ever half-written. A damaged or read-only database is no file's
+fault: it stops the import with the store's one-line error. Unchanged files are
+recognised by their hash before they are parsed, which makes a second import of a big
+blog nearly free.
 """
 
 from __future__ import annotations
@@ -58,10 +60,17 @@ class ImportReport:
         return data
 
 
-def find_documents(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], int]:
-    """(file, the folder it was found under) for every document file; plus non-documents."""
+def find_documents(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], int, list[Skipped]]:
+    """(file, the folder it was found under) for every document file; the number of files
+    that are not documents; the links that are not followed.
+
+    Inside a folder, a link to a file outside it is not followed (a link in a blog must not
+    bring in ~/.ssh), nor is any link to a folder (no loops, nothing twice). What is named
+    directly is read, link or not.
+    """
     found: list[tuple[Path, Path]] = []
     passed_over = 0
+    links: list[Skipped] = []
     for path in paths:
         path = Path(path).expanduser()
         if path.is_file():
@@ -70,26 +79,45 @@ def find_documents(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], int]
             else:
                 passed_over += 1
             continue
+        inside = path.resolve()
         for folder, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in IGNORED_DIRS)
+            kept = []
+            for name in sorted(dirs):
+                if name.startswith(".") or name in IGNORED_DIRS:
+                    continue
+                if Path(folder, name).is_symlink():
+                    target = Path(folder, name).resolve()
+                    links.append(Skipped(str(Path(folder, name)), (
+                        f"a link to the folder {target}: links to folders are not followed "
+                        "(import that folder directly if it holds your writing)")))
+                    continue
+                kept.append(name)
+            dirs[:] = kept
             for name in sorted(files):
                 if name.startswith("."):
                     continue
-                if Path(name).suffix.lower() in FORMATS:
-                    found.append((Path(folder, name), path))
-                else:
+                file = Path(folder, name)
+                if Path(name).suffix.lower() not in FORMATS:
                     passed_over += 1
-    return found, passed_over
+                elif file.is_symlink() and not file.resolve().is_relative_to(inside):
+                    links.append(Skipped(str(file), (
+                        f"a link to {file.resolve()}, outside the folder being imported: not "
+                        "followed (import that file directly if it is yours)")))
+                else:
+                    found.append((file, path))
+    return found, passed_over, links
 
 
 def import_paths(store, paths: Iterable[Path | str], *, progress: Progress | None = None,
                  cancelled: Callable[[], bool] | None = None) -> ImportReport:
+    store.require_writable()  # a read-only data folder says so before any work
     report = ImportReport()
     roots = [Path(p).expanduser() for p in paths]
     for root in roots:
         if not root.exists():
             report.skipped.append(Skipped(str(root), "no such file or folder"))
-    files, report.passed_over = find_documents(r for r in roots if r.exists())
+    files, report.passed_over, links = find_documents(r for r in roots if r.exists())
+    report.skipped += links
     for done, (file, root) in enumerate(files):
         if cancelled is not None and cancelled():
             break
@@ -101,7 +129,9 @@ def import_paths(store, paths: Iterable[Path | str], *, progress: Progress | Non
             report.skipped.append(Skipped(str(file), str(exc)))
         except OSError as exc:
             report.skipped.append(Skipped(str(file), f"cannot read: {exc.strerror or exc}"))
-        except sqlite3.OperationalError as exc:
+        except OwnVoiceError:
+            raise  # the store's (a damaged or read-only database): not this file's fault
+        except sqlite3.Error as exc:
             if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
                 raise OwnVoiceError(
                     f"The disk holding the OwnVoice database is full ({exc}). Nothing was "
@@ -131,8 +161,7 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
         return
     moved = store.moved_document(content_hash, fmt)
     if moved is not None:
-        store.move_document(moved, key=key, path=str(file))
-        report.updated += 1
+        _count(report, store.move_document(moved, key=key, path=str(file)), 0)
         return
     text, encoding = decode_bytes(data)
     split_key = file.relative_to(root).as_posix() if file.is_relative_to(root) else file.name
@@ -203,7 +232,12 @@ def _import_wxr(store, file: Path, data: bytes, report: ImportReport) -> None:
 def _save(store, doc: parsed.ParsedDocument, declared_lang: str | None,
           report: ImportReport) -> None:
     assign_languages(doc, declared_lang)
-    outcome, added = store.save_document(doc)
+    _count(report, *store.save_document(doc))
+
+
+def _count(report: ImportReport, outcome: str, added: int) -> None:
+    """Count what the store says it did: the hash it re-checks inside its write transaction
+    is the word, so two imports at once never both count the same change."""
     setattr(report, outcome, getattr(report, outcome) + 1)
     report.segments_added += added
 

@@ -5,6 +5,8 @@
 - `db`: opening the database (sqlite-utils, WAL, foreign keys, migrations run),
   `transaction()`, `close()`, the `meta` settings table, and the shared helpers
   (`_dicts`, `_equal`, `utc_now`, full-text matching).
+- `connection`: the SQLite file itself: created 0600, opened read-only where it cannot be
+  written, and a damaged file or a refused write said in one line from any query.
 - `corpus`: documents and segments: importing, reading, searching, exclusions,
   the paragraphs that may become synthetic pairs, the user's main language.
 - `history`: the translations history, its ratings and corrections.

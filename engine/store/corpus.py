@@ -27,23 +27,30 @@ class CorpusQueries:
                 return doc_id
         return None
 
-    def move_document(self, doc_id: int, *, key: str, path: str) -> None:
-        with self.transaction():
-            self.conn.execute("UPDATE documents SET key = ?, path = ?, updated_at = ? WHERE id = ?",
-                              (key, path, utc_now(), doc_id))
+    def move_document(self, doc_id: int, *, key: str, path: str) -> str:
+        """Returns "updated", or "unchanged" when another import has just moved it."""
+        with self.transaction() as conn:
+            cur = conn.execute("UPDATE documents SET key = ?, path = ?, updated_at = ?"
+                               " WHERE id = ? AND key != ?", (key, path, utc_now(), doc_id, key))
+        return "updated" if cur.rowcount else "unchanged"
 
     def save_document(self, doc) -> tuple[str, int]:
         """Insert or replace a document (an engine.corpus.parsed.ParsedDocument) and its
         segments in one transaction.
 
-        Returns ("imported" | "updated", segments added). On update, segments whose
+        Returns ("imported" | "updated" | "unchanged", segments added). The stored hash is
+        checked again inside the write transaction: of two imports of one file at once, the
+        second finds the first's version and says "unchanged". On update, segments whose
         words did not change keep their id (and so their pairs and exclusions).
         """
         now = utc_now()
         fields = (doc.path, doc.format, doc.title, doc.date, doc.url, doc.lang,
                   json.dumps(doc.meta, ensure_ascii=False, default=str), doc.content_hash)
         with self.transaction() as conn:
-            row = conn.execute("SELECT id FROM documents WHERE key = ?", (doc.key,)).fetchone()
+            row = conn.execute("SELECT id, content_hash FROM documents WHERE key = ?",
+                               (doc.key,)).fetchone()
+            if row is not None and row[1] == doc.content_hash:
+                return "unchanged", 0
             if row is None:
                 cur = conn.execute(
                     "INSERT INTO documents (path, format, title, date, url, lang, meta,"

@@ -1,9 +1,10 @@
 """Opening the database, transactions, the `meta` settings table and shared helpers.
 
 One SQLite file (WAL, foreign keys on), opened through sqlite-utils, schema from
-`migrations.py` on every open. Writes that must be all-or-nothing go through
-`transaction()`; inside it only plain `execute` is used, since sqlite-utils'
-table helpers commit on their own.
+`migrations.py` on every open; `connection.py` opens the file (read-only where it cannot
+be written) and turns a damaged file's errors into one clear message. Writes that must be
+all-or-nothing go through `transaction()`; inside it only plain `execute` is used, since
+sqlite-utils' table helpers commit on their own.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Self
 import sqlite_utils
 
 from engine import paths
-from engine.errors import DatabaseError
-from engine.store import migrations
+from engine.errors import DatabaseError, ReadOnlyDataFolder
+from engine.store import connection, migrations
 
 
 def _dicts(cur: sqlite3.Cursor, **json_fields: str) -> list[dict]:
@@ -54,20 +55,39 @@ class Database:
 
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path is not None else paths.db_path()
+        self.read_only = False
+        conn = None
         try:
-            # isolation_level=None: no implicit transactions; we open them explicitly.
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode = WAL")
+            conn, self.read_only = connection.open_connection(self.path)
+            conn.explain = self._explain
+            if not self.read_only:
+                conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
             self.db = sqlite_utils.Database(conn)
+            # Read-only, an up-to-date schema passes; one that needs a migration cannot be
+            # written and says the folder is read-only.
             migrations.migrate(self.db)
-        except sqlite3.DatabaseError as exc:
-            raise DatabaseError(
-                f"Cannot open the OwnVoice database at {self.path}: {exc}. If the file is "
-                f"damaged, move it aside and OwnVoice will start a new one."
-            ) from exc
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                problem = self._explain(exc)
+                if problem is not exc:
+                    raise problem from exc
+            if isinstance(exc, (sqlite3.DatabaseError, OSError)):
+                raise DatabaseError(
+                    f"Cannot open the OwnVoice database at {self.path}: {exc}. If the file is "
+                    f"damaged, move it aside and OwnVoice will start a new one.") from exc
+            raise
+
+    def _explain(self, exc: sqlite3.DatabaseError) -> Exception:
+        return connection.explain(self.path, self.read_only, exc)
+
+    def require_writable(self) -> None:
+        """Say at once, before any work, that nothing can be saved here."""
+        if self.read_only:
+            raise ReadOnlyDataFolder(connection.read_only_message(self.path))
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -85,6 +105,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All or nothing: BEGIN IMMEDIATE … COMMIT, ROLLBACK on any exception."""
+        self.require_writable()
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
