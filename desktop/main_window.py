@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
             view_menu.addAction(QAction(name, self, shortcut=QKeySequence(f"Ctrl+{i + 1}"),
                                         triggered=lambda _=False, i=i: self.show_page(i)))
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(QAction("Open the log", self, triggered=self.open_log))
         help_menu.addAction(QAction("About OwnVoice", self, triggered=self._about))
 
     def show_page(self, index: int) -> None:
@@ -96,9 +97,23 @@ class MainWindow(QMainWindow):
     def show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
 
+    def open_log(self) -> bool:
+        """Open the log file in the system's viewer (it exists once the app has started)."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from desktop.log import log_path
+
+        path = log_path()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
     def _about(self) -> None:
+        from html import escape
+
         QMessageBox.about(self, "OwnVoice", "<h3>OwnVoice</h3><p>Translations that sound like "
-                          f"you.</p><p>Data folder: {paths.data_dir()}</p>")
+                          f"you.</p><p>Data folder: {escape(str(paths.data_dir()))}</p>")
 
     def _check_cjk_font(self) -> None:
         chinese = QFontDatabase.families(QFontDatabase.WritingSystem.SimplifiedChinese)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 
+import pytest
+
 from engine.evaluation import baselines, compare
 from tests.conftest import run_ownvoice
 from tests.essays import machine_english, write_essays
@@ -33,12 +35,13 @@ def test_compare_writes_every_metric_for_every_system(store, default_model, smol
                                   str(report), "--json",
                                   timeout=900).stdout)
     systems = {s["system"]: s for s in out["systems"]}
-    assert set(systems) == {"gemma-3-270m", "smol", compare.YOUR_TEXT,
+    assert set(systems) == {"gemma-3-270m", "smol", compare.YOURS,
                             *(f"{kind} (smol)" for kind in baselines.BASELINES)}
     for scores in systems.values():
         assert set(scores) >= METRICS and scores["samples"] == out["paragraphs"] == 2
         assert 0 <= scores["voice"] <= 1
-    yours = systems[compare.YOUR_TEXT]
+    yours = systems[compare.YOURS]
+    assert yours["label"] == "your own text"
     assert yours["chrf_pp"] == 100.0 and yours["length_ratio"] == 1.0
     assert yours["voice"] > systems["prompt (smol)"]["voice"]  # the judge knows you
     assert yours["flags"] == [] and isinstance(systems["smol"]["flags"], list)
@@ -107,3 +110,35 @@ def test_did_not_stop_is_read_from_the_stop_reason_not_the_warning_text():
     assert [s.stop_reason for s in samples] == ["length", "stop", "repetition"]
     assert [s.stopped for s in samples] == [False, True, True]
     assert [s.looped for s in samples] == [False, False, True]
+
+
+def test_a_report_that_cannot_be_written_loses_no_translation(store, default_model, smol_file,
+                                                             tmp_path):
+    """The results are saved before the report is written: a failed write is one line and
+    the comparison is still there."""
+    corpus_with_pairs(tmp_path)
+    run_ownvoice("models", "add", str(smol_file), "--name", "smol")
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    result = run_ownvoice("compare", "--models", "smol", "--limit", "1", "--calibration", "4",
+                          "--report", str(blocked / "report.html"), check=False, timeout=900)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "Comparison 1 is saved, but its report was not written" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    comparison = store.comparison(1)
+    assert {o["system"] for o in comparison["outputs"]} >= {"smol"}
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_a_model_named_like_another_system_is_refused_before_any_work(store, default_model):
+    """A model called like a baseline of the run would silently replace it in the results."""
+    from engine.errors import OwnVoiceError
+    from engine.translation import registry
+
+    registry.add(store, "openai:reference", base_url="http://127.0.0.1:9/v1", name="ref")
+    registry.add(store, "openai:other", base_url="http://127.0.0.1:9/v1", name="prompt (ref)")
+    with pytest.raises(OwnVoiceError, match="'prompt \\(ref\\)' has the name this comparison "
+                                            "gives to another system"):
+        compare.run(store, model_names=["prompt (ref)"], with_baselines=True,
+                    baseline_model="ref")
+    assert store.latest_comparison_id() is None

@@ -212,15 +212,44 @@ def test_training_here_without_the_train_extra_says_what_to_install(store, monke
     assert store.jobs() == []
 
 
-def test_job_ids_beyond_sqlite_integers_get_one_line(ownvoice_home):
+def every_parameter(command, path=("ownvoice",)):
+    import click
+
+    for param in command.params:
+        yield path, param
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from every_parameter(sub, (*path, name))
+
+
+def test_every_whole_number_on_the_command_line_is_bounded():
+    """Ids, limits, steps, counts: each is an IntRange that stops at SQLite's largest
+    INTEGER, so no number a user types can overflow further on."""
+    import click
+
+    from desktop.cli import cli
+    from desktop.cli.common import SQLITE_MAX_INT
+
+    numbers = [(path, param) for path, param in every_parameter(cli)
+               if isinstance(param.type, click.types.IntParamType)]
+    assert len(numbers) > 15  # the walk found the commands
+    unbounded = [(" ".join(path), param.name) for path, param in numbers
+                 if not isinstance(param.type, click.IntRange) or param.type.max is None
+                 or param.type.max > SQLITE_MAX_INT]
+    assert not unbounded
+
+
+def test_numbers_beyond_sqlite_integers_get_one_line(ownvoice_home):
     from tests.conftest import run_ownvoice
 
     huge = str(2**63)
     for args in (("jobs", "attach", huge), ("jobs", "cancel", huge), ("train", "--resume", huge),
-                 ("finetune", "--attach", huge)):
+                 ("finetune", "--attach", huge), ("rate", huge, "up"),
+                 ("correct", huge, "--text", "x"), ("history", "--limit", huge),
+                 ("corpus", "segments", "--limit", huge)):
         result = run_ownvoice(*args, check=False)
         assert result.returncode == 2 and "Traceback" not in result.stderr, args
-        assert "not in the range" in result.stderr
+        assert "not in the range" in result.stderr, args
 
 
 def test_malformed_progress_lines_are_skipped_not_fatal(tmp_path):

@@ -140,3 +140,32 @@ def test_jsonl_records_stay_one_line_for_every_line_reader(store, tmp_path):
     assert texts == {"第一行\u2028第二行。", "下一段\u0085还在同一段。"}  # the same text, escaped
     logged = events.encode(events.Log(message="a\u2028b", step=1))
     assert len(logged.splitlines()) == 1 and events.decode(logged).message == "a\u2028b"
+
+
+def test_a_disk_that_fills_up_mid_export_leaves_nothing_half_written(store, blog, tmp_path):
+    """A real write failure: the export runs under a file-size limit (RLIMIT_FSIZE; Python
+    ignores SIGXFSZ, so a write past it fails with EFBIG, the way a full disk fails with
+    ENOSPC). One line, no `.part` left, the earlier dataset untouched."""
+    import resource
+    import subprocess
+
+    from tests.conftest import BIN
+
+    make_pairs(store, blog)
+    out = tmp_path / "train.jsonl"
+    out.write_text("the dataset exported yesterday\n")
+    fresh = dataset.export(store, split="train", fmt="chat", out=tmp_path / "fresh.jsonl")
+    limit = 1000  # bytes per file written (reading the larger database is not writing)
+    assert (tmp_path / "fresh.jsonl").stat().st_size > limit and fresh.examples > 1
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run([str(BIN / "ownvoice"), "dataset", "export", "--split", "train",
+                             "--format", "chat", "--out", str(out)], capture_output=True,
+                            text=True, preexec_fn=small_disk, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: There is no room to write"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert out.read_text() == "the dataset exported yesterday\n"
+    assert not list(tmp_path.glob("*.part"))

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from engine.download import file_sha256
 from engine.errors import OwnVoiceError
 from engine.training import export
 from engine.training.loop import train
 from engine.translation.gguf_meta import read_metadata
-from engine.translation.registry import file_sha256
 from tests.test_train import config_for
 
 
@@ -45,13 +45,26 @@ def test_the_whole_chain_produces_a_gguf_that_answers_and_stops(tiny_base, adapt
     assert card["export"]["sha256"] == result.sha256
 
 
-def test_a_model_that_never_stops_fails_the_smoke_test(tiny_model, tmp_path):
+def test_a_model_that_fails_its_smoke_test_is_kept_and_registered_unverified(
+        tiny_model, tmp_path, default_model):
+    """The training was paid for: the GGUF stays, the model is registered but marked, never
+    made active, and the user is told what to try."""
+    from tests.conftest import run_ownvoice
+
     # A do-nothing adapter on the random tiny model: it babbles to the token limit.
     train(config_for(tiny_model, tmp_path / "lora", max_steps=1, learning_rate=1e-9,
                      train_end_of_turn=False))
-    with pytest.raises(OwnVoiceError, match="failed its smoke test"):
-        export.export(base_model=str(tiny_model), adapter_dir=tmp_path / "lora" / "out" /
-                      "adapter", out_dir=tmp_path / "export", quant="Q8_0")
+    result = run_ownvoice("export", "--base", str(tiny_model), "--adapter",
+                          str(tmp_path / "lora" / "out" / "adapter"), "--out",
+                          str(tmp_path / "export"), "--quant", "Q8_0", "--name", "babbler")
+    assert "the model is unverified" in result.stderr and "--checkpoint" in result.stderr
+    assert (tmp_path / "export" / "babbler-q8_0.gguf").exists()
+    models = {m["name"]: m for m in json.loads(run_ownvoice("models", "list", "--json").stdout)}
+    assert "did not stop" in models["babbler"]["unverified"]
+    assert not models["babbler"]["active"]
+    assert "fine-tuned (unverified)" in run_ownvoice("models", "list").stdout
+    used = run_ownvoice("models", "use", "babbler")
+    assert "unverified" in used.stderr
 
 
 def test_unknown_quantisations_are_refused(tmp_path):

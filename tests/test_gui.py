@@ -30,6 +30,19 @@ def window(qtbot, store, default_model):
     win.runner.wait()
 
 
+def answer_yes(monkeypatch) -> list[str]:
+    """Message boxes answer Yes at once; their texts are collected (always plain text)."""
+    shown = []
+
+    def exec_(box):
+        assert box.textFormat() == Qt.TextFormat.PlainText
+        shown.append(box.text())
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    return shown
+
+
 def settle(qtbot, win):
     qtbot.waitUntil(lambda: not win.runner.active, timeout=60000)
 
@@ -155,8 +168,7 @@ def test_models_page_adds_uses_and_removes(qtbot, window, smol_file, monkeypatch
     settle(qtbot, window)
     assert window.translate_page.model_combo.count() == 2
 
-    monkeypatch.setattr(QMessageBox, "question",
-                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    answer_yes(monkeypatch)
     page.view.selectRow(next(i for i, r in enumerate(page.models.rows)
                              if r["origin"] == "imported"))
     page.remove_button.click()
@@ -164,6 +176,21 @@ def test_models_page_adds_uses_and_removes(qtbot, window, smol_file, monkeypatch
     assert registry.active(store)["name"] == "gemma-3-270m"
     page.view.selectRow(0)
     assert not page.remove_button.isEnabled()  # the built-in model stays
+
+
+def test_models_page_refuses_a_cut_off_gguf_in_one_line(qtbot, window, smol_file, tmp_path,
+                                                        monkeypatch):
+    """The page adds through the same registry.add as the CLI: the same checks, one line."""
+    short = tmp_path / "cut.gguf"
+    with smol_file.open("rb") as f:
+        short.write_bytes(f.read(smol_file.stat().st_size // 2))
+    shown = answer_yes(monkeypatch)
+    page = window.models_page
+    page.add_model(str(short))
+    qtbot.waitUntil(lambda: bool(shown), timeout=30000)
+    [message] = shown
+    assert "incomplete (truncated)" in message and "\n" not in message
+    assert page.models.rowCount() == 1
 
 
 def test_settings_round_trip_through_the_keyring(qtbot, window, store, tmp_path, monkeypatch,
@@ -340,8 +367,7 @@ def test_data_page_runs_the_pilot(qtbot, window, blog, store, monkeypatch):
 
     make_pairs(store, blog)
     page = window.data_page
-    monkeypatch.setattr(QMessageBox, "question",
-                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    answer_yes(monkeypatch)
     with FakeOpenAI() as fake:
         page.base_url.setText(fake.url)
         page.pilot_pairs.setValue(12)
@@ -357,3 +383,34 @@ def test_data_page_runs_the_pilot(qtbot, window, blog, store, monkeypatch):
         page.pilot_use.click()
         qtbot.waitUntil(lambda: "now translates" in page.pilot_status.text(), timeout=10000)
     assert registry.active(store)["origin"] == "openai-fine-tuned"
+
+
+def test_text_from_outside_is_never_markup(qtbot, window, store, smol_file, monkeypatch):
+    """Every label shows plain text unless it holds OwnVoice's own HTML; a model named like
+    markup shows as those characters, in labels, message boxes and tooltips."""
+    from PySide6.QtWidgets import QLabel
+
+    from desktop.views.widgets import TRUSTED_HTML
+
+    hostile = "<img src='file:///etc/passwd'><b>bold</b>"
+    registry.add(store, str(smol_file), name=hostile)
+    window.hub.models_changed.emit()
+    settle(qtbot, window)
+    for index in range(window.pages.count()):
+        window.show_page(index)
+        qtbot.wait(10)
+    labels = window.findChildren(QLabel)
+    assert len(labels) > 20
+    rich = [label for label in labels if label.textFormat() != Qt.TextFormat.PlainText
+            and not label.property(TRUSTED_HTML)]
+    assert not rich, [label.text()[:60] for label in rich]
+    page = window.models_page
+    row = next(i for i, r in enumerate(page.models.rows) if r["name"] == hostile)
+    tip = page.models.data(page.models.index(row, page.models.column_index("path")),
+                           Qt.ItemDataRole.ToolTipRole)
+    assert "&lt;" in tip or "<img" not in tip
+    shown = answer_yes(monkeypatch)
+    page.view.selectRow(row)
+    page.remove_button.click()
+    qtbot.waitUntil(lambda: store.model(hostile) is None, timeout=5000)
+    assert hostile in shown[0]

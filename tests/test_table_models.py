@@ -21,8 +21,13 @@ def test_rows_columns_and_display(qapp):
     assert cell(1) == "▲ ✎"
     assert cell(2) == "Good ⏎ morning."
     assert cell(3) == "早安。"  # the user's correction wins
-    assert model.data(model.index(0, 2), Qt.ItemDataRole.ToolTipRole) == "Good\nmorning."
+    # Tooltips show exactly the text: escaped, line breaks kept (Qt renders HTML-like text).
+    assert model.data(model.index(0, 2), Qt.ItemDataRole.ToolTipRole) == (
+        "<p style='white-space:pre-wrap'>Good<br>morning.</p>")
     assert model.data(model.index(0, 4), ROW_ROLE)["id"] == 1
+    model.set_rows([{"source_text": "a <b>b</b> & c"}])
+    assert "a &lt;b&gt;b&lt;/b&gt; &amp; c" in model.data(model.index(0, 2),
+                                                           Qt.ItemDataRole.ToolTipRole)
 
 
 def test_excluded_rows_are_greyed_and_sizes_readable(qapp):

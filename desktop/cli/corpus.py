@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from desktop.cli.common import Group, open_store, print_json
+from desktop.cli.common import Group, count, open_store, print_json
 
 
 @click.command("import")
@@ -87,7 +87,7 @@ def _segment_lines(rows: list[dict]) -> None:
 @click.option("--kind", help="Only this kind (prose, heading, list, quote, code, …).")
 @click.option("--lang", help="Only this language code (zh, en, …).")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Only this split.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many segments.")
+@click.option("--limit", type=count(), help="At most this many segments.")
 @click.option("--json", "as_json", is_flag=True, help="Print the segments as JSON.")
 def segments(kind, lang, split, limit, as_json: bool) -> None:
     """List segments with their document, kind, language and split."""
@@ -101,7 +101,7 @@ def segments(kind, lang, split, limit, as_json: bool) -> None:
 
 @corpus.command()
 @click.argument("text", nargs=-1, required=True)
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=count(), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON.")
 def search(text: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Find segments containing every word of TEXT (Chinese words of any length work)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from desktop.cli.common import Group, open_store, print_json
+from desktop.cli.common import ID, Group, count, open_store, print_json
 
 if TYPE_CHECKING:
     from engine.jobs import Job
@@ -34,7 +34,7 @@ def _estimate(candidates: int, styles: int, chars: int, model: str) -> tuple[int
 @click.option("--styles", type=click.IntRange(1, 6), default=3, show_default=True,
               help="Prompt styles per paragraph: plain, formal, literal, ai-article, condensed, "
                    "expanded (the first N).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many paragraphs.")
+@click.option("--limit", type=count(), help="At most this many paragraphs.")
 @click.option("--split", "splits", multiple=True, type=click.Choice(["train", "val", "test"]),
               help="Only these splits (default: all; val and test pairs measure the model).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
@@ -97,8 +97,8 @@ def synth(base_url, model, key_name, user_lang, into, styles, limit, splits, con
     click.echo(f"Made {report.done} pair(s): {report.kept} kept, {report.rejected} rejected"
                f"{f', {report.failed} failed (run again to retry)' if report.failed else ''}; "
                f"{report.pairs_per_minute:.1f} pairs/min; ${report.cost_usd:.4f}.")
-    for reason, count in sorted(report.reasons.items(), key=lambda kv: -kv[1]):
-        click.echo(f"  rejected: {reason} × {count}")
+    for reason, times in sorted(report.reasons.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  rejected: {reason} × {times}")
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
 
@@ -252,7 +252,7 @@ def start(pairs, model, epochs, base_url, yes, as_json):
 
 
 @pilot.command()
-@click.option("--job", "job_id", type=int, help="Which pilot (default: the latest).")
+@click.option("--job", "job_id", type=ID, help="Which pilot (default: the latest).")
 @click.option("--watch", is_flag=True, help="Check again every 30 s until it ends.")
 @click.option("--json", "as_json", is_flag=True)
 def status(job_id, watch, as_json):
@@ -287,8 +287,8 @@ def status(job_id, watch, as_json):
 
 
 @pilot.command()
-@click.option("--job", "job_id", type=int, help="Which pilot (default: the latest).")
-@click.option("--checkpoint", type=int, help="Use the checkpoint of this step instead.")
+@click.option("--job", "job_id", type=ID, help="Which pilot (default: the latest).")
+@click.option("--checkpoint", type=ID, help="Use the checkpoint of this step instead.")
 @click.option("--activate", is_flag=True, help="Also make it the model that translates.")
 def use(job_id, checkpoint, activate):
     """Register the pilot's fine-tuned model, so it can translate and be compared."""

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from desktop.cli.common import Group, open_store, print_json
+from desktop.cli.common import Group, count, open_store, print_json
 
 
 @click.group(cls=Group)
@@ -26,7 +26,7 @@ def remote():
 @click.option("--python", help="A Python on the box that already has the training stack "
                                "(default: found or set up by OwnVoice).")
 @click.option("--root", help="OwnVoice's folder on the box (default: ~/ownvoice).")
-@click.option("--processes", type=click.IntRange(min=1),
+@click.option("--processes", type=count(),
               help="Training processes on the box (default: one per GPU).")
 @click.option("--env", "environment", multiple=True, metavar="NAME=VALUE",
               help="An environment variable for the box's set-up and jobs, e.g. "

@@ -12,13 +12,12 @@ from dataclasses import asdict
 
 import click
 
-from desktop.cli.common import EventPrinter, Group, open_store, print_json
+from desktop.cli.common import ID, EventPrinter, Group, count, open_store, print_json
 
 QUANT_HELP = "auto: Q8_0 below 1.5B parameters (4-bit hurts small models most), Q4_K_M above."
 QUANTS = ["auto", "Q4_K_M", "Q8_0", "F16"]
 # A job id or a step: SQLite's integers stop at 2**63 - 1 (beyond, one clear line, not an
 # OverflowError).
-ID = click.IntRange(min=1, max=2**63 - 1)
 
 
 def _summary(store, job_id: int, row: dict, as_json: bool) -> None:
@@ -32,6 +31,7 @@ def _summary(store, job_id: int, row: dict, as_json: bool) -> None:
                     "checkpoint_scores": [asdict(s) for s in meta.checkpoint_scores or []],
                     "exported_adapter": meta.exported_adapter,
                     "smoke_test": asdict(meta.smoke_test) if meta.smoke_test else None,
+                    "unverified": (row.get("meta") or {}).get("unverified"),
                     "cost_usd": meta.cloud.cost_usd if meta.cloud else None})
         return
     train = meta.train
@@ -46,6 +46,9 @@ def _summary(store, job_id: int, row: dict, as_json: bool) -> None:
                + f" Use it with: ownvoice models use {row['name']}")
     for warning in (smoke.warnings if smoke else []):
         click.echo(f"Note: {warning}", err=True)
+    if (row.get("meta") or {}).get("unverified"):
+        click.echo(f"Warning: {row['name']} is registered as unverified: "
+                   f"{row['meta']['unverified']}", err=True)
 
 
 def _interrupted(target, job_id: int | None) -> None:
@@ -131,7 +134,7 @@ def _target_options(command):
     for decorator in reversed((
         click.option("--base", "base_model", help="Base model: a Hugging Face id, a folder or "
                      "a .gguf (default: the embedded Gemma 3 270M)."),
-        click.option("--max-steps", type=click.IntRange(min=1), help="Stop after N steps."),
+        click.option("--max-steps", type=count(), help="Stop after N steps."),
         click.option("--epochs", type=float, default=1.0, show_default=True),
         click.option("--learning-rate", type=float, default=2e-4, show_default=True),
         click.option("--quant", type=click.Choice(QUANTS), default="auto", show_default=True,
@@ -333,20 +336,30 @@ def export_(base_model, adapter, out, quant, name, source, target, as_json):
     from engine.training import export as exporting
     from engine.translation import registry
 
+    if name:  # a name that cannot be taken is refused before minutes of converting
+        with open_store() as store:
+            registry.check_name(store, name)
     result = exporting.export(base_model=base_model, adapter_dir=adapter, out_dir=out,
                               quant=quant, name=name or "ownvoice", source=source,
                               target=target)
+    from engine.training.pipeline import mark_verification
+
     if name:
         with open_store() as store:
-            registry.add(store, result.gguf, name=name, base_model=base_model,
-                         source_lang=source, target_lang=target, origin="fine-tuned",
-                         sha256=result.sha256)
+            row = registry.add(store, result.gguf, name=name, base_model=base_model,
+                               source_lang=source, target_lang=target, origin="fine-tuned",
+                               sha256=result.sha256)
+            mark_verification(store, row, result.smoke_test)
     if as_json:
-        print_json(asdict(result))
+        print_json({**asdict(result),
+                    "unverified": exporting.unverified_reason(result.smoke_test)})
         return
     click.echo(f"Wrote {result.gguf} (sha256 {result.sha256[:12]}…); smoke test: "
                f"{result.smoke_test['input']!r} → {result.smoke_test['output']!r}."
                + (f" Registered as {name}." if name else ""))
+    why = exporting.unverified_reason(result.smoke_test)
+    if why:
+        click.echo(f"Warning: the model is unverified: {why}", err=True)
 
 
 COMMANDS = (train, jobs_group, finetune, export_)

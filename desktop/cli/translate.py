@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from desktop.cli.common import open_store, print_json
+from desktop.cli.common import ID, count, open_store, print_json
 
 
 def _read_input(file, text: str | None) -> str:
@@ -88,7 +88,7 @@ def translate(file, text, target, source, model, as_json):
 
 @click.command()
 @click.option("--search", help="Only translations whose text contains these words.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=count(), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 def history(search, limit, as_json):
     """Past translations, newest first."""
@@ -109,7 +109,7 @@ def history(search, limit, as_json):
 
 
 @click.command()
-@click.argument("translation_id", type=int)
+@click.argument("translation_id", type=ID)
 @click.argument("verdict", type=click.Choice(["up", "down", "clear"]))
 def rate(translation_id, verdict):
     """Rate a translation from the history: up, down, or clear."""
@@ -121,7 +121,7 @@ def rate(translation_id, verdict):
 
 
 @click.command()
-@click.argument("translation_id", type=int)
+@click.argument("translation_id", type=ID)
 @click.option("--text", help="The corrected translation.")
 @click.option("--file", "file", type=click.File("rb"),
               help="Read the corrected translation from this file (- for standard input).")

@@ -12,6 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from desktop.views.widgets import tooltip
+
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -63,7 +65,7 @@ class RowsModel(QAbstractTableModel):
             return text.replace("\n", " ⏎ ")
         if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
             shown = row.get(column.tooltip) if isinstance(column.tooltip, str) else value
-            return str(shown) if shown else None
+            return tooltip(str(shown)) if shown else None
         if role == ROW_ROLE:
             return row
         if role == Qt.ItemDataRole.ForegroundRole and row.get("excluded"):

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
@@ -23,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.views.widgets import Label, tooltip
+from engine.evaluation.metrics import label
 from engine.evaluation.report import COLUMNS
 
 
@@ -45,13 +46,13 @@ class ComparePage(QWidget):
         self.compare_button = QPushButton("Compare")
         self.compare_button.clicked.connect(self.start)
         self.progress = QProgressBar(visible=False)
-        self.note = QLabel(wordWrap=True)
+        self.note = Label(wordWrap=True)
         setup = QGroupBox("Run every system on the same held-out paragraphs")
         form = QVBoxLayout(setup)
         form.addWidget(self.models)
         row = QHBoxLayout()
         row.addWidget(self.with_baselines)
-        row.addWidget(QLabel("on"))
+        row.addWidget(Label("on"))
         row.addWidget(self.baseline_model, 1)
         row.addWidget(self.limit)
         row.addWidget(self.compare_button)
@@ -69,7 +70,7 @@ class ComparePage(QWidget):
         self.open_report = QPushButton("Open the report", enabled=False)
         self.open_report.clicked.connect(self._open_report)
 
-        self.question = QLabel("Start a blind test after a comparison.", wordWrap=True)
+        self.question = Label("Start a blind test after a comparison.", wordWrap=True)
         self.left, self.right = QTextBrowser(), QTextBrowser()
         for browser in (self.left, self.right):
             browser.setMinimumHeight(90)
@@ -79,7 +80,7 @@ class ComparePage(QWidget):
         self.pick_right.clicked.connect(lambda: self.answer("right"))
         self.blind_button = QPushButton("Start the blind test")
         self.blind_button.clicked.connect(self.start_blind)
-        self.blind_results = QLabel(wordWrap=True)
+        self.blind_results = Label(wordWrap=True)
         blind = QGroupBox("Blind test: two texts, unlabelled — you pick")
         blind_layout = QVBoxLayout(blind)
         blind_layout.addWidget(self.question)
@@ -171,8 +172,9 @@ class ComparePage(QWidget):
         metrics = comparison["metrics"]
         self.table.setRowCount(len(metrics))
         for row, system in enumerate(metrics):
-            name = QTableWidgetItem(("⚠ " if system.get("flags") else "") + system["system"])
-            name.setToolTip("\n".join(system.get("flags") or []) or "no warning")
+            name = QTableWidgetItem(("⚠ " if system.get("flags") else "")
+                                    + label(system["system"]))
+            name.setToolTip(tooltip("\n".join(system.get("flags") or []) or "no warning"))
             self.table.setItem(row, 0, name)
             for column, (key, _, _) in enumerate(COLUMNS, 1):
                 item = QTableWidgetItem(f"{system[key]:.3g}")
@@ -223,7 +225,7 @@ class ComparePage(QWidget):
             if self.comparison_id is not None and self.store.blind_trials(self.comparison_id):
                 self.question.setText("Done — thank you. Your answers are below.")
             return
-        self.question.setText(f"<b>{QUESTIONS[trial['question']]}</b>")
+        self.question.setText(QUESTIONS[trial["question"]])
         self.left.setPlainText(trial["left_text"])
         self.right.setPlainText(trial["right_text"])
 
@@ -257,4 +259,4 @@ class ComparePage(QWidget):
                   for system, rate in result["taken_for_yours"].items()]
         lines += [f"{system}: preferred {rate:.0%}"
                   for system, rate in result["win_rate"].items()]
-        self.blind_results.setText("<br>".join(lines))
+        self.blind_results.setText("\n".join(lines))

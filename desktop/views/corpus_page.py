@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop.table_models.rows import ROW_ROLE
 from desktop.table_models.tables import documents_model, segments_model
-from desktop.views.widgets import table_view
+from desktop.views.widgets import Label, rich_label, table_view
 
 GUIDE = """
 <h2>Start with your own writing</h2>
@@ -60,11 +59,10 @@ class CorpusPage(QWidget):
             top.addWidget(widget)
         top.addWidget(self.progress, 1)
         top.addWidget(self.search, 1)
-        self.summary = QLabel(wordWrap=True)
+        self.summary = Label(wordWrap=True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.guide = QLabel(GUIDE, wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop)
-        self.guide.setTextFormat(Qt.TextFormat.RichText)
+        self.guide = rich_label(GUIDE, wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop)
         self.documents = documents_model(self)
         self.documents_view = table_view(self.documents, stretch="title")
         self.segments = segments_model(self)

@@ -11,9 +11,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -25,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.table_models.rows import ROW_ROLE
 from desktop.table_models.tables import pairs_model
-from desktop.views.widgets import language_combo, select_data, table_view
+from desktop.views.widgets import Label, ask, language_combo, select_data, table_view
 from engine.jobs import Job, JobKind
 
 FILTERS = {"All pairs": {}, "Kept": {"status": "ok"}, "Rejected": {"status": "rejected"},
@@ -63,18 +61,18 @@ class DataPage(QWidget):
         self.concurrency = QSpinBox(minimum=1, maximum=64, value=4)
         self.synth_button = QPushButton("Make pairs")
         self.synth_progress = QProgressBar(visible=False)
-        self.synth_status = QLabel(wordWrap=True)
+        self.synth_status = Label(wordWrap=True)
         synth_box = QGroupBox("Reverse synthesis: a model translates your paragraphs the "
                               "other way")
         form = QFormLayout(synth_box)
-        form.addRow("Endpoint", self.base_url)
-        form.addRow("Model", self.model)
-        form.addRow("Your writing is in", self.user_lang)
-        form.addRow("Translate it into", self.into)
+        form.addRow(Label("Endpoint"), self.base_url)
+        form.addRow(Label("Model"), self.model)
+        form.addRow(Label("Your writing is in"), self.user_lang)
+        form.addRow(Label("Translate it into"), self.into)
         row = QHBoxLayout()
         for label, widget in (("Styles", self.styles), ("Paragraphs", self.limit),
                               ("Concurrency", self.concurrency)):
-            row.addWidget(QLabel(label))
+            row.addWidget(Label(label))
             row.addWidget(widget)
         row.addStretch(1)
         row.addWidget(self.synth_button)
@@ -84,12 +82,12 @@ class DataPage(QWidget):
 
         self.filter = QComboBox()
         self.filter.addItems(list(FILTERS))
-        self.counts = QLabel()
+        self.counts = Label()
         self.exclude = QCheckBox("Keep out of training")
         self.save_edit = QPushButton("Save edited machine text")
         self.export_button = QPushButton("Export…")
         bar = QHBoxLayout()
-        for widget in (QLabel("Show"), self.filter, self.counts):
+        for widget in (Label("Show"), self.filter, self.counts):
             bar.addWidget(widget)
         bar.addStretch(1)
         bar.addWidget(self.export_button)
@@ -111,14 +109,14 @@ class DataPage(QWidget):
         self.pilot_button = QPushButton("Start pilot…")
         self.pilot_refresh = QPushButton("Check progress")
         self.pilot_use = QPushButton("Use the fine-tuned model")
-        self.pilot_status = QLabel(wordWrap=True)
+        self.pilot_status = Label(wordWrap=True)
         self.pilot_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         pilot_box = QGroupBox("OpenAI pilot: is your voice worth a fine-tune? (~$3 for 50 pairs)")
         pilot_layout = QVBoxLayout(pilot_box)
         pilot_row = QHBoxLayout()
         for label, widget in (("Pairs", self.pilot_pairs), ("Model", self.pilot_model),
                               ("Epochs", self.pilot_epochs)):
-            pilot_row.addWidget(QLabel(label))
+            pilot_row.addWidget(Label(label))
             pilot_row.addWidget(widget)
         for button in (self.pilot_button, self.pilot_refresh, self.pilot_use):
             pilot_row.addWidget(button)
@@ -312,11 +310,10 @@ class DataPage(QWidget):
         except OwnVoiceError as exc:
             self.pilot_status.setText(f"⚠ {exc}")
             return
-        answer = QMessageBox.question(
-            self, "Start the OpenAI pilot",
-            f"{plan.examples} training pairs (about {plan.tokens:,} tokens), {plan.epochs} "
-            f"epoch(s) of {plan.model}: about ${plan.estimated_cost_usd:.2f}. Start?")
-        if answer != QMessageBox.StandardButton.Yes:
+        if not ask(self, "Start the OpenAI pilot",
+                   f"{plan.examples} training pairs (about {plan.tokens:,} tokens), "
+                   f"{plan.epochs} epoch(s) of {plan.model}: about "
+                   f"${plan.estimated_cost_usd:.2f}. Start?"):
             return
         base_url = self._pilot_base_url()
         task = self.runner.submit("starting the pilot",

@@ -9,8 +9,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -19,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from desktop.table_models.rows import ROW_ROLE
 from desktop.table_models.tables import models_model
-from desktop.views.widgets import table_view
+from desktop.views.widgets import Label, ask, rich_label, table_view, warn
 
 ABOUT_DEFAULT = """<p><b>The built-in model</b> (Gemma 3 270M) translates offline from the first
 minute, but it is tiny: short, plain sentences come out right; long or subtle ones often do not,
@@ -48,16 +46,15 @@ class ModelsPage(QWidget):
         for button in (self.add_button, self.use_button, self.remove_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
-        buttons.addWidget(QLabel("Recommended:"))
+        buttons.addWidget(Label("Recommended:"))
         buttons.addWidget(self.recommended)
         buttons.addWidget(self.download_button)
 
         recommended = "".join(f"<li><b>{m['name']}</b> ({m['size']}): {m['about']}</li>"
                               for m in RECOMMENDED)
-        about = QLabel(ABOUT_DEFAULT + f"<p>Recommended downloads (from the Hugging Face hub; "
+        about = rich_label(ABOUT_DEFAULT + f"<p>Recommended downloads (from the Hugging Face hub; "
                        f"an interrupted download resumes where it stopped):</p>"
                        f"<ul>{recommended}</ul>", wordWrap=True)
-        about.setTextFormat(Qt.TextFormat.RichText)
         about.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
@@ -160,10 +157,8 @@ class ModelsPage(QWidget):
         row = self.selected()
         if row is None:
             return
-        answer = QMessageBox.question(
-            self, "Remove model", f"Remove {row['name']} from OwnVoice? The file itself "
-            "stays where it is.")
-        if answer != QMessageBox.StandardButton.Yes:
+        if not ask(self, "Remove model", f"Remove {row['name']} from OwnVoice? The file "
+                   "itself stays where it is."):
             return
 
         def work(ctx):
@@ -179,4 +174,4 @@ class ModelsPage(QWidget):
         self.hub.models_changed.emit()
 
     def _failed(self, message: str) -> None:
-        QMessageBox.warning(self, "Models", message)
+        warn(self, "Models", message)

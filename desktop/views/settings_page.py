@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.views.widgets import language_combo, select_data
+from desktop.views.widgets import Label, language_combo, select_data
 from engine import paths
-
-DATA_DIR_KEY = "data_dir"  # in the platform's settings: it cannot live in the data folder
-
-
-def app_settings() -> QSettings:
-    return QSettings("OwnVoice", "OwnVoice")
 
 
 class SettingsPage(QWidget):
@@ -33,7 +26,7 @@ class SettingsPage(QWidget):
 
         self.key_edit = QLineEdit(echoMode=QLineEdit.EchoMode.Password,
                                   placeholderText="sk-…")
-        self.key_status = QLabel()
+        self.key_status = Label()
         self.save_key_button = QPushButton("Save key")
         self.delete_key_button = QPushButton("Forget key")
         key_row = QHBoxLayout()
@@ -43,7 +36,7 @@ class SettingsPage(QWidget):
         keys_layout = QVBoxLayout(keys)
         keys_layout.addLayout(key_row)
         keys_layout.addWidget(self.key_status)
-        keys_layout.addWidget(QLabel("Kept in your system's keyring (Keychain, Credential "
+        keys_layout.addWidget(Label("Kept in your system's keyring (Keychain, Credential "
                                      "Locker, Secret Service): never in OwnVoice's files.",
                                      wordWrap=True))
 
@@ -52,15 +45,15 @@ class SettingsPage(QWidget):
         self.save_languages_button = QPushButton("Save languages")
         languages_box = QGroupBox("Default languages")
         form = QFormLayout(languages_box)
-        form.addRow("Translate from", self.source_combo)
-        form.addRow("into", self.target_combo)
-        form.addRow("", self.save_languages_button)
+        form.addRow(Label("Translate from"), self.source_combo)
+        form.addRow(Label("into"), self.target_combo)
+        form.addRow(Label(""), self.save_languages_button)
 
-        self.folder_label = QLabel(str(paths.data_dir()), wordWrap=True)
+        self.folder_label = Label(str(paths.data_dir()), wordWrap=True)
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_folder_button = QPushButton("Open")
         self.change_folder_button = QPushButton("Change…")
-        self.folder_note = QLabel(wordWrap=True)
+        self.folder_note = Label(wordWrap=True)
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder_label, 1)
         folder_row.addWidget(self.open_folder_button)
@@ -139,6 +132,14 @@ class SettingsPage(QWidget):
             self.set_data_folder(folder)
 
     def set_data_folder(self, folder: str) -> None:
-        app_settings().setValue(DATA_DIR_KEY, folder)
-        self.folder_note.setText(f"From the next start, OwnVoice uses {folder}. Move "
-                                 f"ownvoice.db and models/ there yourself to take them along.")
+        """Saved where the `ownvoice` command reads it too (engine.paths)."""
+        from engine.errors import OwnVoiceError
+
+        try:
+            chosen = paths.choose_data_dir(folder)
+        except OwnVoiceError as exc:
+            self.folder_note.setText(f"⚠ {exc}")
+            return
+        self.folder_note.setText(f"From the next start, the app and the command line use "
+                                 f"{chosen}. Move ownvoice.db and models/ there yourself to "
+                                 f"take them along.")

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.views.loss_plot import LossPlot
+from desktop.views.widgets import Label
 from engine import events
 from engine.errors import OwnVoiceError
 from engine.jobs import JobKind, JobState
@@ -66,18 +66,18 @@ class TrainPage(QWidget):
         self.max_hours = QDoubleSpinBox(minimum=0.1, maximum=72, value=4.0, suffix=" h")
         self.max_usd = QDoubleSpinBox(minimum=0, maximum=10_000, value=0, prefix="$",
                                       specialValueText="no limit")
-        self.prices = QLabel(wordWrap=True)
+        self.prices = Label(wordWrap=True)
         prices_button = QPushButton("Prices and capacity")
         prices_button.clicked.connect(self.load_prices)
         self.cloud_box = QGroupBox("Lambda Cloud (terminated when the job ends)")
         cloud_form = QFormLayout(self.cloud_box)
-        cloud_form.addRow("Instance type", self.instance_type)
-        cloud_form.addRow("SSH key name", self.ssh_key_name)
+        cloud_form.addRow(Label("Instance type"), self.instance_type)
+        cloud_form.addRow(Label("SSH key name"), self.ssh_key_name)
         budget = QHBoxLayout()
         budget.addWidget(self.max_hours)
         budget.addWidget(self.max_usd)
         budget.addWidget(prices_button)
-        cloud_form.addRow("Budget", budget)
+        cloud_form.addRow(Label("Budget"), budget)
         cloud_form.addRow(self.prices)
 
         self.train_button = QPushButton("Train")
@@ -86,12 +86,12 @@ class TrainPage(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         settings = QGroupBox("Fine-tune a model on your pairs")
         form = QFormLayout(settings)
-        form.addRow("Train on", self.target)
-        form.addRow("Base model", self.base)
+        form.addRow(Label("Train on"), self.target)
+        form.addRow(Label("Base model"), self.base)
         row = QHBoxLayout()
         for label, widget in (("Steps", self.steps), ("Epochs", self.epochs),
                               ("Learning rate", self.learning_rate), ("GGUF", self.quant)):
-            row.addWidget(QLabel(label))
+            row.addWidget(Label(label))
             row.addWidget(widget)
         row.addStretch(1)
         form.addRow(row)
@@ -102,7 +102,7 @@ class TrainPage(QWidget):
         buttons.addWidget(self.train_button)
         form.addRow(buttons)
 
-        self.status = QLabel("No training yet.", wordWrap=True)
+        self.status = Label("No training yet.", wordWrap=True)
         self.plot = LossPlot()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(2000)
@@ -111,7 +111,7 @@ class TrainPage(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(QLabel("Jobs"))
+        left_layout.addWidget(Label("Jobs"))
         left_layout.addWidget(self.jobs)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.plot)
@@ -246,8 +246,13 @@ class TrainPage(QWidget):
             self.status.setText(f"Job {self.job_id} goes on on its box; OwnVoice follows it "
                                 "again at the next start.")
             return
-        self.status.setText(f"Registered {row['name']}: choose it on the Translate page.")
-        self.log.appendPlainText(f"registered {row['name']} ({row['path']})")
+        unverified = (row.get("meta") or {}).get("unverified")
+        if unverified:
+            self.status.setText(f"Registered {row['name']} as unverified: {unverified}")
+        else:
+            self.status.setText(f"Registered {row['name']}: choose it on the Translate page.")
+        self.log.appendPlainText(f"registered {row['name']} ({row['path']})"
+                                 + (f", unverified: {unverified}" if unverified else ""))
         self.hub.models_changed.emit()
 
     def _failed(self, message: str) -> None:

@@ -7,7 +7,6 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -19,7 +18,14 @@ from PySide6.QtWidgets import (
 
 from desktop.table_models.rows import ROW_ROLE
 from desktop.table_models.tables import history_model
-from desktop.views.widgets import diff_html, language_combo, select_data, table_view
+from desktop.views.widgets import (
+    Label,
+    diff_html,
+    language_combo,
+    rich_label,
+    select_data,
+    table_view,
+)
 
 
 class TranslatePage(QWidget):
@@ -46,8 +52,8 @@ class TranslatePage(QWidget):
         self.translate_button = QPushButton("Translate", toolTip="Ctrl+Enter")
         self.translate_button.setDefault(True)
         top = QHBoxLayout()
-        for widget in (QLabel("From"), self.from_combo, self.swap_button, QLabel("to"),
-                       self.to_combo, QLabel("Model"), self.model_combo):
+        for widget in (Label("From"), self.from_combo, self.swap_button, Label("to"),
+                       self.to_combo, Label("Model"), self.model_combo):
             top.addWidget(widget)
         top.addStretch(1)
         top.addWidget(self.translate_button)
@@ -64,14 +70,13 @@ class TranslatePage(QWidget):
         self.down_button = QPushButton("▼ Bad", checkable=True, toolTip="Rate it bad")
         self.correct_button = QPushButton("Correct", toolTip="Edit the translation; your "
                                           "version becomes a training pair")
-        self.status = QLabel(wordWrap=True)
+        self.status = Label(wordWrap=True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         actions = QHBoxLayout()
         for widget in (self.copy_button, self.up_button, self.down_button, self.correct_button):
             actions.addWidget(widget)
         actions.addWidget(self.status, 1)
-        self.diff = QLabel(wordWrap=True, visible=False)
-        self.diff.setTextFormat(Qt.TextFormat.RichText)
+        self.diff = rich_label("", wordWrap=True, visible=False)
 
         self.history_search = QLineEdit(placeholderText="Search the history (火车, deploy…)",
                                         clearButtonEnabled=True)

@@ -1,10 +1,72 @@
-"""Small widgets the pages share."""
+"""Small widgets the pages share.
+
+Text from outside (model, file and host names, errors from a box, documents, model output)
+is never markup: `Label` and `ask`/`warn` show plain text, `tooltip` escapes. Only
+OwnVoice's own HTML goes through `rich_label` (outside text inside it escaped first).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHeaderView, QTableView
+from html import escape
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QTableView,
+    QWidget,
+)
 
 from engine import languages
+
+TRUSTED_HTML = "ownvoice_trusted_html"  # the property rich_label sets (checked by a test)
+
+
+class Label(QLabel):
+    """A QLabel that shows its text as plain text whatever it contains (Qt's default,
+    AutoText, renders anything that looks like HTML as HTML)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+
+def rich_label(html: str, **kwargs) -> QLabel:
+    """A label for OwnVoice's own HTML (a guide, a word diff built with escaped text)."""
+    label = QLabel(html, **kwargs)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setProperty(TRUSTED_HTML, True)
+    return label
+
+
+def tooltip(text: str) -> str:
+    """`text` as a tooltip that shows exactly these characters (Qt renders tooltips that
+    look like HTML as HTML)."""
+    return ("<p style='white-space:pre-wrap'>" + escape(text).replace("\n", "<br>")
+            + "</p>") if text else ""
+
+
+def _box(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str,
+         buttons: QMessageBox.StandardButton) -> QMessageBox:
+    box = QMessageBox(icon, title, text, buttons, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    return box
+
+
+def ask(parent: QWidget | None, title: str, text: str) -> bool:
+    """A Yes/No question in plain text; True for Yes."""
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    box = _box(parent, QMessageBox.Icon.Question, title, text, buttons)
+    return box.exec() == QMessageBox.StandardButton.Yes
+
+
+def warn(parent: QWidget | None, title: str, text: str) -> None:
+    """A warning in plain text."""
+    _box(parent, QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok).exec()
+
 
 
 def language_combo(*, with_detect: bool = False) -> QComboBox:

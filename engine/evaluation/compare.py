@@ -17,6 +17,7 @@ from engine.errors import OwnVoiceError
 from engine.evaluation import baselines
 from engine.evaluation.metrics import (
     YOUR_TEXT,
+    YOURS,
     Sample,
     SystemScores,
     ToneLexicon,
@@ -69,17 +70,24 @@ def _run(translator: Translator, pairs: list[dict], *, source: str, target: str,
     return samples
 
 
+def _check_keys(models: list[str], baseline_names: list[str]) -> None:
+    """Every system needs its own key and label in the results: a model named like a
+    baseline of this run, or (added before such names were refused) like the user's own
+    text, would silently replace it or be mistaken for it."""
+    for name in models:
+        if name in baseline_names or name in (YOURS, YOUR_TEXT):
+            raise OwnVoiceError(f"The model {name!r} has the name this comparison gives to "
+                                "another system; add it again under another --name "
+                                "(`ownvoice models add … --name …`) to compare it.")
+
+
 def run(store, *, model_names: list[str], with_baselines: bool = False,
         baseline_model: str | None = None, limit: int | None = None, calibration: int = 40,
         report: Path | str | None = None,
         progress: Callable[[int, int, str], None] | None = None,
         cancelled: Callable[[], bool] | None = None) -> Comparison:
-    pairs, train = held_out(store, limit)
-    if len(train) < 4:
-        raise OwnVoiceError("The judge (voice score, tone lexicon) learns from at least four "
-                            "training pairs; make more with `ownvoice synth`.")
-    source, target = pairs[0]["source_lang"], pairs[0]["target_lang"]
-    rows = [registry.resolve(store, name) for name in model_names]
+    rows = list({row["id"]: row for row in (registry.resolve(store, name)
+                                            for name in model_names)}.values())
     if with_baselines or baseline_model:
         reference_row = registry.resolve(store, baseline_model) if baseline_model else next(
             (r for r in rows if r["origin"] != "fine-tuned" and r["prompt_style"] == "chat"),
@@ -89,8 +97,15 @@ def run(store, *, model_names: list[str], with_baselines: bool = False,
                                 "fine-tune: name one with --baseline-model.")
     else:
         reference_row = next((r for r in rows if r["origin"] != "fine-tuned"), rows[0])
-    calibration_pairs = train[:calibration]
     kinds = list(baselines.BASELINES) if with_baselines else []
+    baseline_names = [f"{kind} ({reference_row['name']})" for kind in kinds]
+    _check_keys([row["name"] for row in rows], baseline_names)
+    pairs, train = held_out(store, limit)
+    if len(train) < 4:
+        raise OwnVoiceError("The judge (voice score, tone lexicon) learns from at least four "
+                            "training pairs; make more with `ownvoice synth`.")
+    source, target = pairs[0]["source_lang"], pairs[0]["target_lang"]
+    calibration_pairs = train[:calibration]
     total = len(calibration_pairs) + len(pairs) * (len(rows) + len(kinds))
     done = [0]
 
@@ -106,8 +121,7 @@ def run(store, *, model_names: list[str], with_baselines: bool = False,
                  if reference_backend.prompt_style == "chat" else Translator(reference_backend))
         machine = _run(plain, calibration_pairs, source=source, target=target,
                        tick=tick, cancelled=cancelled)
-        for kind in kinds:
-            name = f"{kind} ({reference_row['name']})"
+        for kind, name in zip(kinds, baseline_names, strict=True):
             outputs[name] = _run(baselines.translator(kind, reference_backend, train),
                                  pairs, source=source, target=target, tick=tick,
                                  cancelled=cancelled)
@@ -125,19 +139,16 @@ def run(store, *, model_names: list[str], with_baselines: bool = False,
     machine_texts = [s.output for s in machine]
     voice = VoiceScorer(user_texts, machine_texts)
     tone = ToneLexicon.learn(user_texts, machine_texts)
-    outputs[YOUR_TEXT] = [Sample(source=p["source_text"], reference=p["target_text"],
-                                 output=p["target_text"]) for p in pairs]
+    outputs[YOURS] = [Sample(source=p["source_text"], reference=p["target_text"],
+                             output=p["target_text"]) for p in pairs]
     systems = [score_system(name, samples, target=target, voice=voice, tone=tone)
                for name, samples in outputs.items()]
-    yours = systems[-1]
-    for system in systems[:-1]:
-        system.flags = overshoot_flags(system, yours)
+    yours = next(s for s in systems if s.system == YOURS)
+    for system in systems:
+        if system is not yours:
+            system.flags = overshoot_flags(system, yours)
     comparison = Comparison(id=0, systems=systems, pairs=pairs, outputs=outputs, tone=tone,
                             report_path=str(report) if report else None)
-    if report:
-        from engine.evaluation.report import write_report
-
-        write_report(comparison, Path(report))
     stored = [{"system": s.system, "pair_id": pair["id"], "output": sample.output,
                "metrics": s.per_sample[i]}
               for s in systems for i, (pair, sample) in enumerate(
@@ -149,4 +160,12 @@ def run(store, *, model_names: list[str], with_baselines: bool = False,
                   "target": target},
         metrics=[{k: v for k, v in s.as_dict().items() if k != "per_sample"} for s in systems],
         report_path=comparison.report_path, outputs=stored)
+    if report:  # after saving: a failed write must not lose the translations
+        from engine.evaluation.report import write_report
+
+        try:
+            write_report(comparison, Path(report))
+        except OwnVoiceError as exc:
+            raise OwnVoiceError(f"Comparison {comparison.id} is saved, but its report was "
+                                f"not written: {exc}") from exc
     return comparison

@@ -8,7 +8,8 @@ import re
 from html import escape
 from pathlib import Path
 
-from engine.evaluation.metrics import YOUR_TEXT
+from engine import files
+from engine.evaluation.metrics import YOURS, label
 from engine.pairs.corrections import word_diff
 
 COLUMNS = [("voice", "Voice score", "P(written by you), higher is more like you"),
@@ -63,9 +64,9 @@ def render(comparison) -> str:
     for system in comparison.systems:
         values = system.as_dict()
         cells = "".join(f"<td class=n>{values[key]}</td>" for key, _, _ in COLUMNS)
-        you = " class=you" if system.system == YOUR_TEXT else ""
+        you = " class=you" if system.system == YOURS else ""
         flags = "".join(f"<div class=flag>⚠ {escape(f)}</div>" for f in system.flags)
-        rows.append(f"<tr{you}><td>{escape(system.system)}{flags}</td>{cells}</tr>")
+        rows.append(f"<tr{you}><td>{escape(label(system.system))}{flags}</td>{cells}</tr>")
     paragraphs = []
     for index, pair in enumerate(comparison.pairs):
         blocks = [f"<div class=label>Source (machine text, {escape(pair['source_lang'])})</div>"
@@ -73,7 +74,7 @@ def render(comparison) -> str:
                   "<div class=label>Your original</div>"
                   f"<div>{escape(pair['target_text'])}</div>"]
         for system in comparison.systems:
-            if system.system == YOUR_TEXT:
+            if system.system == YOURS:
                 continue
             sample = comparison.outputs[system.system][index]
             metrics = system.per_sample[index]
@@ -92,8 +93,9 @@ def render(comparison) -> str:
 
 
 def write_report(comparison, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(render(comparison), encoding="utf-8")
-    partial.replace(path)
+    """The comparison as one HTML file at `path`, written whole or not at all
+    (OwnVoiceError on a full disk or a folder that refuses it)."""
+    html = render(comparison)
+    with files.atomic_write(path) as f:
+        f.write(html)
     return path

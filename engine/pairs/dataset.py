@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import jsonl, llm
+from engine import files, jsonl, llm
 from engine.errors import OwnVoiceError
 from engine.translation import prompts
 
@@ -47,10 +46,8 @@ def export(store, *, split: str, fmt: str, out: Path,
     if not pairs:
         raise OwnVoiceError(f"No {split} pairs yet: make some with `ownvoice synth`.")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".part")
     examples = tokens = 0
-    with partial.open("w", encoding="utf-8") as f:
+    with files.atomic_write(out) as f:  # never a half-written dataset under the final name
         for pair in pairs:
             messages = messages_for(pair)
             size = sum(llm.estimate_tokens(m["content"]) for m in messages)
@@ -63,9 +60,6 @@ def export(store, *, split: str, fmt: str, out: Path,
                 f.write(jsonl.line(record) + "\n")
                 examples += 1
                 tokens += size
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, out)  # never a half-written dataset under the final name
     return ExportReport(path=str(out), examples=examples, pairs=len(pairs), tokens=tokens)
 
 

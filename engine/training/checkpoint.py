@@ -57,11 +57,11 @@ def load(accelerator, folder: Path, *, model, optimizer, scheduler) -> dict:
 
     `weights_only=True`: a checkpoint is tensors, numbers and containers, never pickled
     code — a checkpoint folder from elsewhere (a box, a download) cannot run anything."""
+    import pickle
+
     import torch
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
-
-    import pickle
 
     from engine.errors import OwnVoiceError
 

@@ -115,11 +115,21 @@ def register(store, job: Job, *, gguf: str, sha256: str, base_model: str) -> dic
         target_lang=job.meta.target_lang, origin="fine-tuned", job_id=job.id, sha256=sha256)
 
 
+def mark_verification(store, row: dict, smoke: dict) -> dict:
+    """A model whose smoke test failed stays registered, marked unverified (meta
+    `unverified`: why, and what to try) and never made active by OwnVoice."""
+    from engine.training.export import unverified_reason
+
+    store.update_model_meta(row["id"], unverified=unverified_reason(smoke))
+    return store.model(row["id"])
+
+
 def finished(store, job: Job, outcome: dict, *, gguf: str, base_model: str) -> dict:
     """Register the exported model and mark the job done with its summary; returns the
     model row. `outcome` is train_and_export's (or the box's status.json) result."""
     exported = outcome["export"]
     row = register(store, job, gguf=gguf, sha256=exported["sha256"], base_model=base_model)
+    row = mark_verification(store, row, exported["smoke_test"])
     job = store.job(job.id)
     meta = job.meta.with_outcome(outcome).replace(
         gguf=gguf, smoke_test=SmokeTest.from_dict(exported["smoke_test"]))
