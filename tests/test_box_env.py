@@ -22,7 +22,8 @@ from tests.sshd import SSHServer
 from tests.test_architecture import MODULES, imports_of
 from tests.test_finetune import add_correction_pairs
 
-BOX_ENTRY = "remote.runner"
+# The runner, and the script the smoke test's chat-template check runs in a subprocess.
+BOX_ENTRIES = ("remote.runner", "engine.translation.template_worker")
 
 
 def canonical(name: str) -> str:
@@ -32,7 +33,7 @@ def canonical(name: str) -> str:
 def box_modules() -> dict[str, set[str]]:
     """Third-party top-level module → the project modules that import it, for everything
     reachable from the runner."""
-    seen, todo, found = set(), [BOX_ENTRY], {}
+    seen, todo, found = set(), list(BOX_ENTRIES), {}
     while todo:
         module = todo.pop()
         if module in seen:

@@ -109,3 +109,14 @@ def test_a_document_is_as_bad_as_its_worst_paragraph():
     assert guards.document_stop_reason([r.REPETITION, r.LENGTH]) == r.LENGTH
     assert guards.document_stop_reason([r.LENGTH, r.CANCELLED, r.CANCELLED]) == r.CANCELLED
     assert guards.document_stop_reason(["stop", "length"]) == r.LENGTH  # stored strings too
+
+
+def test_a_dropped_number_or_time_is_flagged():
+    """Case hardening/14: "tomorrow at 10:00" vanished from a Hebrew → English translation."""
+    warnings = guards.check_output("נפגשים מחר בשעה 10:00 ליד הספרייה 📚",
+                                   "Meet at the library 📚", source="he", target="en")
+    assert any("Not in the translation: 10:00" in w for w in warnings)
+    assert not [w for w in guards.check_output("Version 2.1 costs 1,000 yen.",
+                                               "版本2.1售价1000日元。", source="en",
+                                               target="zh") if "Not in" in w]
+    assert guards.numbers("ｖ３ at 10:00, ¥1,000") == ["3", "10:00", "1000"]

@@ -81,3 +81,14 @@ def test_a_declared_charset_wins_when_the_bytes_fit_it():
     assert decoded == page and encoding == "gb18030"
     declared_wrongly = '<meta charset="no-such-codec">' + ZH_TRADITIONAL
     assert decode_bytes(declared_wrongly.encode("big5"))[0] == declared_wrongly
+
+
+def test_a_few_stray_nul_bytes_do_not_make_text_binary():
+    """Case hardening/14: three NULs at the end of a sentence. Import and translate read
+    files through this one function, so both take the text, without the NULs."""
+    data = b"# Notes\n\nWe met by noon.\x00\x00\x00\n\nThe rest of the day was quiet.\n"
+    decoded, encoding = decode_bytes(data)
+    assert decoded == "# Notes\n\nWe met by noon.\n\nThe rest of the day was quiet.\n"
+    assert encoding == "utf-8"
+    with pytest.raises(SkipFile, match="binary content"):  # NULs everywhere: binary
+        decode_bytes(b"\x00\x01data\x00\x00\x02" * 200)

@@ -241,3 +241,35 @@ def test_word_diff_marks_what_changed():
     assert corrections.render_diff(ops) == "我们需要[-一些-]{+几个 +}API{+ +}来处理任务。"
     english = corrections.word_diff("We need some APIs.", "We need a few APIs.")
     assert corrections.render_diff(english) == "We need [-some-]{+a few+} APIs."
+
+
+class RecordingModel(LlamaCppBackend):
+    """The real Gemma; remembers the language pair of every request it gets."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.asked: list[str] = []
+
+    def stream(self, request):
+        self.asked.append(request.prompt or request.messages[-1]["content"])
+        yield from super().stream(request)
+
+
+def test_each_paragraph_is_translated_from_its_own_language(gemma_file):
+    """Case hardening/14: Arabic, Hebrew and English paragraphs into English. Without a
+    source language each paragraph is detected on its own: the Arabic and Hebrew ones are
+    translated from Arabic and Hebrew, the English one is kept as it is (not refused)."""
+    text = ("أين محطة القطار؟ 🚆 نريد أن نصل قبل الظهر.\n\n"
+            "נפגשים מחר בשעה 10:00 ליד הספרייה, אחרי השיעור 📚\n\n"
+            "The build passed after the fix in version 2.1, and we went home early.\n")
+    backend = RecordingModel(gemma_file)
+    result = Translator(backend).translate(text, target="en")
+    backend.close()
+    assert len(backend.asked) == 2  # the English paragraph never went to the model
+    assert "Arabic" in backend.asked[0] and "Hebrew" in backend.asked[1]
+    kept = result.units[2]
+    assert kept.output == kept.source and "Already in English" in kept.warnings[0]
+    assert result.output.rstrip().endswith("we went home early.")
+    with pytest.raises(OwnVoiceError, match="already in English"):
+        Translator(backend).translate("Only English here, in two lines.\n\nAnd more.",
+                                      target="en")

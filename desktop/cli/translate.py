@@ -52,22 +52,27 @@ def translate(file, text, target, source, model, as_json):
     """
     from engine import languages
     from engine.translation import registry
-    from engine.translation.translate import Translator, detect_source
+    from engine.translation.translate import AlreadyInTarget, Translator, detect_source
 
     content = _read_input(file, text)
     with open_store() as store:
         row = registry.resolve(store, model)
-        source = languages.normalise(source) if source else detect_source(content)
+        given = languages.normalise(source) if source else None
+        guessed = given or detect_source(content)
         target = languages.normalise(target or store.meta("default_target_lang")
-                                     or ("en" if source == "zh" else "zh"))
-        if source == target:
+                                     or ("en" if guessed == "zh" else "zh"))
+        if given == target:
             raise click.UsageError(f"The text is already in {languages.name(target)}; "
                                    "choose another language with --to.")
         streaming = not as_json and sys.stdout.isatty()
         translator = Translator(registry.open_backend(row))
-        result = translator.translate(
-            content, source=source, target=target,
-            on_text=(lambda piece: click.echo(piece, nl=False)) if streaming else None)
+        try:  # without --from, each paragraph is translated from its own language
+            result = translator.translate(
+                content, source=given, target=target,
+                on_text=(lambda piece: click.echo(piece, nl=False)) if streaming else None)
+        except AlreadyInTarget as exc:
+            raise click.UsageError(f"The text is already in {languages.name(target)}; "
+                                   "choose another language with --to.") from exc
         result.id = store.add_translation(model_id=row["id"], model_name=row["name"],
                                           result=result)
     if as_json:
@@ -77,7 +82,7 @@ def translate(file, text, target, source, model, as_json):
         click.echo(result.output.rstrip("\n"))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"#{result.id} · {row['name']} · {languages.name(source)} → "
+    click.echo(f"#{result.id} · {row['name']} · {languages.name(result.source_lang)} → "
                f"{languages.name(target)} · {result.tokens_out} tokens in "
                f"{result.total_ms / 1000:.1f} s · rate it: ownvoice rate {result.id} up|down · "
                f"fix it: ownvoice correct {result.id}", err=True)

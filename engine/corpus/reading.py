@@ -70,7 +70,12 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
                 raise SkipFile(f"undecodable text: it starts with a {encoding} mark but "
                                f"is not valid {encoding} ({exc.reason})") from exc
 
-    if b"\x00" in data[:65536]:
+    nuls = data.count(b"\x00")
+    if nuls and nuls <= max(8, len(data) // 1000) and _is_utf8(data.replace(b"\x00", b"")):
+        # A few stray NULs in UTF-8 text (a bad editor, a cut-and-paste): text, without
+        # them. Binary files and BOM-less UTF-16 have NULs everywhere, not here and there.
+        data, nuls = data.replace(b"\x00", b""), 0
+    if nuls and b"\x00" in data[:65536]:
         text = _utf16_without_bom(data)
         if text is None:
             raise SkipFile("binary content (NUL bytes), not text")
@@ -84,6 +89,14 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     if _control_ratio(text) > 0.02:
         raise SkipFile("binary content (control characters), not text")
     return _normalise(text), encoding
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _DECLARED = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?([A-Za-z0-9._-]+)""", re.IGNORECASE)

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 
 from engine import languages
 from engine.corpus import lang as langdetect
 from engine.translation import guards
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _REFUSAL = re.compile(
     r"^\s*(i'?m sorry|i am sorry|sorry,|i can(?:no|')t|i cannot|as an ai|unfortunately,? i|"
     r"抱歉|对不起|我无法|很抱歉)|(translation|翻译)\s*[:：]\s*$",
@@ -23,21 +21,11 @@ LENGTH_RATIO = (0.4, 2.5)  # observed / expected characters
 NEAR_DUPLICATE = 0.95
 
 
-def numbers(text: str) -> list[str]:
-    normalised = unicodedata.normalize("NFKC", text)  # full-width digits → ASCII
-    return [n.replace(",", "") for n in _NUMBER.findall(normalised)]
-
-
 def check_numbers(original: str, output: str) -> str | None:
-    wanted = numbers(original)
+    wanted = guards.numbers(original)
     if not wanted:
         return None
-    have = numbers(output)
-    kept = 0
-    for number in wanted:
-        if number in have:
-            have.remove(number)
-            kept += 1
+    kept = len(wanted) - len(guards.missing_numbers(original, output))
     if kept / len(wanted) < MIN_NUMBERS_KEPT:
         return f"numbers not preserved (kept {kept} of {len(wanted)})"
     return None

@@ -27,7 +27,8 @@ EventSink = Callable[[events.Event], None]
 REQUIRED = {"torch": "torch", "transformers": "transformers", "peft": "peft",
             "accelerate": "accelerate", "safetensors": "safetensors",
             "sentencepiece": "sentencepiece", "gguf": "gguf", "llama-cpp-python": "llama_cpp",
-            "py3langid": "py3langid", "markdown-it-py": "markdown_it", "PyYAML": "yaml"}
+            "py3langid": "py3langid", "markdown-it-py": "markdown_it", "PyYAML": "yaml",
+            "Jinja2": "jinja2"}
 
 
 def train_and_export(config, meta: JobMeta, *, folder: Path, name: str, quant: str = "auto",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from enum import StrEnum
 
@@ -163,6 +164,28 @@ def wrong_language(output: str, target: str) -> str | None:
     return None
 
 
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")  # 3, 3.5, 1,000, 10:00
+
+
+def numbers(text: str) -> list[str]:
+    """The numbers in `text`, full-width digits read as ASCII, thousands commas dropped
+    ("1,000" → "1000"); a time ("10:00") is one number."""
+    normalised = unicodedata.normalize("NFKC", text)
+    return [n.replace(",", "") for n in _NUMBER.findall(normalised)]
+
+
+def missing_numbers(source_text: str, output: str) -> list[str]:
+    """The source's numbers the output lacks (each occurrence counts once)."""
+    have = numbers(output)
+    missing = []
+    for number in numbers(source_text):
+        if number in have:
+            have.remove(number)
+        else:
+            missing.append(number)
+    return missing
+
+
 def check_output(source_text: str, output: str, *, source: str, target: str) -> list[str]:
     """Warnings a user should see next to this translation (empty when all looks right)."""
     warnings = []
@@ -179,4 +202,8 @@ def check_output(source_text: str, output: str, *, source: str, target: str) -> 
     elif len(source_text) >= 20 and ratio < 0.35:
         warnings.append(f"The output is much shorter than the input ({ratio:.2f}× the usual "
                         "length): part of it may be missing.")
+    missing = missing_numbers(source_text, output)
+    if missing:
+        warnings.append(f"Not in the translation: {', '.join(missing)} (a number, date or "
+                        "time of the source); check that nothing was dropped or changed.")
     return warnings

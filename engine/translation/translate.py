@@ -75,6 +75,17 @@ def detect_source(text: str) -> str:
     return detected
 
 
+class AlreadyInTarget(OwnVoiceError):
+    """Every paragraph is already in the language asked for."""
+
+
+def paragraph_language(text: str, default: str) -> str:
+    """The language of one paragraph when the detector is sure and OwnVoice knows it, else
+    `default` (the document's): a short line ("OK.", "10:00") keeps the document's."""
+    detected, confident = langdetect.detect(text)
+    return detected if confident and detected in languages.NAMES else default
+
+
 class Translator:
     """One backend, one language pair at a time; keeps the model loaded between calls."""
 
@@ -96,11 +107,17 @@ class Translator:
                   on_text: OnText | None = None,
                   cancelled: Callable[[], bool] | None = None) -> TranslationResult:
         target = languages.normalise(target)
+        detect_each = not source  # no --from: each paragraph says what language it is in
         source = languages.normalise(source) if source else detect_source(text)
         doc = document.split(text)
         if not doc.units:
             raise OwnVoiceError("There is nothing to translate in this text (only code, "
                                 "tables or markup).")
+        sources = [paragraph_language(u.text, source) if detect_each else source
+                   for u in doc.units]
+        if all(s == target for s in sources):
+            raise AlreadyInTarget(f"The text is already in {languages.name(target)}; choose "
+                                  "another language to translate into.")
         emit = on_text or (lambda _piece: None)
         start = time.perf_counter()
         ttft: float | None = None
@@ -117,8 +134,13 @@ class Translator:
                 continue
             unit = doc.units[item]
             emit(unit.prefix)
-            result, usage, first = self._translate_unit(unit.text, source, target, emit,
-                                                        cancelled, start)
+            if sources[item] == target:  # a paragraph already in the target language
+                results[item] = UnitResult(unit.text, unit.text, [
+                    f"Already in {languages.name(target)}; kept as it is."])
+                emit(unit.text + "\n")
+                continue
+            result, usage, first = self._translate_unit(unit.text, sources[item], target,
+                                                        emit, cancelled, start)
             results[item] = result
             if ttft is None and first is not None:
                 ttft = first
