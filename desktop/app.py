@@ -132,7 +132,9 @@ def run_app(*, screenshot: Path | None = None, page: str | None = None) -> int:
         window = MainWindow(store)
     except OwnVoiceError as exc:  # a damaged database, a data folder that cannot be made
         if screenshot is None:
-            QMessageBox.critical(None, "OwnVoice", str(exc))
+            box = QMessageBox(QMessageBox.Icon.Critical, "OwnVoice", str(exc))
+            box.setTextFormat(Qt.TextFormat.PlainText)
+            box.exec()
         raise  # and `ownvoice gui` prints it
     if screenshot is None:  # a screenshot has no one to close a message box
         show_errors(window)

@@ -21,16 +21,19 @@ def log_path() -> Path:
     return paths.data_dir() / "logs" / "ownvoice.log"
 
 
-def start() -> Path:
-    """Send the `ownvoice` loggers (warnings and up) to the log file; returns its path.
-    Calling it again (another data folder) moves the log there."""
+def start() -> Path | None:
+    """Send the `ownvoice` loggers (warnings and up) to the log file; returns its path, or
+    None when the data folder cannot be written (read-only: the app still opens, and the
+    log goes to standard error). Calling it again (another data folder) moves the log."""
     global _handler
     path = log_path()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    old_umask = os.umask(0o077)  # the file and its rotated copies: 0600
+    old_umask = os.umask(0o077)  # the folder, the file and its rotated copies: yours only
     try:
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES,
-                                                       backupCount=BACKUPS, encoding="utf-8")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    except OSError:
+        handler, path = logging.StreamHandler(), None
     finally:
         os.umask(old_umask)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -46,4 +49,6 @@ def start() -> Path:
 
 def where() -> str:
     """How an error message points to the log."""
+    if _handler is not None and not isinstance(_handler, logging.FileHandler):
+        return "details are on the standard error output (the data folder is read-only)"
     return f"details are in the log, {log_path()} (Help ▸ Open the log)"

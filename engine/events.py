@@ -44,6 +44,7 @@ Error (event "error") — the job failed
 from __future__ import annotations
 
 import json
+import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -138,7 +139,38 @@ def decode(line: str | bytes) -> Event:
     step = record.get("step", 0)
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         raise ValueError(f"{name} has a step that is not a count: {step!r}")
+    for field_name, value in record.items():
+        if not _fits(value, _hints(kind)[field_name]):
+            raise ValueError(f"{name}.{field_name} is not a {_hints(kind)[field_name]}: "
+                             f"{value!r}")
     return kind(**record)
+
+
+def _hints(kind: type) -> dict[str, object]:
+    if kind not in _HINTS:
+        _HINTS[kind] = typing.get_type_hints(kind)
+    return _HINTS[kind]
+
+
+_HINTS: dict[type, dict[str, object]] = {}
+
+
+def _fits(value, hint) -> bool:
+    """Whether a JSON value is of the field's declared type (an int is a float too; a bool
+    is neither)."""
+    if value is None:
+        return type(None) in typing.get_args(hint) or hint is type(None)
+    options = typing.get_args(hint) or (hint,)
+    for option in options:
+        if option is bool and isinstance(value, bool):
+            return True
+        if isinstance(value, bool):
+            continue
+        if option is float and isinstance(value, (int, float)):
+            return True
+        if option in (int, str) and isinstance(value, option):
+            return True
+    return False
 
 
 def _legacy_log(record: dict) -> tuple[str, dict]:
@@ -162,18 +194,24 @@ _LEGACY = {"train": _only(Step, "step"), "eval": _only(Evaluation, "evaluation")
 
 def read(path) -> list[Event]:
     """Every complete event in a progress file, in order; cut or foreign lines skipped."""
-    events: list[Event] = []
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return events
+        return []
+    return decode_lines(text)[0]
+
+
+def decode_lines(text: str) -> tuple[list[Event], int]:
+    """(the events of these lines in order, how many non-empty lines were not events)."""
+    events: list[Event] = []
+    skipped = 0
     for line in text.splitlines():
         if line.strip():
             try:
                 events.append(decode(line))
             except (ValueError, TypeError):
-                continue
-    return events
+                skipped += 1
+    return events, skipped
 
 
 def identity(event: Event) -> tuple:

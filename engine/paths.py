@@ -63,8 +63,13 @@ def chosen_data_dir() -> Path | None:
 
 
 def choose_data_dir(folder: Path | str) -> Path:
-    """Save `folder` as the data folder of the app and the CLI (from their next start)."""
+    """Save `folder` as the data folder of the app and the CLI (from their next start);
+    returns the folder saved. A folder that already holds other things (~/Documents, say)
+    gets an `OwnVoice` folder inside it instead: the data folder is OwnVoice's own, so it
+    can be closed to others (0700) without touching a folder of yours."""
     chosen = Path(folder).expanduser().absolute()
+    if chosen.is_dir() and not (chosen / DB_FILENAME).exists() and any(chosen.iterdir()):
+        chosen = chosen / APP_NAME
     config = _read_config()
     config[DATA_DIR_KEY] = str(chosen)
     path = config_path()

@@ -257,14 +257,16 @@ def poll_progress(store, session: Session, job: Job) -> tuple[Job, list[events.E
     mirror.parent.mkdir(parents=True, exist_ok=True)
     seen = {events.identity(e) for e in events.read(mirror)}
     fresh = []
-    for line in complete.decode("utf-8", "replace").splitlines():
-        try:
-            event = events.decode(line)
-        except (ValueError, TypeError):  # a line cut by a killed runner
-            continue
+    # A line cut by a killed runner, or one this version cannot read: skipped, and said.
+    decoded, skipped = events.decode_lines(complete.decode("utf-8", "replace"))
+    for event in decoded:
         if events.identity(event) not in seen:
             seen.add(events.identity(event))
             fresh.append(event)
+    if skipped:
+        step = max((getattr(e, "step", 0) for e in decoded), default=0)
+        fresh.append(events.Log(message=f"{skipped} progress line(s) from the box could not "
+                                        "be read and were skipped", step=step))
     with mirror.open("a", encoding="utf-8") as f:
         for event in fresh:
             f.write(events.encode(event) + "\n")

@@ -217,16 +217,17 @@ def hold_job(job_dir: Path) -> bool:
     runner holds it, or the job already ended — this one must not run."""
     import fcntl
 
-    try:
-        state = json.loads((job_dir / "status.json").read_text()).get("state")
-    except (OSError, ValueError):
-        state = None
-    if state in ("done", "failed", "cancelled"):
-        return False
     fd = os.open(job_dir / "runner.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
+        os.close(fd)
+        return False
+    try:  # read under the lock: a runner that ended wrote its last status before it let go
+        state = json.loads((job_dir / "status.json").read_text()).get("state")
+    except (OSError, ValueError):
+        state = None
+    if state in ("done", "failed", "cancelled"):
         os.close(fd)
         return False
     os.set_inheritable(fd, True)  # held by the same process after execve

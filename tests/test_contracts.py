@@ -239,6 +239,29 @@ def test_every_whole_number_on_the_command_line_is_bounded():
     assert not unbounded
 
 
+def test_every_fraction_on_the_command_line_is_finite_and_bounded(ownvoice_home):
+    """A FloatRange with both ends, or (epochs, learning rate) the training request's own
+    check: `inf` and `nan` are one line, never an OverflowError deep in training."""
+    import click
+
+    from desktop.cli import cli
+    from tests.conftest import run_ownvoice
+
+    loose = [(" ".join(path), param.name) for path, param in every_parameter(cli)
+             if isinstance(param.type, click.types.FloatParamType)
+             and param.name not in ("epochs", "learning_rate")
+             and (not isinstance(param.type, click.FloatRange) or param.type.min is None
+                  or param.type.max is None)]
+    assert not loose
+    for value in ("inf", "nan", "-1"):
+        result = run_ownvoice("train", "--local", "--epochs", value, check=False)
+        assert result.returncode == 2 and "Epochs must be above 0" in result.stderr, value
+        assert "Traceback" not in result.stderr
+    result = run_ownvoice("train", "--on", "lambda:gpu_1x_gh200", "--max-usd", "inf",
+                          check=False)
+    assert result.returncode == 2 and "not in the range" in result.stderr
+
+
 def test_numbers_beyond_sqlite_integers_get_one_line(ownvoice_home):
     from tests.conftest import run_ownvoice
 
@@ -261,5 +284,12 @@ def test_malformed_progress_lines_are_skipped_not_fatal(tmp_path):
         '{"step": 1, "loss": 2.0}', '{"event": "step"}', '[1, 2]', 'not json', '"text"',
         '{"event": "checkpoint", "step": "two", "total_steps": 2, "val_loss": null}',
         '{"event": "log", "step": "two", "message": "a step that is not a count"}',
+        '{"event": "checkpoint", "step": 2, "total_steps": 3, "path": "p", "val_loss": "z"}',
+        '{"event": "step", "step": 1, "total_steps": 2, "epoch": 0.5, "loss": "high", '
+        '"lr": 0.1, "tokens_per_s": 1.0, "elapsed_s": 1.0}',
+        '{"event": "log", "step": 3, "message": ["not", "text"]}',
         events.encode(good)]) + "\n")
     assert events.read(path) == [good]
+    assert events.decode_lines(path.read_text()) == ([good], 10)
+    for event in events.read(path):
+        events.describe(event)  # whatever was read can be shown

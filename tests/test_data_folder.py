@@ -113,6 +113,46 @@ def test_the_data_folder_database_and_settings_are_private(ownvoice_home, tmp_pa
     assert mode(ownvoice_home / paths.DB_FILENAME) == 0o600
 
 
+@posix_only
+def test_a_folder_of_yours_gets_an_ownvoice_folder_inside_it(tmp_path, monkeypatch):
+    """Choosing ~/Documents never makes ~/Documents private (0700): the data goes into a
+    folder of its own inside it."""
+    documents_dir = tmp_path / "Documents"
+    documents_dir.mkdir(mode=0o755)
+    (documents_dir / "letter.txt").write_text("mine")
+    os.chmod(documents_dir, 0o755)
+    chosen = paths.choose_data_dir(documents_dir)
+    assert chosen == documents_dir / "OwnVoice"
+    monkeypatch.delenv(paths.HOME_ENV)
+    assert paths.data_dir() == chosen and mode(chosen) == 0o700
+    assert mode(documents_dir) == 0o755
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert paths.choose_data_dir(empty) == empty  # an empty folder is taken as it is
+
+
+def test_a_moved_data_folder_still_finds_its_models(tmp_path, monkeypatch, smol_file):
+    """Settings says to move ownvoice.db and models/ along: the models' recorded paths
+    point at the old folder, and are found in the new one."""
+    from engine.translation import registry
+
+    old = tmp_path / "old"
+    monkeypatch.setenv(paths.HOME_ENV, str(old))
+    (old / "models").mkdir(parents=True)
+    shutil.copy2(smol_file, old / "models" / "smol.gguf")
+    with Store() as store:
+        registry.add(store, str(old / "models" / "smol.gguf"), name="smol")
+    new = tmp_path / "new"
+    shutil.move(str(old), str(new))
+    monkeypatch.setenv(paths.HOME_ENV, str(new))
+    with Store() as store:
+        row = store.model("smol")
+        assert row["path"] == str(old / "models" / "smol.gguf")  # as recorded
+        backend = registry.open_backend(row)
+    assert Path(backend.path) == new / "models" / "smol.gguf"
+    backend.close()
+
+
 # --- a damaged database ---------------------------------------------------------------------
 
 def damage_past_the_first_page(db: Path) -> None:
@@ -239,9 +279,23 @@ def test_a_read_only_data_folder_reads_and_refuses_writes_in_one_line(read_only_
 
     refused = f"The data folder {ownvoice_home} is read-only"
     assert refused in one_line_error(ownvoice("import", str(blog)))  # said before any work
-    # models list writes the built-in model into models/: a plain file write, refused too
-    assert refused in one_line_error(ownvoice("models", "list"))
+    # models list reads what is registered (the built-in model is not written there now)
+    listed = ownvoice("models", "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    # adding one is a write: refused in one line
+    assert refused in one_line_error(ownvoice("models", "add", "openai:gpt-4o-mini"))
     assert sorted(p.name for p in ownvoice_home.iterdir()) == [paths.DB_FILENAME]
+
+
+def test_the_app_opens_on_a_read_only_data_folder(read_only_home, ownvoice_home, tmp_path):
+    """No log file can be made there: the log goes to standard error, the window opens."""
+    picture = tmp_path / "corpus.png"
+    result = run_ownvoice("gui", "--screenshot", str(picture), "--page", "corpus", check=False,
+                          prefix=read_only_home, env={"QT_QPA_PLATFORM": "offscreen"},
+                          timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert picture.stat().st_size > 1000
+    assert not (ownvoice_home / "logs").exists()
 
 
 def test_a_read_only_folder_without_a_database_says_so(tmp_path, monkeypatch):
@@ -255,3 +309,25 @@ def test_a_read_only_folder_without_a_database_says_so(tmp_path, monkeypatch):
         os.chmod(empty, 0o700)
     assert f"The data folder {empty} is read-only" in line and "no OwnVoice database" in line
 
+
+
+def test_a_database_write_that_finds_no_room_is_one_line(ownvoice_home, blog):
+    """A real failed write: the import runs under a file-size limit (RLIMIT_FSIZE, the way
+    a full disk refuses a write), after the database exists."""
+    import resource
+    import subprocess
+
+    from tests.conftest import BIN
+
+    run_ownvoice("corpus", "stats")  # the database exists, empty
+    before = (ownvoice_home / paths.DB_FILENAME).read_bytes()
+
+    def small_disk():
+        limit = len(before) // 4  # the database is larger already; any write past it fails
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run([str(BIN / "ownvoice"), "import", str(blog)], capture_output=True,
+                            text=True, preexec_fn=small_disk, timeout=120)
+    line = one_line_error(result)
+    assert "Writing to the OwnVoice database" in line and "disk may be full" in line
+    assert documents() == 0  # nothing half-imported

@@ -385,15 +385,21 @@ def test_data_page_runs_the_pilot(qtbot, window, blog, store, monkeypatch):
     assert registry.active(store)["origin"] == "openai-fine-tuned"
 
 
-def test_text_from_outside_is_never_markup(qtbot, window, store, smol_file, monkeypatch):
-    """Every label shows plain text unless it holds OwnVoice's own HTML; a model named like
-    markup shows as those characters, in labels, message boxes and tooltips."""
+def test_text_from_outside_is_never_markup(qtbot, window, store, smol_file, monkeypatch,
+                                          tmp_path):
+    """Every label shows plain text unless it holds OwnVoice's own HTML; a model (and its
+    file) named like markup shows as those characters, in labels, message boxes and
+    tooltips."""
+    import shutil
+
     from PySide6.QtWidgets import QLabel
 
     from desktop.views.widgets import TRUSTED_HTML
 
     hostile = "<img src='file:///etc/passwd'><b>bold</b>"
-    registry.add(store, str(smol_file), name=hostile)
+    hostile_file = tmp_path / "<img src=x><b>bold.gguf"
+    shutil.copyfile(smol_file, hostile_file)
+    registry.add(store, str(hostile_file), name=hostile)
     window.hub.models_changed.emit()
     settle(qtbot, window)
     for index in range(window.pages.count()):
@@ -408,7 +414,7 @@ def test_text_from_outside_is_never_markup(qtbot, window, store, smol_file, monk
     row = next(i for i, r in enumerate(page.models.rows) if r["name"] == hostile)
     tip = page.models.data(page.models.index(row, page.models.column_index("path")),
                            Qt.ItemDataRole.ToolTipRole)
-    assert "&lt;" in tip or "<img" not in tip
+    assert "&lt;img src=x&gt;&lt;b&gt;bold.gguf" in tip and "<img" not in tip
     shown = answer_yes(monkeypatch)
     page.view.selectRow(row)
     page.remove_button.click()

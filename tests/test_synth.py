@@ -15,6 +15,7 @@ import pytest
 from engine.corpus.importer import import_paths
 from engine.llm import LLMClient
 from engine.pairs import filters, synthesis
+from engine.translation import guards
 from tests.conftest import BIN, ROOT
 from tests.llama_server import LlamaServer
 from tests.openai_fake import FakeOpenAI
@@ -80,7 +81,7 @@ def test_pairs_from_a_fake_endpoint_are_stored_with_everything(store, blog):
                                                                            "gpt-4o-mini")
     assert {r["style"] for r in rows} == {"plain", "formal"}
     again = synthesis.plan(store, config)
-    assert again == ([], 6)
+    assert again == ([], 6, 0)
 
 
 def test_synthesis_against_a_real_server(store, blog, server):
@@ -171,3 +172,23 @@ def test_batch_mode_sends_once_and_collects_later(blog, ownvoice_home):
         assert third["submitted"] is None
     stats = json.loads(run_ownvoice("dataset", "stats", "--json").stdout)
     assert stats["by_origin"].get("synthetic/ok", 0) + stats["rejected"] == 6
+
+
+def test_a_paragraph_too_long_for_one_request_is_left_out_not_sent(store, tmp_path):
+    """The same ceiling as translation: no request with a budget of millions of tokens."""
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    sentence = "今天天气很好，我们走到了港口，看了很久的船，然后回家吃饭。"
+    (posts / "short.md").write_text(f"# 短文\n\n{sentence}\n", encoding="utf-8")
+    (posts / "huge.md").write_text("# 长文\n\n" + sentence * 3000 + "\n", encoding="utf-8")
+    import_paths(store, [posts])
+    config = synthesis.SynthConfig(user_lang="zh", into="en", styles=["plain"])
+    planned = synthesis.plan(store, config)
+    assert planned.too_long == 1 and len(planned.todo) == 1
+    with FakeOpenAI(reply=lambda m: "The weather is fine; we walked to the harbour.") as fake:
+        client = LLMClient(model="gpt-4o-mini", base_url=fake.url, concurrency=1)
+        report = synthesis.run(store, client, config)
+        client.close()
+    assert report.too_long == 1 and report.done == 1
+    budgets = [r["body"]["max_tokens"] for r in fake.requests if "body" in r]
+    assert len(budgets) == 1 and budgets[0] < guards.REQUEST_TOKEN_CEILING

@@ -64,11 +64,13 @@ def synth(base_url, model, key_name, user_lang, into, styles, limit, splits, con
             _synth_batch(store, config, model=model, base_url=base_url, yes=yes,
                          as_json=as_json)
             return
-        todo, already = synthesis.plan(store, config)
+        todo, already, too_long = synthesis.plan(store, config)
         chars = sum(len(segment["text"]) for segment, _ in todo) // max(1, styles)
         requests, cost = _estimate(len(todo) // max(1, styles), styles, chars, model)
         click.echo(f"{languages.name(user_lang)} → {languages.name(into)}: {requests} "
-                   f"request(s) to make ({already} pair(s) exist already), "
+                   f"request(s) to make ({already} pair(s) exist already"
+                   + (f", {too_long} paragraph(s) too long for one request left out"
+                      if too_long else "") + "), "
                    f"estimated cost ${cost:.2f} with {model}.", err=True)
         if cost >= 0.01 and not yes:
             if not sys.stdin.isatty():
@@ -123,7 +125,7 @@ def _synth_batch(store, config, *, model, base_url, yes, as_json) -> None:
                 outcome = " (check again later)"
             click.echo(f"Batch {job.id}: "
                        f"{pilot.status_text(job.status, job.meta.provider_status)}{outcome}")
-    todo, _ = synthesis.plan(store, config)
+    todo = synthesis.plan(store, config).todo
     submitted = None
     if todo:
         chars = sum(len(segment["text"]) for segment, _ in todo) // max(1, len(config.styles))

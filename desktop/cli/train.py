@@ -149,11 +149,11 @@ def _target_options(command):
                           "then ~/.ssh)."),
         click.option("--region", help="lambda: the region (default: the first with "
                                       "capacity)."),
-        click.option("--max-hours", type=click.FloatRange(min=0.01), default=4.0,
+        click.option("--max-hours", type=click.FloatRange(0.01, 24 * 14), default=4.0,
                      show_default=True, help="lambda: stop and terminate after this long."),
-        click.option("--max-usd", type=click.FloatRange(min=0.01),
+        click.option("--max-usd", type=click.FloatRange(0.01, 100_000),
                      help="lambda: stop and terminate when it has cost this much."),
-        click.option("--watchdog-minutes", type=click.FloatRange(min=1),
+        click.option("--watchdog-minutes", type=click.FloatRange(1, 60 * 24 * 7),
                      help="BOX: stop the run when this app has not been heard from for so "
                           "long."),
         click.option("--detach", is_flag=True, help="BOX: start the job and return at once."),

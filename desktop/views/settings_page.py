@@ -140,6 +140,7 @@ class SettingsPage(QWidget):
         except OwnVoiceError as exc:
             self.folder_note.setText(f"⚠ {exc}")
             return
-        self.folder_note.setText(f"From the next start, the app and the command line use "
-                                 f"{chosen}. Move ownvoice.db and models/ there yourself to "
-                                 f"take them along.")
+        self.folder_note.setText(f"The command line uses {chosen} from now on, the app from "
+                                 f"its next start. To take your data along, quit OwnVoice and "
+                                 f"move ownvoice.db and models/ there (models are found in "
+                                 f"their new place).")

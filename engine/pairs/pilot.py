@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine import jsonl, llm, paths
+from engine import files, jsonl, llm, paths
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind, JobMeta, JobState
 from engine.pairs import dataset
@@ -60,7 +60,7 @@ def _pick(pairs: list[dict], count: int, seed: int) -> list[dict]:
 
 def _write(pairs: list[dict], path: Path) -> int:
     tokens = 0
-    with path.open("w", encoding="utf-8") as f:
+    with files.atomic_write(path) as f:  # whole or not at all; a full disk is one line
         for pair in pairs:
             messages = dataset.messages_for(pair)
             f.write(jsonl.line({"messages": messages}) + "\n")

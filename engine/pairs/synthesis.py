@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind
@@ -48,6 +49,7 @@ class SynthReport:
     kept: int = 0
     rejected: int = 0
     already: int = 0  # pairs from earlier runs (skipped)
+    too_long: int = 0  # paragraphs too long for one request (left out)
     failed: int = 0  # requests that failed for good (they are retried on the next run)
     cost_usd: float = 0.0
     seconds: float = 0.0
@@ -75,27 +77,47 @@ def pending_requests(store) -> set[str]:
     return {cid for job in open_batches(store) for cid in job.meta.custom_ids or ()}
 
 
-def plan(store, config: SynthConfig) -> tuple[list[tuple[dict, str]], int]:
-    """(paragraph, style) requests still to make, and how many exist already."""
+def request_budget(text: str) -> int:
+    """The output budget (tokens) of one synthesis request for a paragraph."""
+    return guards.max_new_tokens(estimate_tokens(text))
+
+
+def fits(text: str) -> bool:
+    """Whether a paragraph's request stays under guards.REQUEST_TOKEN_CEILING (prompt and
+    budget): a megabyte "paragraph" never becomes a request with a budget of millions."""
+    return estimate_tokens(text) + request_budget(text) <= guards.REQUEST_TOKEN_CEILING
+
+
+class Plan(NamedTuple):
+    todo: list[tuple[dict, str]]  # (paragraph, style) requests still to make
+    already: int  # pairs made by earlier runs, or waiting in an open batch
+    too_long: int  # paragraphs left out: too long for one request (split them in the post)
+
+
+def plan(store, config: SynthConfig) -> Plan:
+    """The requests still to make, and what is left out and why."""
     segments = store.synth_candidates(user_lang=config.user_lang, splits=config.splits,
                                       limit=config.limit)
     done = store.synthetic_done()
     # Requests waiting in an open Batch API job are not made a second time.
     waiting = pending_requests(store)
-    todo, already = [], 0
+    todo, already, too_long = [], 0, 0
     for segment in segments:
+        if not fits(segment["text"]):
+            too_long += 1
+            continue
         for style in config.styles:
             if (segment["id"], style) in done or f"seg-{segment['id']}-{style}" in waiting:
                 already += 1
             else:
                 todo.append((segment, style))
-    return todo, already
+    return Plan(todo, already, too_long)
 
 
 def run(store, client: LLMClient, config: SynthConfig, *, progress: Progress | None = None,
         cancelled: Callable[[], bool] | None = None) -> SynthReport:
-    todo, already = plan(store, config)
-    report = SynthReport(planned=len(todo), already=already)
+    todo, already, too_long = plan(store, config)
+    report = SynthReport(planned=len(todo), already=already, too_long=too_long)
     start = time.perf_counter()
     pending: dict[Future, tuple[dict, str]] = {}
     queue = iter(todo)
@@ -110,8 +132,8 @@ def run(store, client: LLMClient, config: SynthConfig, *, progress: Progress | N
             segment, style = item
             messages = prompts.synth_messages(segment["text"], style, user_lang=config.user_lang,
                                               into=config.into)
-            budget = guards.max_new_tokens(estimate_tokens(segment["text"]))
-            future = client.submit(messages, max_tokens=budget, temperature=0.7)
+            future = client.submit(messages, max_tokens=request_budget(segment["text"]),
+                                   temperature=0.7)
             pending[future] = item
 
     top_up()

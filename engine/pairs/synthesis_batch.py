@@ -20,8 +20,14 @@ from engine import jsonl, llm
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind, JobMeta, JobState
 from engine.pairs import filters
-from engine.pairs.synthesis import SynthConfig, SynthReport, pending_requests, plan
-from engine.translation import guards, prompts
+from engine.pairs.synthesis import (
+    SynthConfig,
+    SynthReport,
+    pending_requests,
+    plan,
+    request_budget,
+)
+from engine.translation import prompts
 
 
 def _custom_id(segment_id: int, style: str) -> str:
@@ -34,7 +40,7 @@ def _parse_custom_id(custom_id: str) -> tuple[int, str]:
 
 
 def submit(store, config: SynthConfig, *, model: str, base_url: str | None = None) -> Job | None:
-    todo, _ = plan(store, config)
+    todo = plan(store, config).todo
     waiting = pending_requests(store)
     todo = [(s, style) for s, style in todo if _custom_id(s["id"], style) not in waiting]
     if not todo:
@@ -45,7 +51,7 @@ def submit(store, config: SynthConfig, *, model: str, base_url: str | None = Non
         body = {"model": model, "temperature": 0.7,
                 "messages": prompts.synth_messages(segment["text"], style,
                                                    user_lang=config.user_lang, into=config.into),
-                limit: guards.max_new_tokens(llm.estimate_tokens(segment["text"]))}
+                limit: request_budget(segment["text"])}
         lines.append(jsonl.line({"custom_id": _custom_id(segment["id"], style),
                                  "method": "POST", "url": "/v1/chat/completions",
                                  "body": body}))

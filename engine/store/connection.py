@@ -17,7 +17,7 @@ from contextlib import closing
 from pathlib import Path
 
 from engine import paths
-from engine.errors import DamagedDatabase, ReadOnlyDataFolder
+from engine.errors import DamagedDatabase, OwnVoiceError, ReadOnlyDataFolder
 
 
 def _explained(method):
@@ -115,8 +115,17 @@ def explain(path: Path, read_only: bool, exc: sqlite3.DatabaseError) -> Exceptio
         return ReadOnlyDataFolder(read_only_message(path))
     if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
         return DamagedDatabase(damaged_message(path, exc, quick_check(path)))
-    if code == sqlite3.SQLITE_IOERR and (problems := quick_check(path)):
-        return DamagedDatabase(damaged_message(path, exc, problems))
+    if code == sqlite3.SQLITE_FULL:  # the disk (or the file-size limit) is full
+        return OwnVoiceError(f"There is no room left to save to the OwnVoice database {path} "
+                             "(the disk is full): free some disk space and try again; what "
+                             "was being saved was not saved, and nothing else is lost.")
+    if code == sqlite3.SQLITE_IOERR:
+        if problems := quick_check(path):
+            return DamagedDatabase(damaged_message(path, exc, problems))
+        return OwnVoiceError(f"Writing to the OwnVoice database {path} failed ({exc}): the "
+                             "disk may be full or failing. Free some space or check the disk, "
+                             "and try again; what was being saved was not saved, and nothing "
+                             "else is lost.")
     return exc
 
 

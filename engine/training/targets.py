@@ -38,6 +38,9 @@ class InvalidRequest(OwnVoiceError):
     """A value that cannot work, found by `prepare` before anything was written or sent."""
 
 
+MAX_EPOCHS = 100
+
+
 @dataclass(frozen=True)
 class TrainingRequest:
     """What the user asks for, wherever it runs.
@@ -61,8 +64,9 @@ class TrainingRequest:
 
     def check(self) -> None:
         """Raise InvalidRequest for the first value that cannot work."""
-        if not self.epochs > 0:
-            raise InvalidRequest(f"Epochs must be above 0 (got {self.epochs}).")
+        if not 0 < self.epochs <= MAX_EPOCHS:  # NaN and infinity too
+            raise InvalidRequest(f"Epochs must be above 0 and at most {MAX_EPOCHS} (got "
+                                f"{self.epochs}).")
         if not 0 < self.learning_rate < 1:
             raise InvalidRequest(f"The learning rate must be between 0 and 1 (got "
                                 f"{self.learning_rate}); 2e-4 is a good start for LoRA.")

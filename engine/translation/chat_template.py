@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import queue
 import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from pathlib import Path
 from engine.errors import OwnVoiceError
 
 TIME_LIMIT_S = 5.0  # a real template renders in milliseconds
+START_LIMIT_S = 60.0  # starting the renderer (a Python and jinja2) on a busy machine
 MEMORY_LIMIT_BYTES = 1 << 30
 MAX_RENDER_CHARS = 1_000_000
 # The roles of every conversation OwnVoice sends a local model (prompts.chat_messages).
@@ -167,24 +170,43 @@ def run_worker(job: dict, *, name: str, cancelled: Callable[[], bool] | None = N
     process = subprocess.Popen([sys.executable, "-I", str(_WORKER)], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True, encoding="utf-8")
-    deadline = time.monotonic() + TIME_LIMIT_S
-    data: str | None = json.dumps(job)
-    try:
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def next_line(limit_s: float, late: str) -> str | None:
+        deadline = time.monotonic() + limit_s
         while True:
             try:
-                out, _ = process.communicate(data, timeout=0.05)
-                break
-            except subprocess.TimeoutExpired:
-                data = None  # sent already; communicate() goes on reading
+                return lines.get(timeout=0.05)
+            except queue.Empty:
                 if cancelled is not None and cancelled():
                     raise RenderCancelled() from None
                 if time.monotonic() > deadline:
-                    raise problem(name, f"takes longer than {TIME_LIMIT_S:g} s to render (a "
-                                        "loop that does not end?)") from None
+                    raise problem(name, late) from None
+
+    try:
+        # The clock starts once the worker has started and imported jinja2: a busy machine
+        # is slow to start a Python, not a sign of a template that never ends.
+        if next_line(START_LIMIT_S, "could not be checked: the template renderer did not "
+                                    f"start within {START_LIMIT_S:g} s") != "ready\n":
+            raise problem(name, "could not be checked: the template renderer did not start")
+        try:
+            process.stdin.write(json.dumps(job))
+            process.stdin.close()
+        except BrokenPipeError:  # it died: what it said (nothing) is judged below
+            pass
+        out = next_line(TIME_LIMIT_S, f"takes longer than {TIME_LIMIT_S:g} s to render (a "
+                                      "loop that does not end?)") or ""
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate()
+        process.wait()
     try:
         result = json.loads(out)
     except json.JSONDecodeError:

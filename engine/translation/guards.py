@@ -58,6 +58,11 @@ def document_stop_reason(reasons: Iterable[StopReason]) -> StopReason:
     return next((r for r in _SEVERITY if r in found), StopReason.STOP)
 
 
+# The most tokens one request to an endpoint may use, prompt and output together: OwnVoice's
+# own ceiling (a paragraph that needs more is not a paragraph); a local model uses its context.
+REQUEST_TOKEN_CEILING = 16384
+
+
 def max_new_tokens(source_tokens: int) -> int:
     """Room for the longest honest translation, and not much more: about twice the input."""
     return int(source_tokens * 2.2) + 48

@@ -44,6 +44,17 @@ def remember(path: Path | str, sha256: str, *, as_of: dict | None = None) -> Non
         _hashed[(str(path), as_of["size_bytes"], as_of["mtime_ns"])] = sha256
 
 
+def relocated(row: dict, models_dir: Path) -> dict:
+    """The row, pointing at `models_dir` when its file is gone from where it was added but a
+    file of that name is in the models folder of the data folder in use: the data folder
+    was moved (Settings, OWNVOICE_HOME) with its models/. The database is not changed."""
+    path = Path(row["path"])
+    moved = Path(models_dir) / path.name
+    if path.parent.name == "models" and not path.exists() and moved.is_file():
+        return {**row, "path": str(moved)}
+    return row
+
+
 def check(row: dict) -> None:
     """Raise ModelFileChanged unless the registry row's file is there with the size and
     sha256 recorded when it was added (see the module docstring for what it costs)."""

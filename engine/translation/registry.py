@@ -92,7 +92,10 @@ def _assemble_default(*, keep_existing: bool = True, mtime_ns: int | None = None
 
 
 def list_models(store) -> list[dict]:
-    ensure_default(store)
+    """Every registered model, `active` marked; the built-in one is registered first, unless
+    the data folder is read-only (then what is there is listed)."""
+    if not getattr(store, "read_only", False):
+        ensure_default(store)
     active = store.meta(ACTIVE_KEY)
     rows = store.models()
     for row in rows:
@@ -246,6 +249,7 @@ def open_backend(row: dict) -> Backend:
     if row["backend"] == "llama.cpp":
         from engine.translation.backends.llama import LlamaCppBackend
 
+        row = model_files.relocated(row, models_dir())
         path = row["path"]
         try:
             model_files.check(row)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 
 from engine.errors import OwnVoiceError
-from engine.translation.guards import StopReason
+from engine.translation.guards import REQUEST_TOKEN_CEILING, StopReason
 
 
 @dataclass
@@ -69,7 +69,7 @@ class Backend(ABC):
     default_sampling: Sampling = Sampling()
     # Tokens one request may use, prompt and output together: a local model's context; for
     # an endpoint, OwnVoice's own ceiling (a paragraph needing more is not a paragraph).
-    context_tokens: int = 16384
+    context_tokens: int = REQUEST_TOKEN_CEILING
 
     def check_fits(self, prompt_tokens: int, max_tokens: int) -> None:
         """Refuse, before anything is sent or generated, a paragraph whose prompt and
