@@ -8,6 +8,7 @@ and an OSError becomes an OwnVoiceError naming the file and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Iterator
@@ -47,8 +48,14 @@ def atomic_write(path: Path | str, mode: str = "w", *,
             os.fsync(f.fileno())
         os.replace(partial, path)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
+        _discard(partial)
         raise write_problem(path, exc) from exc
     except BaseException:
-        partial.unlink(missing_ok=True)
+        _discard(partial)
         raise
+
+
+def _discard(partial: Path) -> None:
+    # Its folder may not be there, or not be a folder: then nothing was written.
+    with contextlib.suppress(OSError):
+        partial.unlink(missing_ok=True)

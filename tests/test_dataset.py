@@ -169,3 +169,11 @@ def test_a_disk_that_fills_up_mid_export_leaves_nothing_half_written(store, blog
     assert len(result.stderr.strip().splitlines()) == 1
     assert out.read_text() == "the dataset exported yesterday\n"
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_an_export_into_a_path_that_cannot_be_a_folder_is_one_line(store, blog, tmp_path):
+    make_pairs(store, blog)
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    with pytest.raises(OwnVoiceError, match="Writing .*train.jsonl failed"):
+        dataset.export(store, split="train", fmt="chat", out=blocker / "train.jsonl")
