@@ -4,9 +4,11 @@ embedded model."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 from engine.corpus import lang
-from tests.conftest import run_ownvoice
+from tests.conftest import BIN, ROOT, run_ownvoice
 
 SENTENCE = ("We need a few APIs so clients can submit a task and get back an ID to track "
             "its progress.")
@@ -93,3 +95,21 @@ def test_text_in_another_encoding_is_read_not_a_traceback(default_model, tmp_pat
         err = refused.stderr.decode()
         assert refused.returncode == 1 and why in err and "Traceback" not in err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_a_post_comes_back_in_its_own_shape(default_model):
+    """Case translate/04: a UTF-8 BOM, CRLF line endings and YAML front matter. The front
+    matter is copied byte for byte, the BOM and the line endings are the source's."""
+    from pathlib import Path
+
+    post = Path(__file__).parent / "documents" / "slow-morning.md"
+    result = subprocess.run([str(BIN / "ownvoice"), "translate", str(post), "--to", "zh"],
+                            capture_output=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    source, out = post.read_bytes(), result.stdout
+    header = source[:source.index(b"---\r\n", 5) + 5]
+    assert out.startswith(header)  # BOM, front matter, CRLF: unchanged
+    assert b"\n" not in out.replace(b"\r\n", b"") and out.endswith(b"\r\n")
+    body = out[len(header):].decode("utf-8")
+    assert lang.detect(body)[0] == "zh" and "## " in body

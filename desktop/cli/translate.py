@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from desktop.cli.common import ID, count, open_store, print_json
 
+if TYPE_CHECKING:
+    from engine.translation.document import Envelope
 
-def _read_input(file, text: str | None) -> str:
+
+def _read_input(file, text: str | None) -> tuple[str, Envelope]:
     """FILE, standard input or --text as text: bytes are decoded the way `import` decodes
     files (UTF-8, a BOM, or a detected legacy encoding), and an argument from a terminal
-    that is not UTF-8 is recovered the same way; what cannot be read is one line."""
+    that is not UTF-8 is recovered the same way; what cannot be read is one line. The
+    envelope says how a file's translation is written back (BOM, line endings)."""
     from engine.corpus.reading import SkipFile, decode_bytes
+    from engine.translation.document import Envelope
 
     if text is not None and file is not None:
         raise click.UsageError("Give either FILE or --text, not both.")
     if text is not None:
         try:
             text.encode("utf-8")
-            return text
+            return text, Envelope()
         except UnicodeEncodeError:  # bytes the terminal's encoding could not decode
             data, what = text.encode("utf-8", "surrogateescape"), "--text"
     elif file is None:
@@ -33,7 +39,7 @@ def _read_input(file, text: str | None) -> str:
         decoded, _ = decode_bytes(data)
     except SkipFile as exc:
         raise click.ClickException(f"Cannot read {what}: {exc}. Save it as UTF-8 text.") from exc
-    return decoded
+    return decoded, Envelope.of(data) if what != "--text" else Envelope()
 
 
 @click.command()
@@ -54,7 +60,7 @@ def translate(file, text, target, source, model, as_json):
     from engine.translation import registry
     from engine.translation.translate import AlreadyInTarget, Translator, detect_source
 
-    content = _read_input(file, text)
+    content, envelope = _read_input(file, text)
     with open_store() as store:
         row = registry.resolve(store, model)
         given = languages.normalise(source) if source else None
@@ -78,8 +84,9 @@ def translate(file, text, target, source, model, as_json):
     if as_json:
         print_json({"id": result.id, "model": row["name"], **result.as_json()})
         return
-    if not streaming:
-        click.echo(result.output.rstrip("\n"))
+    if not streaming:  # the file's own shape: its BOM, line endings and final newline
+        sys.stdout.buffer.write(envelope.apply(result.output).encode("utf-8"))
+        sys.stdout.flush()
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"#{result.id} · {row['name']} · {languages.name(result.source_lang)} → "
@@ -135,7 +142,7 @@ def correct(translation_id, text, file, as_json):
     """Save your correction of a translation; it becomes a training pair."""
     from engine.pairs import corrections
 
-    corrected = _read_input(file, text).strip()
+    corrected = _read_input(file, text)[0].strip()
     if not corrected:
         raise click.UsageError("The correction is empty.")
     with open_store() as store:

@@ -18,13 +18,21 @@ def system_prompt(source: str, target: str) -> str:
     return SYSTEM_PROMPT.format(source=languages.name(source), target=languages.name(target))
 
 
-def chat_messages(text: str, source: str, target: str) -> list[dict]:
-    """The prompt of fine-tuned and instruction models: short, the same as in training."""
-    return [{"role": "system", "content": system_prompt(source, target)},
+# Added on the retry of a paragraph whose protected spans (⟦1⟧…, engine/translation/
+# protect.py) did not all come back.
+KEEP_MARKERS = (" Keep every marker such as ⟦1⟧ exactly as it is, once, where it belongs in "
+                "the sentence.")
+
+
+def chat_messages(text: str, source: str, target: str, *, strict: bool = False) -> list[dict]:
+    """The prompt of fine-tuned and instruction models: short, the same as in training
+    (`strict`: the retry that insists on the placeholders)."""
+    return [{"role": "system",
+             "content": system_prompt(source, target) + (KEEP_MARKERS if strict else "")},
             {"role": "user", "content": text}]
 
 
-def completion_prompt(text: str, source: str, target: str) -> str:
+def completion_prompt(text: str, source: str, target: str, *, markers: bool = False) -> str:
     """A few-shot prompt for base models: they translate by continuing the pattern.
 
     The examples come first and never change, so llama.cpp evaluates them once and reuses
@@ -33,7 +41,11 @@ def completion_prompt(text: str, source: str, target: str) -> str:
     """
     src, tgt = languages.name(source), languages.name(target)
     lines = []
-    for example_source, example_target in languages.example_pairs(source, target):
+    examples = list(languages.example_pairs(source, target))
+    if markers and examples:  # the text has ⟦n⟧ placeholders: show one being carried over
+        first_source, first_target = examples[-1]
+        examples[-1] = (f"⟦1⟧{first_source}⟦2⟧", f"⟦1⟧{first_target}⟦2⟧")
+    for example_source, example_target in examples:
         lines += [f"{src}: {example_source}", f"{tgt}: {example_target}", ""]
     lines += [f"{src}: {' '.join(text.split())}", f"{tgt}:"]
     return "\n".join(lines)

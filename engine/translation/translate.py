@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from engine import languages
 from engine.corpus import lang as langdetect
 from engine.errors import OwnVoiceError
-from engine.translation import document, guards, prompts
+from engine.translation import document, guards, prompts, protect
 from engine.translation.backends import Backend, Request, Sampling, Usage
 from engine.translation.guards import StopReason
 
@@ -93,15 +93,20 @@ class Translator:
         self.backend = backend
         self.sampling = sampling or backend.default_sampling
 
-    def request_for(self, text: str, source: str, target: str) -> Request:
+    def request_for(self, text: str, source: str, target: str, *,
+                    strict: bool = False) -> Request:
+        """The request for one paragraph; `strict`: the retry after lost placeholders
+        (greedy decoding, and chat models are told to keep the markers)."""
+        sampling = replace(self.sampling, temperature=0.0) if strict else self.sampling
         if self.backend.prompt_style == "completion":
-            prompt = prompts.completion_prompt(text, source, target)
+            prompt = prompts.completion_prompt(text, source, target,
+                                               markers=protect.OPEN in text)
             max_tokens = guards.max_new_tokens(self.backend.count_tokens(text))
             return Request(max_tokens=max_tokens, prompt=prompt, stop=prompts.COMPLETION_STOP,
-                           sampling=self.sampling)
+                           sampling=sampling)
         return Request(max_tokens=guards.max_new_tokens(self.backend.count_tokens(text)),
-                       messages=prompts.chat_messages(text, source, target),
-                       sampling=self.sampling)
+                       messages=prompts.chat_messages(text, source, target, strict=strict),
+                       sampling=sampling)
 
     def translate(self, text: str, *, target: str, source: str | None = None,
                   on_text: OnText | None = None,
@@ -163,7 +168,40 @@ class Translator:
 
     def _translate_unit(self, text: str, source: str, target: str, emit: OnText,
                         cancelled: Callable[[], bool] | None, start: float):
-        request = self.request_for(text, source, target)
+        """One paragraph: its protected spans masked, translated, restored and checked; a
+        paragraph that loses a span is tried once more, strictly, then kept as it was."""
+        masked = protect.mask(text)
+        if not masked.spans:
+            return self._generate(text, source, target, emit, cancelled, start)
+        if not masked.prose:  # only code, links, shortcodes…: nothing for a model
+            emit(text)
+            return UnitResult(text, text), Usage(0, 0, StopReason.STOP), None
+        silent: OnText = lambda _piece: None  # noqa: E731 - placeholders are not shown
+        tokens_in = tokens_out = 0
+        for strict in (False, True):
+            result, usage, first = self._generate(masked.text, source, target, silent,
+                                                  cancelled, start, strict=strict)
+            tokens_in += usage.prompt_tokens
+            tokens_out += usage.completion_tokens
+            usage = Usage(tokens_in, tokens_out, usage.finish_reason)
+            if result.stop_reason == StopReason.CANCELLED:
+                return UnitResult(text, "", stop_reason=StopReason.CANCELLED), usage, first
+            try:
+                output = protect.restore(result.output, masked)
+            except protect.LostSpans as exc:
+                lost = str(exc)
+                continue
+            emit(output)
+            return UnitResult(text, output, result.warnings, result.stop_reason), usage, first
+        emit(text)
+        return UnitResult(text, text, [
+            f"Kept untranslated: the model {lost}, twice; the paragraph stays as it was."],
+            result.stop_reason), usage, first
+
+    def _generate(self, text: str, source: str, target: str, emit: OnText,
+                  cancelled: Callable[[], bool] | None, start: float, *,
+                  strict: bool = False):
+        request = self.request_for(text, source, target, strict=strict)
         request.cancelled = cancelled  # also while the backend prepares the prompt
         guard = guards.RepetitionGuard()
         pending = ""  # held back until a preamble ("Here is the translation:") can be seen

@@ -1,0 +1,106 @@
+"""Only prose goes to the model, and nothing comes back broken (issue #14, first part):
+protected spans become ⟦n⟧ placeholders and are put back; a paragraph whose spans do not
+all come back is retried once and then kept as it was, with a warning that says what was
+lost. The documents are the handed cases 04–06 (tests/documents/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.translation import document, protect
+from engine.translation.backends import Backend, Usage
+from engine.translation.translate import Translator
+
+DOCUMENTS = Path(__file__).parent / "documents"
+
+
+class EchoBackend(Backend):
+    """Returns the text it is asked to translate, or `rewrite` of it: the stand-in for a
+    model whose only job here is to keep or lose placeholders."""
+
+    prompt_style = "chat"
+
+    def __init__(self, rewrite=lambda text: text):
+        self.rewrite, self.asked = rewrite, []
+
+    def stream(self, request):
+        text = request.messages[-1]["content"]
+        self.asked.append((text, request.messages[0]["content"]))
+        yield self.rewrite(text)
+        yield Usage(prompt_tokens=len(text), completion_tokens=len(text))
+
+
+@pytest.mark.parametrize("text, spans", [
+    ("Run `python stats.py --median` to print it.", ["`python stats.py --median`"]),
+    ('Read the [notes](https://example.org/a.html "Notes") first.',
+     ["[", '](https://example.org/a.html "Notes")']),
+    ('![A histogram](/img/skew.png "Skewed")', ["![", '](/img/skew.png "Skewed")']),
+    ("Pulled toward its largest values.[^1]", ["[^1]"]),
+    ('See the [notes]({{< ref "watering.md" >}}) for it.', ["[", ']({{< ref "watering.md" >}})']),
+    ("Planting the beds {#planting}", ["{#planting}"]),
+    ("It costs $5 and $10, and $x^2$ is math.", ["$x^2$"]),
+    ("Visit https://example.org/a/b, or <https://x.y/z>.", ["https://example.org/a/b",
+                                                            "<https://x.y/z>"]),
+    ("Press <kbd>Ctrl</kbd> now, {% raw %}{{ page }}{% endraw %}.",
+     ["<kbd>", "</kbd>", "{% raw %}", "{{ page }}", "{% endraw %}"]),
+    ("A note %%hidden from readers%% here.", ["%%hidden from readers%%"]),
+])
+def test_spans_are_masked_and_restored_exactly(text, spans):
+    masked = protect.mask(text)
+    assert masked.spans == spans
+    assert not any(span in masked.text for span in spans)
+    assert protect.restore(masked.text, masked) == text
+
+
+def test_a_model_that_loses_doubles_or_invents_a_marker_is_caught():
+    masked = protect.mask("Run `make` and `make test`.")
+    with pytest.raises(protect.LostSpans, match="lost '`make test`'"):
+        protect.restore("运行 ⟦1⟧。", masked)
+    with pytest.raises(protect.LostSpans, match="repeated '`make`'"):
+        protect.restore("⟦1⟧ ⟦1⟧ ⟦2⟧", masked)
+    with pytest.raises(protect.LostSpans, match="invented markers ⟦3⟧"):
+        protect.restore("⟦1⟧ ⟦2⟧ ⟦3⟧", masked)
+    assert protect.restore("先 ⟦2⟧ 后 ⟦1⟧", masked) == "先 `make test` 后 `make`"  # order free
+
+
+@pytest.mark.parametrize("name", ["slow-morning.md", "garden-log.md", "averages.md"])
+def test_an_identity_model_gives_every_document_back_byte_for_byte(name):
+    data = (DOCUMENTS / name).read_bytes()
+    from engine.corpus.reading import decode_bytes
+
+    text, _ = decode_bytes(data)
+    backend = EchoBackend()
+    result = Translator(backend).translate(text, source="en", target="zh")
+    assert document.Envelope.of(data).apply(result.output).encode() == data
+    sent = " ".join(t for t, _ in backend.asked)
+    for markup in ("{{<", "{{%", "$$", "title", "](", "`", "[^1]", "{#planting}", "+++"):
+        assert markup not in sent, markup  # only prose (and placeholders) reached the model
+
+
+def test_a_model_that_drops_placeholders_leaves_the_paragraph_as_it_was_and_says_so():
+    text = "# Title\n\nRead the [notes](https://example.org/n.html) before `make` runs.\n"
+    backend = EchoBackend(rewrite=lambda t: "读一下笔记。")
+    result = Translator(backend).translate(text, source="en", target="zh")
+    assert "[notes](https://example.org/n.html) before `make` runs." in result.output
+    [warning] = [w for w in result.warnings if "Kept untranslated" in w]
+    assert "https://example.org/n.html" in warning and "`make`" in warning
+    assert len(backend.asked) == 3  # the title, and the paragraph twice: once strictly
+    assert "Keep every marker" in backend.asked[-1][1]
+
+
+def test_generator_markup_lines_and_math_blocks_never_reach_the_model():
+    doc = document.split((DOCUMENTS / "garden-log.md").read_text())
+    texts = [u.text for u in doc.units]
+    assert "Water the seedlings in the morning, not at night." in texts
+    assert not [t for t in texts if "{{% notice" in t or "figure" in t or "column-end" in t]
+    math = document.split((DOCUMENTS / "averages.md").read_text())
+    assert not [u for u in math.units if "\\bar" in u.text]
+
+
+def test_the_envelope_keeps_bom_line_endings_and_the_last_newline():
+    for data in (b"\xef\xbb\xbf---\r\na: 1\r\n---\r\n\r\nText.\r\n", b"Text\nmore", b"x\n"):
+        envelope = document.Envelope.of(data)
+        text = data.decode("utf-8-sig").replace("\r\n", "\n")
+        assert envelope.apply(text).encode() == data
