@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from engine.evaluation import baselines, compare
+from engine.translation import prompts
 from tests.conftest import run_ownvoice
 from tests.essays import machine_english, write_essays
 from tests.openai_fake import FakeOpenAI
@@ -79,6 +80,11 @@ def test_baselines_build_the_prompts_they_promise():
     first = fixed.request_for("a", "en", "zh").messages
     assert len(first) == 2 + 2 * baselines.EXAMPLES
     assert first[:-1] == fixed.request_for("b", "en", "zh").messages[:-1]  # fixed examples
+    # The retry of a paragraph that lost its placeholders asks every baseline to keep them.
+    strict = retrieved.request_for("Run ⟦1⟧ now", "en", "zh", strict=True)
+    assert strict.messages[0]["content"].endswith(prompts.KEEP_MARKERS)
+    assert strict.messages[1:] == retrieved.request_for("Run ⟦1⟧ now", "en", "zh").messages[1:]
+    assert strict.sampling.temperature == 0.0
 
 
 def test_did_not_stop_is_read_from_the_stop_reason_not_the_warning_text():

@@ -37,9 +37,14 @@ class PromptedTranslator(Translator):
         super().__init__(backend, **kwargs)
         self.messages_for = messages_for
 
-    def request_for(self, text: str, source: str, target: str) -> Request:
-        request = super().request_for(text, source, target)
-        request.messages = self.messages_for(text, source, target)
+    def request_for(self, text: str, source: str, target: str, *,
+                    strict: bool = False) -> Request:
+        request = super().request_for(text, source, target, strict=strict)
+        messages = self.messages_for(text, source, target)
+        if strict:  # the retry after lost placeholders: the same instruction as OwnVoice's
+            messages = [{**messages[0], "content": messages[0]["content"]
+                         + prompts.KEEP_MARKERS}, *messages[1:]]
+        request.messages = messages
         return request
 
 
