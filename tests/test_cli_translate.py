@@ -88,7 +88,9 @@ def test_text_in_another_encoding_is_read_not_a_traceback(default_model, tmp_pat
         capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
     assert argument.returncode == 0, argument.stderr.decode(errors="replace")
     assert json.loads(argument.stdout)["source_text"].startswith("Le café est fermé")
-    for given, why in ((b"\x89PNG\r\n\x1a\n\x00\x00", "binary content"), (b"", "empty")):
+    for given, why in ((b"\x89PNG\r\n\x1a\n\x00\x00", "binary content"),
+                       (b"", "Nothing to translate: standard input is empty"),
+                       (b" \n\n", "Nothing to translate")):
         refused = subprocess.run([str(BIN / "ownvoice"), "translate", "-", "--to", "en"],
                                  input=given, capture_output=True, timeout=60,
                                  env={**os.environ, "PYTHONPATH": str(ROOT)})

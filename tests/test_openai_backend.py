@@ -87,18 +87,22 @@ def test_models_open_the_right_backend(store, default_model, monkeypatch):
     assert backend.is_openai and backend.client.api_key == "sk-from-env"
 
 
-def test_a_huge_paragraph_is_refused_before_anything_is_sent(store, default_model):
+def test_a_huge_paragraph_goes_in_pieces_and_a_huge_sentence_is_refused(store, default_model):
     """The same size guard as a local model: no request with a multi-million-token budget
-    (the audit saw max_tokens 3.5 million) ever leaves this machine."""
+    (the audit saw max_tokens 3.5 million) ever leaves this machine. A long paragraph is cut
+    at sentence ends into requests under the ceiling; one sentence longer than that is
+    refused before anything is sent."""
     from engine.translation.translate import Translator
     from tests.openai_fake import FakeOpenAI
 
-    huge = "This sentence is part of a paragraph that never ends. " * 30000  # ~1.6 MB
     with FakeOpenAI() as fake:
         backend = OpenAIBackend(model="gpt-4o-mini", base_url=fake.url, api_key="sk-x")
+        endless = "and then the paragraph goes on " * 60000  # ~1.9 MB, not one sentence end
         with pytest.raises(OwnVoiceError, match="too long to translate in one piece.*Split"):
-            Translator(backend).translate(huge, source="en", target="fr")
+            Translator(backend).translate(endless, source="en", target="fr")
         assert fake.requests == []
-        short = Translator(backend).translate("A short one.", source="en", target="fr")
-        assert short.output and len(fake.requests) == 1
-        assert fake.requests[0]["body"]["max_tokens"] < backend.context_tokens
+        long = "This sentence is part of a paragraph that goes on and on. " * 600
+        result = Translator(backend).translate(long, source="en", target="fr")
+        budgets = [r["body"]["max_tokens"] for r in fake.requests]
+        assert 1 < len(budgets) < 10 and max(budgets) < backend.context_tokens
+        assert any("pieces" in w for w in result.warnings)

@@ -104,3 +104,21 @@ def test_the_envelope_keeps_bom_line_endings_and_the_last_newline():
         envelope = document.Envelope.of(data)
         text = data.decode("utf-8-sig").replace("\r\n", "\n")
         assert envelope.apply(text).encode() == data
+
+
+def test_a_paragraph_too_long_for_one_request_is_cut_at_sentence_ends():
+    """Item 4 of issue #14: not refused — translated in pieces that fit, and joined."""
+    sentences = [f"Sentence number {i} says one plain thing about the harbour." for i in range(8)]
+    text = " ".join(sentences) + "\n"
+    backend = EchoBackend()
+    backend.context_tokens = 160  # about two sentences and their budget per request
+    result = Translator(backend).translate(text, source="en", target="fr")
+    assert result.output == text  # every sentence, in order, once
+    assert 2 < len(backend.asked) <= 8
+    assert any("translated in" in w and "pieces" in w for w in result.warnings)
+    backend.asked.clear()
+    chinese = "我们今天走到港口，看了很久的船，然后回家。" * 8
+    output = Translator(backend).translate(chinese, source="zh", target="en").output
+    assert len(backend.asked) > 1
+    assert all(" " not in text for text, _ in backend.asked)  # Chinese pieces: no spaces
+    assert output.replace(" ", "") == chinese  # English joins its pieces with spaces

@@ -35,6 +35,9 @@ def _read_input(file, text: str | None) -> tuple[str, Envelope]:
         data, what = sys.stdin.buffer.read(), "standard input"
     else:
         data, what = file.read(), getattr(file, "name", "the file")
+        what = "standard input" if what == "<stdin>" else what
+    if not data.strip():
+        raise click.ClickException(f"Nothing to translate: {what} is empty.")
     try:
         decoded, _ = decode_bytes(data)
     except SkipFile as exc:

@@ -169,6 +169,16 @@ def wrong_language(output: str, target: str) -> str | None:
     return None
 
 
+# After 。！？ (no space in CJK text), or after . ! ? followed by a space ("3.5" stays whole).
+_SENTENCE_END = re.compile(r"(?<=[。！？])(?=\S)|(?<=[.!?])\s+(?=\S)")
+
+
+def sentences(text: str) -> list[str]:
+    """`text` cut at its sentence ends (Chinese, Japanese and Latin punctuation), each
+    sentence with its own final punctuation; a text without any is one sentence."""
+    return [piece.strip() for piece in _SENTENCE_END.split(text) if piece.strip()]
+
+
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")  # 3, 3.5, 1,000, 10:00
 
 

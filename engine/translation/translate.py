@@ -166,8 +166,50 @@ class Translator:
                       **self.sampling.as_dict()},
             cancelled=reason == StopReason.CANCELLED, stop_reason=reason)
 
+    def fits(self, text: str, source: str, target: str) -> bool:
+        """Whether one request for `text` (prompt and output budget) fits the model."""
+        request = self.request_for(text, source, target)
+        return (request_tokens(self.backend, request) + request.max_tokens
+                + TEMPLATE_MARGIN <= self.backend.context_tokens)
+
     def _translate_unit(self, text: str, source: str, target: str, emit: OnText,
                         cancelled: Callable[[], bool] | None, start: float):
+        """One paragraph; one too long for a request is cut at sentence ends into pieces
+        that fit, translated piece by piece and joined (a single sentence too long for the
+        model is refused in one line by the backend's size guard)."""
+        if self.fits(text, source, target):
+            return self._translate_piece(text, source, target, emit, cancelled, start)
+        chunks: list[str] = []
+        for sentence in guards.sentences(text):
+            if chunks and self.fits(join_sentences([chunks[-1], sentence], source), source,
+                                    target):
+                chunks[-1] = join_sentences([chunks[-1], sentence], source)
+            else:
+                chunks.append(sentence)
+        outputs, warnings, reasons = [], [], []
+        tokens_in = tokens_out = 0
+        first = None
+        for index, chunk in enumerate(chunks):
+            if index:
+                emit(join_sentences(["", ""], target))
+            result, usage, started = self._translate_piece(chunk, source, target, emit,
+                                                           cancelled, start)
+            first = first if first is not None else started
+            outputs.append(result.output)
+            warnings += result.warnings
+            reasons.append(result.stop_reason)
+            tokens_in += usage.prompt_tokens
+            tokens_out += usage.completion_tokens
+            if result.stop_reason == StopReason.CANCELLED:
+                break
+        warnings.append(f"Too long for one request: translated in {len(chunks)} pieces, cut "
+                        "at sentence ends.")
+        reason = guards.document_stop_reason(reasons)
+        return (UnitResult(text, join_sentences(outputs, target), warnings, reason),
+                Usage(tokens_in, tokens_out, reason), first)
+
+    def _translate_piece(self, text: str, source: str, target: str, emit: OnText,
+                         cancelled: Callable[[], bool] | None, start: float):
         """One paragraph: its protected spans masked, translated, restored and checked; a
         paragraph that loses a span is tried once more, strictly, then kept as it was."""
         masked = protect.mask(text)
@@ -249,6 +291,15 @@ class Translator:
             warnings.insert(0, "The model did not stop; its output was cut off at the token "
                                "limit.")
         return UnitResult(text, output, warnings, stop_reason=reason), usage, first
+
+
+# Tokens a chat template adds around the messages (request_tokens counts their text only).
+TEMPLATE_MARGIN = 32
+
+
+def join_sentences(pieces: list[str], language: str) -> str:
+    """Sentences joined the way the language writes them: no space in Chinese and Japanese."""
+    return ("" if language in ("zh", "ja") else " ").join(pieces)
 
 
 def request_tokens(backend: Backend, request: Request) -> int:
