@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 
 def _read_input(file, text: str | None) -> tuple[str, Envelope]:
     """FILE, standard input or --text as text: bytes are decoded the way `import` decodes
-    files (UTF-8, a BOM, or a detected legacy encoding), and an argument from a terminal
-    that is not UTF-8 is recovered the same way; what cannot be read is one line. The
-    envelope says how a file's translation is written back (BOM, line endings)."""
-    from engine.corpus.reading import SkipFile, decode_bytes
+    files (engine.translation.source_file), and an argument from a terminal that is not
+    UTF-8 is recovered the same way; what cannot be read is one line. The envelope says
+    how a file's translation is written back (BOM, line endings)."""
+    from engine.translation import source_file
     from engine.translation.document import Envelope
 
     if text is not None and file is not None:
@@ -36,13 +36,8 @@ def _read_input(file, text: str | None) -> tuple[str, Envelope]:
     else:
         data, what = file.read(), getattr(file, "name", "the file")
         what = "standard input" if what == "<stdin>" else what
-    if not data.strip():
-        raise click.ClickException(f"Nothing to translate: {what} is empty.")
-    try:
-        decoded, _ = decode_bytes(data)
-    except SkipFile as exc:
-        raise click.ClickException(f"Cannot read {what}: {exc}. Save it as UTF-8 text.") from exc
-    return decoded, Envelope.of(data) if what != "--text" else Envelope()
+    decoded, envelope = source_file.read_bytes(data, what)
+    return decoded, envelope if what != "--text" else Envelope()
 
 
 @click.command()
