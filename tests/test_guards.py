@@ -120,3 +120,9 @@ def test_a_dropped_number_or_time_is_flagged():
                                                "版本2.1售价1000日元。", source="en",
                                                target="zh") if "Not in" in w]
     assert guards.numbers("ｖ３ at 10:00, ¥1,000") == ["3", "10:00", "1000"]
+
+
+def test_a_number_the_model_added_is_flagged():
+    """A tiny model turned a table header "km" into "1000 km"."""
+    warnings = guards.check_output("km", "1000 km", source="en", target="zh")
+    assert any("Not in the source: 1000" in w for w in warnings)

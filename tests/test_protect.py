@@ -5,11 +5,12 @@ lost. The documents are the handed cases 04–06 (tests/documents/)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from engine.translation import document, protect
+from engine.translation import document, protect, source_file
 from engine.translation.backends import Backend, Usage
 from engine.translation.translate import Translator
 
@@ -44,7 +45,7 @@ class EchoBackend(Backend):
     ("Visit https://example.org/a/b, or <https://x.y/z>.", ["https://example.org/a/b",
                                                             "<https://x.y/z>"]),
     ("Press <kbd>Ctrl</kbd> now, {% raw %}{{ page }}{% endraw %}.",
-     ["<kbd>", "</kbd>", "{% raw %}", "{{ page }}", "{% endraw %}"]),
+     ["<kbd>Ctrl</kbd>", "{% raw %}", "{{ page }}", "{% endraw %}"]),
     ("A note %%hidden from readers%% here.", ["%%hidden from readers%%"]),
 ])
 def test_spans_are_masked_and_restored_exactly(text, spans):
@@ -65,18 +66,70 @@ def test_a_model_that_loses_doubles_or_invents_a_marker_is_caught():
     assert protect.restore("先 ⟦2⟧ 后 ⟦1⟧", masked) == "先 `make test` 后 `make`"  # order free
 
 
-@pytest.mark.parametrize("name", ["slow-morning.md", "garden-log.md", "averages.md"])
+FIXTURES = sorted(p.name for p in DOCUMENTS.iterdir())
+
+
+@pytest.mark.parametrize("name", FIXTURES)
 def test_an_identity_model_gives_every_document_back_byte_for_byte(name):
     data = (DOCUMENTS / name).read_bytes()
-    from engine.corpus.reading import decode_bytes
-
-    text, _ = decode_bytes(data)
+    text, envelope = source_file.read_bytes(data, name)
     backend = EchoBackend()
-    result = Translator(backend).translate(text, source="en", target="zh")
-    assert document.Envelope.of(data).apply(result.output).encode() == data
+    result = Translator(backend).translate(text, source="en", target="zh",
+                                           format=document.format_of(name))
+    assert envelope.apply(result.output).encode() == data
+    assert not [w for w in result.warnings if "Kept" in w or "Not translated" in w]
     sent = " ".join(t for t, _ in backend.asked)
-    for markup in ("{{<", "{{%", "$$", "title", "](", "`", "[^1]", "{#planting}", "+++"):
+    for markup in ("{{<", "{{%", "$$", "title", "](", "`", "[^1]", "{#planting}", "+++",
+                   "import ", "<p>", "<em>", "{%", "[!tip]", "[[", "console", "\\bar"):
         assert markup not in sent, markup  # only prose (and placeholders) reached the model
+
+
+def _drop(text):
+    return re.sub("⟦\\d+⟧", "", text, count=1)
+
+
+def _double(text):
+    return re.sub("(⟦\\d+⟧)", "\\1 \\1", text, count=1)
+
+
+def _rewrite(text):
+    return re.sub("⟦(\\d+)⟧", "[\\1]", text)
+
+
+def _heading(text):
+    return "# " + text
+
+
+def _new_blocks(text):
+    return text + "\n\n```\n" + text
+
+
+def _list(text):
+    return "1. " + text
+
+
+@pytest.mark.parametrize("hostile", [_drop, _double, _rewrite, _heading, _new_blocks, _list])
+@pytest.mark.parametrize("name", FIXTURES)
+def test_a_hostile_model_never_breaks_a_document_silently(name, hostile):
+    """Whatever a model does to placeholders or structure, the document comes back whole:
+    each paragraph either passed its checks or stands in its source text with a warning
+    naming it (and the hostile model only ever saw prose and placeholders)."""
+    text, _ = source_file.read_bytes((DOCUMENTS / name).read_bytes(), name)
+    format = document.format_of(name)
+    doc = document.split(text, format)
+    backend = EchoBackend(rewrite=hostile)
+    result = Translator(backend).translate(text, source="en", target="zh", format=format)
+    assert doc.verify(result.output) is None
+    named = " ".join(w for w in result.warnings if "Kept untranslated" in w)
+    for index, unit in enumerate(result.units):
+        masked = protect.mask(unit.source)
+        if unit.output != unit.source:  # changed: it passed every check
+            assert doc.check_unit(index, unit.output) is None
+            assert sorted(protect.mask(unit.output).spans) == sorted(masked.spans)
+        elif masked.prose and masked.spans and hostile in (_drop, _double, _rewrite):
+            assert f"Paragraph {index + 1} (line {doc.units[index].line + 1})" in named
+    if format == "markdown" and hostile in (_heading, _list):  # prose breaks the shape too
+        assert named
 
 
 def test_a_model_that_drops_placeholders_leaves_the_paragraph_as_it_was_and_says_so():

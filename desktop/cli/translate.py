@@ -48,16 +48,33 @@ def _read_input(file, text: str | None) -> tuple[str, Envelope]:
 @click.option("--model", help="A name from `ownvoice models list` (default: the active one).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the result, its history id and timings as JSON.")
-def translate(file, text, target, source, model, as_json):
+@click.option("--publish", is_flag=True,
+              help="Write the translation beside FILE (post-en.md), its front matter and "
+                   "links made ready for your site generator.")
+@click.option("--profile", type=click.Choice(["pelican", "hugo", "jekyll"]),
+              help="The site generator --publish writes for (default: the data folder's "
+                   "publish.json, else guessed from the front matter).")
+@click.option("--force", is_flag=True, help="With --publish: replace an existing file.")
+def translate(file, text, target, source, model, as_json, publish, profile, force):
     """Translate FILE (or - for standard input, or --text) offline with the active model.
 
     Markdown keeps its shape: headings, lists and quotes are translated in place, code
     blocks and tables are left as they are. Every translation goes into the history.
+    With --publish, the translation is written beside FILE, ready for Pelican, Hugo or
+    Jekyll.
     """
-    from engine import languages
-    from engine.translation import registry
+    from pathlib import Path
+
+    from engine import languages, paths
+    from engine.translation import document, registry
+    from engine.translation import publish as publishing
     from engine.translation.translate import AlreadyInTarget, Translator, detect_source
 
+    if (profile or force) and not publish:
+        raise click.UsageError("--profile and --force go with --publish.")
+    if publish and (file is None or text is not None or file.name in ("-", "<stdin>")):
+        raise click.UsageError("--publish writes the translation beside its file: give FILE "
+                               "(not standard input or --text).")
     content, envelope = _read_input(file, text)
     with open_store() as store:
         row = registry.resolve(store, model)
@@ -68,25 +85,51 @@ def translate(file, text, target, source, model, as_json):
         if given == target:
             raise click.UsageError(f"The text is already in {languages.name(target)}; "
                                    "choose another language with --to.")
-        streaming = not as_json and sys.stdout.isatty()
+        if publish:  # where it goes is known, and free, before any time is spent
+            settings = publishing.load_settings(paths.data_dir())
+            chosen, why = publishing.choose_profile(profile, settings, content, Path(file.name))
+            destination = chosen.output_path(Path(file.name), target)
+            if destination.exists() and not force:
+                raise click.ClickException(f"{destination} already exists; pass --force to "
+                                           "replace it.")
+        streaming = not as_json and not publish and sys.stdout.isatty()
         translator = Translator(registry.open_backend(row))
         try:  # without --from, each paragraph is translated from its own language
             result = translator.translate(
-                content, source=given, target=target,
+                content, source=given, target=target, format=document.format_of(
+                    file.name if file is not None else None),
                 on_text=(lambda piece: click.echo(piece, nl=False)) if streaming else None)
         except AlreadyInTarget as exc:
             raise click.UsageError(f"The text is already in {languages.name(target)}; "
                                    "choose another language with --to.") from exc
         result.id = store.add_translation(model_id=row["id"], model_name=row["name"],
                                           result=result)
+        published = None
+        if publish:  # the fields are short texts, translated from the post's language
+            published = publishing.publish(
+                content, result.output, source_path=Path(file.name), target=target,
+                profile=chosen, posts=publishing.own_posts(store),
+                tags=settings.tags.get(target),
+                translate_text=lambda field: translator.translate(
+                    field, target=target, source=result.source_lang, format="text").output)
+    if published is not None:
+        from engine.translation import source_file
+
+        source_file.write(published.path, published.text, envelope)  # BOM, line endings
     if as_json:
-        print_json({"id": result.id, "model": row["name"], **result.as_json()})
+        extra = {"published": str(published.path)} if published is not None else {}
+        print_json({"id": result.id, "model": row["name"], **result.as_json(), **extra})
         return
-    if not streaming:  # the file's own shape: its BOM, line endings and final newline
+    if not streaming and published is None:  # the file's own shape: BOM, line endings…
         sys.stdout.buffer.write(envelope.apply(result.output).encode("utf-8"))
         sys.stdout.flush()
-    for warning in result.warnings:
+    for warning in [*result.warnings, *(published.warnings if published else [])]:
         click.echo(f"warning: {warning}", err=True)
+    if published is not None:
+        links = (f"; {published.links} link(s) to your posts now point at their "
+                 f"{languages.name(target)} versions") if published.links else ""
+        click.echo(f"Published {published.path} ({chosen.name} profile, {why}){links}.",
+                   err=True)
     click.echo(f"#{result.id} · {row['name']} · {languages.name(result.source_lang)} → "
                f"{languages.name(target)} · {result.tokens_out} tokens in "
                f"{result.total_ms / 1000:.1f} s · rate it: ownvoice rate {result.id} up|down · "

@@ -149,6 +149,13 @@ class CorpusQueries:
             (*params, limit))
         return _dicts(cur)
 
+    def document_addresses(self) -> list[dict]:
+        """Every imported document's key (its path, or an export's item key), format, URL,
+        language and front matter (`meta`, a JSON object as text): what links between the
+        writer's posts are resolved against (engine/translation/publish.py)."""
+        cur = self.conn.execute("SELECT key, format, url, lang, meta FROM documents ORDER BY id")
+        return _dicts(cur)
+
     def set_excluded(self, table: str, row_id: int, excluded: bool) -> None:
         """Keep a document or a segment out of training data (it stays in the corpus)."""
         if table not in ("documents", "segments"):

@@ -1,20 +1,68 @@
-"""Cut a document into the pieces to translate, and put the translations back in its shape.
+"""Cut a document into the pieces to translate, put the translations back in its shape,
+and verify that the shape survived.
 
-Markdown (plain text is Markdown without markup) is parsed with markdown-it; every
-paragraph, heading, list item and quoted paragraph is a unit to translate, with its
-prefix (`## `, `- `, `> `, indentation) kept. Everything else — code blocks, tables,
-raw HTML, front matter, blank lines — is copied as it is: code is never translated.
+A document is its text (LF line endings) and its *units*: the character ranges that hold
+prose, each with its words on one line. Everything between units is *verbatim* and is
+copied byte for byte: front matter, code, math, markup, list and quote markers, table
+pipes, HTML tags.
+
+- **Markdown** is parsed with markdown-it-py and mdit-py-plugins (front matter, footnotes,
+  `$$` math, `:::` containers, `!!!` admonitions, `{…}` attributes, tables, definition
+  lists). Each paragraph, heading, list item, table cell, footnote and admonition title is
+  a unit; a hard line break, an Obsidian callout's `[!kind]` marker (its title is a unit of
+  its own) and a line of generator markup (a Hugo shortcode or Liquid tag on its own line,
+  `%%comment%%`, MDX `import`/`export`) end a unit. Regions that are never prose are hidden
+  from the parser line by line (their lines stay verbatim): JSON / TOML / YAML / Pelican
+  headers, Jekyll `{% raw %}`, `{% highlight %}` and `{% comment %}` blocks, Hugo's
+  `highlight` / `code` / `math` shortcode blocks, and MDX JSX blocks (`<Tabs>…</Tabs>`).
+  Raw HTML blocks are read as HTML (below).
+- **HTML** (`.html` files, raw HTML blocks): each run of text and inline tags between
+  block-level tags is a unit (its tags are protected spans, engine.translation.protect);
+  `script`, `style`, `pre`, `code`, `textarea` and comments are verbatim.
+- **Plain text** (`.txt`): paragraphs separated by blank lines.
+
+`verify` re-reads a translation and checks what must not change (the same verbatim pieces
+in the same order, the same block structure, every protected span as often as in the
+source); `check_unit` does the same for one unit in its own lines, cheaply, while a
+paragraph can still be retried.
 """
 
 from __future__ import annotations
 
 import codecs
+import html.parser
+import json
 import re
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from mdit_py_plugins.admon import admon_plugin
+from mdit_py_plugins.attrs import attrs_block_plugin
+from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.deflist import deflist_plugin
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.footnote import footnote_plugin
 
 from engine.corpus import frontmatter
 from engine.corpus.cleanup import join_lines
-from engine.corpus.markdown import _parser
+from engine.translation import protect
+
+FORMATS = ("markdown", "html", "text")
+
+
+def format_of(path: Path | str | None) -> str:
+    """The format a file is read as, from its extension: "html" for .html/.htm/.xhtml,
+    "text" for .txt/.text, "markdown" for everything else (.md, .mdx, .markdown…)."""
+    suffix = Path(path).suffix.lower() if path else ""
+    if suffix in (".html", ".htm", ".xhtml"):
+        return "html"
+    if suffix in (".txt", ".text"):
+        return "text"
+    return "markdown"
 
 
 @dataclass(frozen=True)
@@ -40,109 +88,452 @@ class Envelope:
         return ("\ufeff" if self.bom else "") + text.replace("\n", self.newline)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Unit:
-    prefix: str  # what stays in front of the translation: "## ", "- ", "> ", "   "
+    """Prose at `Document.text[start:end]` (character offsets)."""
+
+    start: int
+    end: int
     text: str  # the words to translate, on one line
-    first_line: int
-    last_line: int  # exclusive
+    line: int  # the 0-based line it starts on, for messages
+    escape: str = "markdown"  # how a translation is written here: markdown, cell, html, text
 
 
 @dataclass
 class Document:
-    lines: list[str]
+    text: str  # the source, LF line endings
     units: list[Unit]
+    format: str = "markdown"
+    notes: list[str] = field(default_factory=list)  # prose that could not be placed: kept
+    blocks: list[tuple] = field(default_factory=list)  # Markdown: each block's kind and nesting
 
-    def pieces(self):
-        """The document in order: ("verbatim", text) and ("unit", index of the unit) items."""
-        line = 0
+    def pieces(self) -> Iterator[tuple[str, str | int]]:
+        """The document in order: ("verbatim", text) and ("unit", index of the unit)."""
+        at = 0
         for index, unit in enumerate(self.units):
-            if unit.first_line > line:
-                yield "verbatim", "\n".join(self.lines[line:unit.first_line]) + "\n"
+            if unit.start > at:
+                yield "verbatim", self.text[at:unit.start]
             yield "unit", index
-            line = unit.last_line
-        if line < len(self.lines):
-            rest = "\n".join(self.lines[line:])
-            if rest:
-                yield "verbatim", rest
+            at = unit.end
+        if at < len(self.text):
+            yield "verbatim", self.text[at:]
+
+    def render(self, index: int, translation: str) -> str:
+        """What stands at unit `index` for `translation`: the source's own characters
+        (line breaks included) when it is unchanged, else the translation on one line,
+        escaped for where it stands (a `|` in a table cell, `<` and `&` in HTML)."""
+        unit = self.units[index]
+        if translation == unit.text:
+            return self.text[unit.start:unit.end]
+        return _escape(join_lines(translation.strip().split("\n")), unit.escape)
 
     def assemble(self, translations: list[str]) -> str:
-        """The document with each unit replaced by its translation."""
-        out = []
-        for kind, item in self.pieces():
-            if kind == "verbatim":
-                out.append(item)
-            else:
-                out.append(self.units[item].prefix + translations[item] + "\n")
-        return "".join(out).rstrip("\n") + ("\n" if self.lines and self.lines[-1] == "" else "")
+        """The document with unit i replaced by translations[i]."""
+        return "".join(item if kind == "verbatim" else self.render(item, translations[item])
+                       for kind, item in self.pieces())
+
+    def check_unit(self, index: int, translation: str) -> str | None:
+        """What `translation` would break if it stood at unit `index` (None: nothing), read
+        in the unit's own lines: a paragraph that would become a heading, a list, a table
+        row, code or a new block; a protected span lost. Cheap; `verify` is the whole."""
+        unit = self.units[index]
+        if translation == unit.text:
+            return None
+        first = self.text.rfind("\n", 0, unit.start) + 1
+        last = self.text.find("\n", unit.end)
+        last = len(self.text) if last < 0 else last
+        if self.format == "markdown" and _SETEXT.match(self.text, last + 1):
+            last = self.text.find("\n", last + 1)
+            last = len(self.text) if last < 0 else last
+        source = self.text[first:last]
+        rendered = (source[:unit.start - first] + self.render(index, translation)
+                    + source[unit.end - first:])
+        local = split(source, self.format)
+        if not any(u.start == unit.start - first for u in local.units):
+            return None  # not prose out of its context (a footnote without its reference)
+        return compare(local, rendered)
+
+    def verify(self, output: str) -> str | None:
+        """What `output` (this document translated) broke, or None: see `compare`."""
+        return compare(self, output)
 
 
-def split(text: str) -> Document:
+def compare(source: Document, output: str) -> str | None:
+    """None when `output` keeps `source`'s shape: the same verbatim pieces in the same
+    order (front matter, code, math, markup, markers, tags, pipes), the same blocks, and
+    every protected span as often; else what differs, in words."""
+    translated = split(output, source.format)
+    spans = [Counter(s for u in d.units for s in protect.mask(u.text).spans
+                     if not _CHARACTER_REFERENCE.fullmatch(s))  # escaping adds those
+             for d in (source, translated)]
+    if spans[0] != spans[1]:
+        lost, added = spans[0] - spans[1], spans[1] - spans[0]
+        return "; ".join(f"{what} {', '.join(_show(s) for s in which)}"
+                         for what, which in (("lost", lost), ("added", added)) if which)
+    if len(translated.units) != len(source.units):
+        return (f"it has {len(translated.units)} paragraphs where the source has "
+                f"{len(source.units)}")
+    theirs = [item for kind, item in translated.pieces() if kind == "verbatim"]
+    ours = [item for kind, item in source.pieces() if kind == "verbatim"]
+    if theirs != ours:
+        was, now = next((a, b) for a, b in zip(ours + [""], theirs + [""], strict=False)
+                        if a != b)
+        if not was.strip():
+            return f"the markup changed: {_show(now)} appeared"
+        if not now.strip():
+            return f"the markup changed: {_show(was)} went missing"
+        return f"the markup changed: {_show(was)} became {_show(now)}"
+    if source.blocks != translated.blocks:
+        return "the block structure changed"
+    return None
+
+
+def split(text: str, format: str = "markdown") -> Document:
+    """`text` as a Document in `format` (one of FORMATS)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    skip = _front_matter_lines(text)
-    tokens = _parser().parse("\n".join([""] * skip + lines[skip:]))
-    units: list[Unit] = []
-    in_table = 0
-    for token in tokens:
-        if token.type == "table_open":
-            in_table += 1
-        elif token.type == "table_close":
-            in_table -= 1
-        elif token.type == "inline" and not in_table and token.map and token.content.strip():
-            start, end = token.map
-            content_lines = token.content.split("\n")
-            if content_lines[0].strip().startswith("$$"):
-                continue  # a display-math block: copied as it is
-            if lines[start].lstrip().startswith("#") or _is_setext(lines, end):
-                end = min(end, start + len(content_lines))
-            units += _units(lines, content_lines, start, end)
-    return Document(lines=lines, units=units)
+    if format == "html":
+        return Document(text, _html_units(text, 0), "html")
+    if format == "text":
+        return Document(text, _text_units(text), "text")
+    return _markdown(text)
 
 
-# Lines that are markup of a site generator, never prose: a Hugo shortcode or a Liquid tag
-# on a line of its own (a paired shortcode's opening and closing lines: the text between
-# them is translated), an Obsidian comment, an MDX import/export.
+# --- Markdown ------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    return (MarkdownIt("commonmark").enable(["table", "strikethrough"])
+            .use(footnote_plugin).use(dollarmath_plugin).use(deflist_plugin)
+            .use(attrs_block_plugin).use(admon_plugin)
+            .use(container_plugin, "any", validate=lambda *_: True))
+
+
+_SETEXT = re.compile(r"[ ]{0,3}(?:=+|-+)[ \t]*(?:\n|$)")
+
+# Lines of a site generator's markup, never prose: a Hugo shortcode or Liquid tag on a line
+# of its own (a paired shortcode's opening and closing lines: the text between them is
+# translated), an Obsidian comment, an MDX import/export.
 _MARKUP_LINE = re.compile(
-    r"\s*(?:\{\{[<%].*[%>]\}\}|\{%.*%\}|%%.*%%"
-    r"|import\s.+\sfrom\s+['\"].*|export\s+(?:default|const|let|function|\{).*)\s*")
+    r"[ \t]*(?:\{\{[<%].*[%>]\}\}|\{%.*%\}|%%.*%%"
+    r"|import\s.+\sfrom\s+['\"].*|export\s+(?:default|const|let|function|\{).*)[ \t]*")
+
+# Blocks whose lines are never prose: (opening line, closing line). Hugo's highlight/code
+# shortcodes hold code; Jekyll's raw, highlight and comment tags hold what must not change.
+_HIDDEN_BLOCKS = [
+    (re.compile(r"[ \t]*\{%-?\s*(raw|highlight|comment)\b.*%\}[ \t]*"),
+     lambda name: re.compile(r".*\{%-?\s*end" + name + r"\s*-?%\}[ \t]*")),
+    (re.compile(r"[ \t]*\{\{[<%]\s*(highlight|code|math|katex|mermaid|raw)\b.*[%>]\}\}[ \t]*"),
+     lambda name: re.compile(r".*\{\{[<%]\s*/" + name + r"\s*[%>]\}\}[ \t]*")),
+]
+# An MDX JSX block: a line starting with a capitalised tag or a fragment.
+_JSX_OPEN = re.compile(r"[ \t]*<([A-Z][\w.]*|>)")
+_CALLOUT = re.compile(r"\[![\w-]+\][+-]?[ \t]*")
 
 
-def _units(lines: list[str], content: list[str], start: int, end: int) -> list[Unit]:
-    """The paragraph at lines[start:end] (its inline content lines `content`) as units: one,
-    or several around lines of generator markup, which stay as they are."""
-    units, run = [], []  # run: (line index, content line) of the unit being gathered
+def _markdown(text: str) -> Document:
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    hidden = _hidden_lines(text.removeprefix("\ufeff"), lines)
+    shadow = "\n".join("" if i in hidden else line for i, line in enumerate(lines))
+    if shadow.startswith("\ufeff"):  # a byte-order mark is not text: a space keeps offsets
+        shadow = " " + shadow[1:]
+    tokens = _parser().parse(shadow)
+    doc = Document(text, [], "markdown", blocks=[
+        (t.type, t.tag, t.markup, t.level, t.attrs.get("start"))
+        for t in tokens if t.type != "inline" and t.nesting >= 0])
+    units: list[Unit] = []
+    cells: dict[int, int] = {}  # table row line → where its next cell is looked for
+    previous = None
+    for token in tokens:
+        kind, previous = previous, token.type
+        if token.type == "html_block" and token.map and token.level == 0:
+            start, end = token.map
+            units += _html_units("\n".join(lines[start:end]), offsets[start])
+            continue
+        if token.type != "inline" or not token.map or not token.content.strip():
+            continue
+        start = token.map[0]
+        content = token.content.split("\n")
+        if kind in ("th_open", "td_open"):
+            words = token.content.strip()
+            at = lines[start].find(words, cells.get(start, 0))
+            if at < 0 and "|" in words:  # the cell's own pipes are escaped in the row
+                words = words.replace("|", "\\|")
+                at = lines[start].find(words, cells.get(start, 0))
+            if at < 0:
+                doc.notes.append(f"a table cell on line {start + 1}")
+                continue
+            cells[start] = at + len(words)
+            units.append(Unit(offsets[start] + at, offsets[start] + cells[start], words, start,
+                              "cell"))
+            continue
+        placed = _place(content, start, lines, offsets)
+        if placed is None:
+            doc.notes.append(f"the paragraph on line {start + 1}")
+            continue
+        units += placed
+    doc.units = sorted(units, key=lambda u: u.start)
+    return doc
 
-    def close(last: int) -> None:
+
+def _place(content: list[str], start: int, lines: list[str],
+           offsets: list[int]) -> list[Unit] | None:
+    """The units of one inline block whose content lines are `content`, starting on line
+    `start`: one per run of lines between hard breaks, callout markers and markup lines."""
+    units, run = [], []  # run: (line, start column, end column) of the unit being gathered
+
+    def close() -> None:
         if run:
-            line, first_content = run[0]
-            at = lines[line].find(first_content)
-            prefix = lines[line][:at] if at >= 0 else ""
-            units.append(Unit(prefix=prefix, text=join_lines([c for _, c in run]),
-                              first_line=line, last_line=last))
+            words = join_lines([lines[i][a:b] for i, a, b in run])
+            if words:
+                (first, a, _), (last, _, b) = run[0], run[-1]
+                units.append(Unit(offsets[first] + a, offsets[last] + b, words, first))
             run.clear()
 
-    for offset, text in enumerate(content):
-        line = start + offset
-        if _MARKUP_LINE.fullmatch(text):
-            close(line)
-        else:
-            run.append((line, text))
-    close(end)
+    for i, piece in enumerate(content):
+        line = start + i
+        if line >= len(lines):
+            return None
+        if _MARKUP_LINE.fullmatch(piece):
+            close()
+            continue
+        words = piece.strip()
+        hard_break = i < len(content) - 1 and (piece.endswith("  ") or words.endswith("\\"))
+        if hard_break and words.endswith("\\"):
+            words = words[:-1].rstrip()
+        if i == 0 and _CALLOUT.match(words):
+            words = words[_CALLOUT.match(words).end():]
+            at = lines[line].rfind(words) if words else -1
+            if at >= 0 and words:
+                run.append((line, at, at + len(words)))
+            close()
+            continue
+        if not words:
+            close()
+            continue
+        at = lines[line].rfind(words)
+        if at < 0:
+            return None
+        run.append((line, at, at + len(words)))
+        if hard_break:
+            close()
+    close()
     return units
 
 
-def _is_setext(lines: list[str], end: int) -> bool:
-    return end - 1 < len(lines) and set(lines[end - 1].strip()) <= {"=", "-"} and bool(
-        lines[end - 1].strip())
+def _hidden_lines(text: str, lines: list[str]) -> set[int]:
+    """Lines the parser must not see as Markdown (they stay verbatim): the front matter,
+    hidden blocks and MDX JSX blocks."""
+    hidden = set(range(_front_matter_lines(text)))
+    i = len(hidden)
+    while i < len(lines):
+        line = lines[i]
+        for opening, closing in _HIDDEN_BLOCKS:
+            match = opening.fullmatch(line)
+            if match:
+                end_re = closing(match.group(1))
+                end = next((j for j in range(i + 1, len(lines)) if end_re.fullmatch(lines[j])),
+                           None)
+                if end is not None:
+                    hidden.update(range(i, end + 1))
+                    i = end
+                break
+        else:
+            jsx = _JSX_OPEN.match(line)
+            end = _jsx_end(lines, i, jsx.group(1)) if jsx else i
+            if jsx and lines[end].rstrip().endswith(">"):  # not `<Em>x</Em> and prose`
+                hidden.update(range(i, end + 1))
+                i = end
+        i += 1
+    return hidden
+
+
+def _jsx_end(lines: list[str], start: int, name: str) -> int:
+    """The last line of the JSX element that opens on line `start`: the line of its opening
+    tag's `/>`, or where its `</Name>` balances its openings (braces and quotes in
+    attributes are skipped); an element left open ends before a blank line."""
+    text = "\n".join(lines[start:])
+    at = text.index("<") + 1
+    braces, quote = 0, None
+    while at < len(text):  # to the end of the opening tag
+        char = text[at]
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "\"'`":
+            quote = char
+        elif char == "{":
+            braces += 1
+        elif char == "}":
+            braces -= 1
+        elif char == ">" and braces <= 0:
+            break
+        at += 1
+    line = start + text.count("\n", 0, at)
+    if at >= len(text) or text[at - 1] == "/":
+        return min(line, len(lines) - 1)
+    tag = "" if name == ">" else re.escape(name)
+    depth = 1
+    for match in re.finditer(f"<{tag}(?=[\\s/>])[^>]*>|</{tag}>", text[at + 1:]):
+        tag_text = match.group(0)
+        depth += -1 if tag_text.startswith("</") else 0 if tag_text.endswith("/>") else 1
+        if depth == 0:
+            return line + text.count("\n", at, at + 1 + match.end())
+    blank = next((j for j in range(line + 1, len(lines)) if not lines[j].strip()), len(lines))
+    return blank - 1
 
 
 def _front_matter_lines(text: str) -> int:
-    """How many lines at the top are front matter (kept as they are, never translated)."""
-    first = text.split("\n", 1)[0].strip()
-    if first not in ("---", "+++"):
-        return 0
+    """How many lines at the top are a header (kept as it is, never translated): YAML
+    (`---`), TOML (`+++`), JSON (`{ … }`) or Pelican / MultiMarkdown `Key: value` lines."""
+    if text.startswith("{"):
+        try:
+            _, end = json.JSONDecoder().raw_decode(text)
+        except ValueError:
+            return 0
+        rest = text[end:]
+        if rest.strip() and not rest.lstrip(" \t").startswith("\n"):
+            return 0
+        return text[:end].count("\n") + 1
     header = frontmatter.parse(text)
     if not header.meta and header.warning is None:
         return 0
     return text.count("\n") - header.body.count("\n")
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+_BLOCK_TAGS = {
+    "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "details",
+    "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1",
+    "h2", "h3", "h4", "h5", "h6", "head", "header", "hr", "html", "li", "main", "meta", "nav",
+    "ol", "option", "p", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead",
+    "title", "tr", "ul", "link", "base", "img", "iframe", "video", "audio", "source",
+}
+_VERBATIM_TAGS = {"script", "style", "pre", "textarea", "svg", "math", "template"}
+
+
+class _Runs(html.parser.HTMLParser):
+    """Character ranges of text-and-inline-tag runs between block-level tags."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=False)
+        self.text = text
+        self.offsets = [0]
+        for line in text.split("\n"):
+            self.offsets.append(self.offsets[-1] + len(line) + 1)
+        self.runs: list[tuple[int, int]] = []
+        self.open: int | None = None  # where the current run started
+        self.last = 0  # where the last thing read ended
+        self.verbatim = 0  # depth inside script, style, pre…
+
+    def _at(self) -> int:
+        line, column = self.getpos()
+        return self.offsets[line - 1] + column
+
+    def _boundary(self) -> None:
+        if self.open is not None:
+            self.runs.append((self.open, self.last))
+            self.open = None
+
+    def _inline(self, end: int) -> None:
+        if self.verbatim:
+            return
+        if self.open is None:
+            self.open = self._at()
+        self.last = end
+
+    def handle_starttag(self, tag, attrs):
+        self._tag(tag, opening=True)
+
+    def handle_startendtag(self, tag, attrs):
+        self._tag(tag, opening=None)
+
+    def handle_endtag(self, tag):
+        self._tag(tag, opening=False)
+
+    def _tag(self, tag: str, opening: bool | None) -> None:
+        end = self._at() + len(self.get_starttag_text() or "") if opening is not False else (
+            self.text.find(">", self._at()) + 1)
+        if tag in _VERBATIM_TAGS:
+            self._boundary()
+            if opening is True:
+                self.verbatim += 1
+            elif opening is False:
+                self.verbatim = max(0, self.verbatim - 1)
+        elif tag in _BLOCK_TAGS:
+            self._boundary()
+        else:
+            self._inline(end)
+
+    def handle_data(self, data):
+        self._inline(self._at() + len(data))
+
+    def handle_entityref(self, name):
+        self._inline(self.text.find(";", self._at()) + 1)
+
+    handle_charref = handle_entityref
+
+    def _other(self, *_):
+        self._boundary()
+
+    handle_comment = handle_decl = handle_pi = unknown_decl = _other
+
+
+def _html_units(fragment: str, base: int) -> list[Unit]:
+    runs = _Runs(fragment)
+    runs.feed(fragment)
+    runs.close()
+    runs._boundary()
+    units = []
+    for start, end in runs.runs:
+        piece = fragment[start:end]
+        words = piece.strip()
+        if not protect.mask(words).prose:
+            continue
+        start += len(piece) - len(piece.lstrip())
+        end = start + len(words)
+        line = fragment.count("\n", 0, start)
+        units.append(Unit(base + start, base + end, join_lines(words.split("\n")), line, "html"))
+    return units
+
+
+# --- plain text ----------------------------------------------------------------------------
+
+def _text_units(text: str) -> list[Unit]:
+    units = []
+    for match in re.finditer(r"\S(?:.|\n(?![ \t]*\n))*", text):
+        words = match.group(0).rstrip()
+        units.append(Unit(match.start(), match.start() + len(words),
+                          join_lines(words.split("\n")), text.count("\n", 0, match.start()),
+                          "text"))
+    return units
+
+
+# --- writing translations ------------------------------------------------------------------
+
+_CHARACTER_REFERENCE = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z]\w*);")
+_BARE_AMPERSAND = re.compile(r"&(?!#?\w+;)")
+
+
+def _escape(text: str, where: str) -> str:
+    """`text` written where a `where` unit stands; protected spans (tags, shortcodes, code)
+    are the source's own and stay as they are."""
+    if where not in ("cell", "html"):
+        return text
+    masked = protect.mask(text)
+    return protect.restore(_escape_words(masked.text, where), masked)
+
+
+def _escape_words(text: str, where: str) -> str:
+    if where == "cell":
+        return re.sub(r"(?<!\\)\|", r"\\|", text)
+    if where == "html":
+        return re.sub(r"<(?![A-Za-z/!])", "&lt;", _BARE_AMPERSAND.sub("&amp;", text))
+    return text
+
+
+def _show(text: str) -> str:
+    text = text.strip() or text
+    return repr(text if len(text) <= 40 else text[:37] + "…")

@@ -221,4 +221,8 @@ def check_output(source_text: str, output: str, *, source: str, target: str) -> 
     if missing:
         warnings.append(f"Not in the translation: {', '.join(missing)} (a number, date or "
                         "time of the source); check that nothing was dropped or changed.")
+    added = missing_numbers(output, source_text)
+    if added:
+        warnings.append(f"Not in the source: {', '.join(added)} (a number the model added); "
+                        "check it.")
     return warnings

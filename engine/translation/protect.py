@@ -4,8 +4,11 @@ replaced by numbered placeholders before translation and put back after it.
 Protected spans (each one whole): inline code, link and image destinations with their
 titles (`](url "title")`, `][ref]`) and the `[` / `![` that open them, autolinks and bare
 URLs, footnote references (`[^1]`), inline math (`$…$` with a formula in it), inline HTML
-tags, Hugo shortcodes (`{{< … >}}`, `{{% … %}}`), Liquid tags and output (`{% … %}`,
-`{{ … }}`), Obsidian comments (`%%…%%`) and attribute blocks / heading anchors (`{#id}`).
+tags (`<code>`, `<kbd>`, `<samp>`, `<var>` with their content), character references
+(`&amp;`), Hugo shortcodes (`{{< … >}}`, `{{% … %}}`), Liquid tags and output (`{% … %}`,
+`{{ … }}`), Obsidian comments (`%%…%%`), callout markers (`[!tip]`) and wiki links
+(`[[target]]`; `[[target|` and `]]` around an alias, which is translated), task-list boxes
+(`[ ]`), and attribute blocks / heading anchors (`{#id}`).
 
 The placeholder is `⟦n⟧` (U+27E6, U+27E7). Measured with `benchmarks/placeholders.py`
 (2026-11-30; 12 English sentences with one or two spans, en → zh; a sentence counts when
@@ -39,8 +42,14 @@ _SPANS = re.compile("|".join(f"(?:{p})" for p in [
     r"\]\[[^\]]*\]",                                         # ][reference]
     r"!?\[(?=[^\]]*\](?:\(|\[))",                            # the [ or ![ of a link / image
     r"\[\^[^\]\s]+\]",                                       # footnote references
+    r"!?\[\[[^\]|\n]*\]\]", r"!?\[\[[^\]|\n]*\|", r"\]\]",           # [[wiki|alias]] links
+    r"^\[![\w-]+\][+-]?",                                    # an Obsidian callout marker
+    r"^\[[ xX]\](?= )",                                       # a task list's box
+    r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z]\w*);",              # character references
     r"<(?:https?|mailto|ftp):[^>\s]+>",                      # autolinks
+    r"<(code|kbd|samp|var)\b[^<>]*>.*?</\2>",                # code in HTML, whole
     r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>",             # inline HTML tags
+    r"\$\$[^$]+\$\$",                                        # inline $$math$$
     r"(?<![\w$])\$(?=\S)[^$\n]*?[\\^_={}][^$\n]*?(?<=\S)\$(?![\w$])",  # inline math
     r"\{[#.:][^{}\s][^{}]*\}",                               # {#id} {.class} attributes
     r"https?://[^\s<>()\[\]]+[^\s<>()\[\].,;:!?'\"]",        # bare URLs

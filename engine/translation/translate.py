@@ -109,12 +109,18 @@ class Translator:
                        sampling=sampling)
 
     def translate(self, text: str, *, target: str, source: str | None = None,
-                  on_text: OnText | None = None,
+                  format: str = "markdown", on_text: OnText | None = None,
                   cancelled: Callable[[], bool] | None = None) -> TranslationResult:
+        """`text` (a whole document in `format`, one of document.FORMATS) translated into
+        `target`, in the source's shape: only its prose units go to the model; each
+        translated unit is checked in place (document.Document.check_unit) and the whole
+        document before it is returned (document.Document.verify). A unit that fails is
+        retried once, strictly, then kept as it was with a warning that names it and what
+        went wrong. `on_text` receives the document as it is produced (for display)."""
         target = languages.normalise(target)
         detect_each = not source  # no --from: each paragraph says what language it is in
         source = languages.normalise(source) if source else detect_source(text)
-        doc = document.split(text)
+        doc = document.split(text, format)
         if not doc.units:
             raise OwnVoiceError("There is nothing to translate in this text (only code, "
                                 "tables or markup).")
@@ -138,24 +144,41 @@ class Translator:
                 emit(item)
                 continue
             unit = doc.units[item]
-            emit(unit.prefix)
             if sources[item] == target:  # a paragraph already in the target language
                 results[item] = UnitResult(unit.text, unit.text, [
                     f"Already in {languages.name(target)}; kept as it is."])
-                emit(unit.text + "\n")
+                emit(doc.render(item, unit.text))
                 continue
             result, usage, first = self._translate_unit(unit.text, sources[item], target,
                                                         emit, cancelled, start)
+            tokens_in += usage.prompt_tokens
+            tokens_out += usage.completion_tokens
+            problem = (None if result.stop_reason == StopReason.CANCELLED
+                       else doc.check_unit(item, result.output))
+            if problem:  # once more, strictly; then the paragraph stays as it was
+                result, usage, _ = self._translate_unit(unit.text, sources[item], target,
+                                                        lambda _piece: None, cancelled,
+                                                        start, strict=True)
+                tokens_in += usage.prompt_tokens
+                tokens_out += usage.completion_tokens
+                problem = (None if result.stop_reason == StopReason.CANCELLED
+                           else doc.check_unit(item, result.output))
+                if problem:
+                    result = _kept(unit.text, result, f"its translation broke the document "
+                                                      f"({problem}), twice")
             results[item] = result
             if ttft is None and first is not None:
                 ttft = first
-            tokens_in += usage.prompt_tokens
-            tokens_out += usage.completion_tokens
-            emit("\n")
             stopped = result.stop_reason == StopReason.CANCELLED
-        output = doc.assemble([r.output for r in results])
-        warnings = [f"Paragraph {i}: {w}" if len(results) > 1 else w
+        outputs = [r.output for r in results]
+        if not stopped:
+            self._verify(doc, results, outputs)
+        output = doc.assemble(outputs)
+        warnings = [f"Paragraph {i} (line {doc.units[i - 1].line + 1}): {w}"
+                    if len(results) > 1 else w
                     for i, r in enumerate(results, 1) for w in r.warnings]
+        warnings += [f"Not translated: {note} could not be placed; it stays as it was."
+                     for note in doc.notes]
         reason = guards.document_stop_reason(r.stop_reason for r in results)
         return TranslationResult(
             source_text=text, output=output, source_lang=source, target_lang=target, units=results,
@@ -166,6 +189,32 @@ class Translator:
                       **self.sampling.as_dict()},
             cancelled=reason == StopReason.CANCELLED, stop_reason=reason)
 
+    @staticmethod
+    def _verify(doc: document.Document, results: list[UnitResult], outputs: list[str]) -> None:
+        """The whole document checked before it is returned: a unit whose translation
+        breaks it (seen only together with the rest) goes back to its source text, with a
+        warning; `outputs` and `results` are changed in place."""
+        problem = doc.verify(doc.assemble(outputs))
+        if problem is None:
+            return
+        sources = [u.text for u in doc.units]
+        for i, output in enumerate(outputs):
+            if output == sources[i]:
+                continue
+            alone = doc.verify(doc.assemble(sources[:i] + [output] + sources[i + 1:]))
+            if alone:
+                outputs[i] = sources[i]
+                results[i] = _kept(sources[i], results[i], f"its translation broke the "
+                                                           f"document ({alone})")
+        problem = doc.verify(doc.assemble(outputs))
+        if problem:  # only translations together break it: none of them is kept
+            for i, output in enumerate(outputs):
+                if output != sources[i]:
+                    outputs[i] = sources[i]
+                    results[i] = _kept(sources[i], results[i], "the translated paragraphs "
+                                                               f"together broke the document "
+                                                               f"({problem})")
+
     def fits(self, text: str, source: str, target: str) -> bool:
         """Whether one request for `text` (prompt and output budget) fits the model."""
         request = self.request_for(text, source, target)
@@ -173,12 +222,14 @@ class Translator:
                 + TEMPLATE_MARGIN <= self.backend.context_tokens)
 
     def _translate_unit(self, text: str, source: str, target: str, emit: OnText,
-                        cancelled: Callable[[], bool] | None, start: float):
+                        cancelled: Callable[[], bool] | None, start: float, *,
+                        strict: bool = False):
         """One paragraph; one too long for a request is cut at sentence ends into pieces
         that fit, translated piece by piece and joined (a single sentence too long for the
         model is refused in one line by the backend's size guard)."""
         if self.fits(text, source, target):
-            return self._translate_piece(text, source, target, emit, cancelled, start)
+            return self._translate_piece(text, source, target, emit, cancelled, start,
+                                         strict=strict)
         chunks: list[str] = []
         for sentence in guards.sentences(text):
             if chunks and self.fits(join_sentences([chunks[-1], sentence], source), source,
@@ -193,7 +244,7 @@ class Translator:
             if index:
                 emit(join_sentences(["", ""], target))
             result, usage, started = self._translate_piece(chunk, source, target, emit,
-                                                           cancelled, start)
+                                                           cancelled, start, strict=strict)
             first = first if first is not None else started
             outputs.append(result.output)
             warnings += result.warnings
@@ -209,20 +260,21 @@ class Translator:
                 Usage(tokens_in, tokens_out, reason), first)
 
     def _translate_piece(self, text: str, source: str, target: str, emit: OnText,
-                         cancelled: Callable[[], bool] | None, start: float):
+                         cancelled: Callable[[], bool] | None, start: float, *,
+                         strict: bool = False):
         """One paragraph: its protected spans masked, translated, restored and checked; a
         paragraph that loses a span is tried once more, strictly, then kept as it was."""
         masked = protect.mask(text)
-        if not masked.spans:
-            return self._generate(text, source, target, emit, cancelled, start)
-        if not masked.prose:  # only code, links, shortcodes…: nothing for a model
+        if not masked.prose:  # only numbers, code, links, shortcodes…: nothing for a model
             emit(text)
             return UnitResult(text, text), Usage(0, 0, StopReason.STOP), None
+        if not masked.spans:
+            return self._generate(text, source, target, emit, cancelled, start, strict=strict)
         silent: OnText = lambda _piece: None  # noqa: E731 - placeholders are not shown
         tokens_in = tokens_out = 0
-        for strict in (False, True):
+        for attempt in ((True,) if strict else (False, True)):
             result, usage, first = self._generate(masked.text, source, target, silent,
-                                                  cancelled, start, strict=strict)
+                                                  cancelled, start, strict=attempt)
             tokens_in += usage.prompt_tokens
             tokens_out += usage.completion_tokens
             usage = Usage(tokens_in, tokens_out, usage.finish_reason)
@@ -236,9 +288,7 @@ class Translator:
             emit(output)
             return UnitResult(text, output, result.warnings, result.stop_reason), usage, first
         emit(text)
-        return UnitResult(text, text, [
-            f"Kept untranslated: the model {lost}, twice; the paragraph stays as it was."],
-            result.stop_reason), usage, first
+        return _kept(text, result, f"the model {lost}, twice"), usage, first
 
     def _generate(self, text: str, source: str, target: str, emit: OnText,
                   cancelled: Callable[[], bool] | None, start: float, *,
@@ -291,6 +341,12 @@ class Translator:
             warnings.insert(0, "The model did not stop; its output was cut off at the token "
                                "limit.")
         return UnitResult(text, output, warnings, stop_reason=reason), usage, first
+
+
+def _kept(text: str, result: UnitResult, why: str) -> UnitResult:
+    """The paragraph kept in its source language, with a warning that says why."""
+    return UnitResult(text, text, [f"Kept untranslated: {why}; the paragraph stays as it "
+                                   "was."], result.stop_reason)
 
 
 # Tokens a chat template adds around the messages (request_tokens counts their text only).
