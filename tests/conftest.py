@@ -103,3 +103,17 @@ def tiny_base(tmp_path_factory, tiny_model) -> Path:
 
     folder = Path(shutil.copytree(tiny_model, tmp_path_factory.mktemp("tiny-base") / "model"))
     return pretrain(folder, PAIRS)
+
+
+@pytest.fixture
+def window(qtbot, store, default_model):
+    """The main window on a real store, with the embedded model listed (pytest-qt)."""
+    from desktop.main_window import MainWindow
+
+    win = MainWindow(store)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.translate_page.model_combo.count() > 0, timeout=10000)
+    yield win
+    win.runner.cancel_all()
+    win.runner.wait()

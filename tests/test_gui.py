@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import keyring
-import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -17,17 +16,6 @@ from engine.translation.translate import Translator
 from tests.blog import EXPECTED_DOCUMENTS
 from tests.keyring_backend import FileKeyring
 from tests.test_translate import CountingModel
-
-
-@pytest.fixture
-def window(qtbot, store, default_model):
-    win = MainWindow(store)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.translate_page.model_combo.count() > 0, timeout=10000)
-    yield win
-    win.runner.cancel_all()
-    win.runner.wait()
 
 
 def answer_yes(monkeypatch) -> list[str]:

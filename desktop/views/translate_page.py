@@ -1,13 +1,21 @@
-"""Translate: source and output side by side, streaming, rating, correcting, history."""
+"""Translate: source and output side by side, streaming, rating, correcting, history; a
+file opened (or dropped) is translated and saved beside itself in its own shape."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLineEdit,
+    QListWidget,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -27,6 +35,52 @@ from desktop.views.widgets import (
     table_view,
 )
 
+if TYPE_CHECKING:
+    from engine.translation.document import Envelope
+
+FILE_FILTER = ("Text (*.md *.markdown *.mdx *.txt *.html *.htm *.rst *.org *.tex);;"
+               "All files (*)")
+
+
+@dataclass(frozen=True)
+class OpenedFile:
+    """The file whose text is in the source box: where its translation goes by default, and
+    its envelope (BOM, line endings, final newline), which the translation is written in."""
+
+    path: Path
+    envelope: Envelope
+
+
+def dropped_files(mime: QMimeData) -> list[str]:
+    """The local files (or folders) a drag carries."""
+    if not mime.hasUrls():
+        return []
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+
+
+def editor_text(editor: QPlainTextEdit) -> str:
+    """The editor's text exactly as it was set: toPlainText() turns no-break spaces into
+    spaces, which would change a front matter that must come back byte for byte."""
+    return editor.document().toRawText().replace("\u2029", "\n")
+
+
+class SourceEdit(QPlainTextEdit):
+    """The source box: a file dropped on it is opened (`file_dropped`), not pasted as its
+    path; any other drop (text) is inserted as usual."""
+
+    file_dropped = Signal(list)  # the local paths
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:  # noqa: N802 - Qt override
+        return bool(dropped_files(source)) or super().canInsertFromMimeData(source)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        paths = dropped_files(event.mimeData())
+        if not paths:
+            super().dropEvent(event)
+            return
+        event.acceptProposedAction()
+        self.file_dropped.emit(paths)
+
 
 class TranslatePage(QWidget):
     def __init__(self, runner, hub, store, parent=None):
@@ -35,6 +89,8 @@ class TranslatePage(QWidget):
         self.translators: dict[int, object] = {}  # model id → Translator (model stays loaded)
         self.task = None
         self.current: dict | None = None  # the history row on screen
+        self.opened: OpenedFile | None = None  # the file the source box holds, if any
+        self.output_lang: str | None = None  # of the finished translation on screen
         self._build()
         hub.models_changed.connect(self.reload_models)
         hub.history_changed.connect(self.reload_history)
@@ -51,21 +107,33 @@ class TranslatePage(QWidget):
         self.model_combo = QComboBox(minimumContentsLength=18)
         self.translate_button = QPushButton("Translate", toolTip="Ctrl+Enter")
         self.translate_button.setDefault(True)
+        self.open_button = QPushButton("Open file…", toolTip="Open a document to translate "
+                                       "(Markdown, text, HTML); or drop one on the page")
         top = QHBoxLayout()
-        for widget in (Label("From"), self.from_combo, self.swap_button, Label("to"),
-                       self.to_combo, Label("Model"), self.model_combo):
+        for widget in (self.open_button, Label("From"), self.from_combo, self.swap_button,
+                       Label("to"), self.to_combo, Label("Model"), self.model_combo):
             top.addWidget(widget)
         top.addStretch(1)
         top.addWidget(self.translate_button)
 
-        self.source = QPlainTextEdit(placeholderText="Type or paste the text to translate…")
+        self.source = SourceEdit(placeholderText="Type or paste the text to translate, or "
+                                 "drop a file here…")
         self.output = QPlainTextEdit(readOnly=True, placeholderText="The translation appears "
                                      "here as it is written.")
+        for widget in (self.output, self.output.viewport()):  # a file dropped here opens
+            widget.setAcceptDrops(False)
         editors = QSplitter(Qt.Orientation.Horizontal)
         editors.addWidget(self.source)
         editors.addWidget(self.output)
 
+        self.warnings = QListWidget(visible=False, toolTip="What the guards noticed")
+        self.warnings.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.warnings.setWordWrap(True)
+        self.warnings.setMaximumHeight(self.warnings.fontMetrics().lineSpacing() * 6)
+
         self.copy_button = QPushButton("Copy")
+        self.save_button = QPushButton("Save…", toolTip="Save the translation to a file "
+                                       "(beside the file you opened, in its shape)")
         self.up_button = QPushButton("▲ Good", checkable=True, toolTip="Rate it good")
         self.down_button = QPushButton("▼ Bad", checkable=True, toolTip="Rate it bad")
         self.correct_button = QPushButton("Correct", toolTip="Edit the translation; your "
@@ -73,7 +141,8 @@ class TranslatePage(QWidget):
         self.status = Label(wordWrap=True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         actions = QHBoxLayout()
-        for widget in (self.copy_button, self.up_button, self.down_button, self.correct_button):
+        for widget in (self.copy_button, self.save_button, self.up_button, self.down_button,
+                       self.correct_button):
             actions.addWidget(widget)
         actions.addWidget(self.status, 1)
         self.diff = rich_label("", wordWrap=True, visible=False)
@@ -93,6 +162,7 @@ class TranslatePage(QWidget):
         upper_layout.setContentsMargins(0, 0, 0, 0)
         upper_layout.addLayout(top)
         upper_layout.addWidget(editors, 1)
+        upper_layout.addWidget(self.warnings)
         upper_layout.addLayout(actions)
         upper_layout.addWidget(self.diff)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -101,12 +171,16 @@ class TranslatePage(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         QVBoxLayout(self).addWidget(self.splitter)
+        self.setAcceptDrops(True)
 
         self.translate_button.clicked.connect(self.translate_or_stop)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, activated=self.translate_or_stop)
         self.swap_button.clicked.connect(self.swap_languages)
         self.copy_button.clicked.connect(self.copy_output)
+        self.open_button.clicked.connect(self.choose_file)
+        self.source.file_dropped.connect(self.open_dropped)
+        self.save_button.clicked.connect(self.save_translation)
         self.up_button.clicked.connect(self.rate_up)
         self.down_button.clicked.connect(self.rate_down)
         self.correct_button.clicked.connect(self.correct_or_save)
@@ -138,8 +212,11 @@ class TranslatePage(QWidget):
         select_data(self.to_combo, source or ("en" if target == "zh" else "zh"))
         select_data(self.from_combo, target)
         if self.output.toPlainText().strip():
-            self.source.setPlainText(self.output.toPlainText())
+            self.source.setPlainText(editor_text(self.output))
             self.output.clear()
+            self.opened = self.output_lang = None
+            self._show_warnings([])
+            self._update_buttons()
 
     # --- translating ---------------------------------------------------------------------
 
@@ -148,7 +225,7 @@ class TranslatePage(QWidget):
             self.task.cancel()
             self.status.setText("Stopping…")
             return
-        text = self.source.toPlainText()
+        text = editor_text(self.source)
         if not text.strip():
             self.status.setText("Type or paste some text first.")
             return
@@ -157,13 +234,14 @@ class TranslatePage(QWidget):
             self.status.setText("No model yet: the default model is being prepared.")
             return
         source, target = self.from_combo.currentData(), self.to_combo.currentData()
-        self.output.clear()
-        self.output.setReadOnly(True)
-        self.diff.hide()
-        self.current = None
+        self._clear_output()
         self.status.setText("Loading the model…" if model_id not in self.translators
                             else "Translating…")
         translators = self.translators
+        # An opened .html or .txt file is read as HTML or plain text; typed text as Markdown.
+        from engine.translation.document import format_of
+
+        format = format_of(self.opened.path if self.opened else None)
 
         def work(ctx):
             from engine.translation import registry
@@ -173,7 +251,7 @@ class TranslatePage(QWidget):
             if model_id not in translators:
                 translators[model_id] = Translator(registry.open_backend(row))
             result = translators[model_id].translate(
-                text, source=source, target=target, on_text=ctx.emit_text,
+                text, source=source, target=target, format=format, on_text=ctx.emit_text,
                 cancelled=ctx.cancelled)
             return row, result
 
@@ -195,6 +273,8 @@ class TranslatePage(QWidget):
     def _translated(self, value) -> None:
         row, result = value
         self.output.setPlainText(result.output.rstrip("\n"))  # the guards' final word
+        self.output_lang = result.target_lang
+        self._show_warnings(result.warnings)
 
         def save(ctx):
             return ctx.store.add_translation(model_id=row["id"], model_name=row["name"],
@@ -207,7 +287,8 @@ class TranslatePage(QWidget):
         note = " (stopped)" if result.cancelled else ""
         self.status.setText(f"{result.tokens_out} tokens in {seconds:.1f} s"
                             f" · {result.tokens_per_second:.0f} tokens/s{note}"
-                            + "".join(f"\n⚠ {w}" for w in result.warnings))
+                            + self._warnings_note(result.warnings))
+        self._update_buttons()
 
     def _saved(self, translation_id: int) -> None:
         self.current = self.store.translation(translation_id)
@@ -221,6 +302,97 @@ class TranslatePage(QWidget):
     def _task_ended(self) -> None:
         self.task = None
         self._update_buttons()
+
+    def _clear_output(self) -> None:
+        self.output.clear()
+        self.output.setReadOnly(True)
+        self.diff.hide()
+        self.current = self.output_lang = None
+        self._show_warnings([])
+
+    def _show_warnings(self, warnings: list[str]) -> None:
+        """Every warning of the translation on screen, one per line, under the output."""
+        self.warnings.clear()
+        self.warnings.addItems([f"⚠ {w}" for w in warnings])
+        self.warnings.setVisible(bool(warnings))
+
+    @staticmethod
+    def _warnings_note(warnings: list[str]) -> str:
+        if not warnings:
+            return ""
+        return f" · ⚠ {len(warnings)} warning(s), listed under the translation"
+
+    # --- files ---------------------------------------------------------------------------
+
+    def choose_file(self) -> None:
+        folder = self.opened.path.parent if self.opened else Path.home()
+        path, _ = QFileDialog.getOpenFileName(self, "Open a document to translate",
+                                              str(folder), FILE_FILTER)
+        if path:
+            self.open_file(path)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if dropped_files(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        paths = dropped_files(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.open_dropped(paths)
+
+    def open_dropped(self, paths: list[str]) -> None:
+        if len(paths) > 1:
+            self.status.setText(f"⚠ Drop one file at a time ({len(paths)} were dropped).")
+            return
+        self.open_file(paths[0])
+
+    def open_file(self, path: Path | str) -> None:
+        """Put a file's text in the source box and remember where it came from; a file that
+        cannot be read changes nothing and says why in one line."""
+        from engine.errors import OwnVoiceError
+        from engine.translation import source_file
+
+        if self.task is not None:
+            self.status.setText("⚠ A translation is running: stop it before opening a file.")
+            return
+        path = Path(path)
+        try:
+            text, envelope = source_file.read(path)
+        except OwnVoiceError as exc:
+            self.status.setText(f"⚠ {exc}")
+            return
+        self.source.setPlainText(text)
+        self.opened = OpenedFile(path, envelope)
+        self._clear_output()
+        self.status.setText(f"Opened {path.name}: translate it, then Save… writes the "
+                            "translation beside it.")
+        self._update_buttons()
+
+    def save_translation(self) -> None:
+        """Write the translation on screen (with the user's edits) to a file: by default
+        beside the opened file (post.md → post-zh.md), in its BOM and line endings."""
+        from engine.errors import OwnVoiceError
+        from engine.translation import source_file
+        from engine.translation.document import Envelope
+
+        target = self.output_lang
+        if target is None:
+            return
+        default = (source_file.translated_path(self.opened.path, target) if self.opened
+                   else Path.home() / f"translation-{target}.md")
+        path, _ = QFileDialog.getSaveFileName(self, "Save the translation", str(default),
+                                              FILE_FILTER)
+        if not path:
+            return
+        envelope = self.opened.envelope if self.opened else Envelope()
+        try:
+            written = source_file.write(path, editor_text(self.output), envelope)
+        except OwnVoiceError as exc:
+            self.status.setText(f"⚠ {exc}")
+            return
+        self.status.setText(f"Saved the translation to {written}.")
+        self.hub.status.emit(f"Translation saved to {written}.")
 
     # --- after a translation -------------------------------------------------------------
 
@@ -294,8 +466,11 @@ class TranslatePage(QWidget):
     def show_translation(self, row: dict) -> None:
         """Put a past translation back on screen (its correction, if the user made one)."""
         self.current = self.store.translation(row["id"])
+        if self.current["source_text"] != editor_text(self.source):
+            self.opened = None  # another text: the file no longer applies
         self.source.setPlainText(self.current["source_text"])
         self.output.setPlainText(self.current["corrected_text"] or self.current["output_text"])
+        self.output_lang = self.current["target_lang"]
         self.output.setReadOnly(True)
         select_data(self.from_combo, self.current["source_lang"])
         select_data(self.to_combo, self.current["target_lang"])
@@ -307,9 +482,11 @@ class TranslatePage(QWidget):
             self.diff.show()
         else:
             self.diff.hide()
-        warnings = "".join(f"\n⚠ {w}" for w in self.current["warnings"] or [])
+        warnings = self.current["warnings"] or []
+        self._show_warnings(warnings)
         self.status.setText(f"#{self.current['id']} · {self.current['model_name']} · "
-                            f"{self.current['created_at'][:16].replace('T', ' ')}{warnings}")
+                            f"{self.current['created_at'][:16].replace('T', ' ')}"
+                            + self._warnings_note(warnings))
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -319,6 +496,8 @@ class TranslatePage(QWidget):
         for button in (self.up_button, self.down_button, self.correct_button):
             button.setEnabled(has)
         self.copy_button.setEnabled(bool(self.output.toPlainText()))
+        self.save_button.setEnabled(self.output_lang is not None and not running)
+        self.open_button.setEnabled(not running)
         rating = self.current.get("rating") if self.current else None
         self.up_button.setChecked(rating == 1)
         self.down_button.setChecked(rating == -1)
