@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["import_corpus", "translate", "synth", "train", "transfer", "startup"]
+BENCHMARKS = ["import_corpus", "translate", "document", "synth", "train", "transfer", "startup"]
 
 
 def main() -> int:

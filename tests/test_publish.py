@@ -14,6 +14,7 @@ import yaml
 from engine.corpus import frontmatter, importer
 from engine.errors import OwnVoiceError
 from engine.translation import publish
+from engine.translation.publish.header import _quoted as quoted
 from tests.conftest import run_ownvoice
 
 
@@ -347,5 +348,5 @@ print("代码不是散文")
 def test_toml_reads_what_it_was_given():
     """The double-quoted form is one that TOML and YAML both read back exactly."""
     for value in HOSTILE:
-        assert tomllib.loads(f"k = {publish._quoted(value)}")["k"] == value
-        assert yaml.safe_load(f"k: {publish._quoted(value)}")["k"] == value
+        assert tomllib.loads(f"k = {quoted(value)}")["k"] == value
+        assert yaml.safe_load(f"k: {quoted(value)}")["k"] == value

@@ -1,7 +1,10 @@
 """Translation: a document in, the same document in another language out, kept in shape.
 
 translate.py (Translator: parse → translate paragraph by paragraph → verify), document.py
-(which blocks are translated, how the shape is rebuilt), prompts.py (system prompts and
+(Markdown, HTML and text parsed into prose units; the shape rebuilt and verified),
+protect.py (what must come back exactly becomes ⟦n⟧ placeholders), source_file.py (a file
+read as import reads it, its translation written back in its shape), publish.py (a
+translated post made ready for Pelican, Hugo or Jekyll), prompts.py (system prompts and
 few-shot layouts), guards.py (token budget, end-of-turn, repetition and run-on cuts),
 backends/ (the one model contract: llama.cpp and OpenAI-compatible endpoints), registry.py
 (the installed models: add, download, choose, remove), gguf_meta.py (reading a GGUF's
