@@ -130,7 +130,7 @@ def test_plain_text_and_chinese_wrapping():
 
 
 @pytest.mark.parametrize("name, prose, never", [
-    ("docusaurus.mdx", ["Pick the way that suits your machine.",
+    ("docusaurus.mdx", ["Pick the way that suits your machine.", "Keep it current",
                         "The installer needs about two gigabytes of free space.",
                         "<Highlight>fast</Highlight> builds start in a second."],
      ["import Tabs", "export const", "TabItem", "Install it with Homebrew.", "brew", ":::"]),

@@ -227,6 +227,8 @@ _HIDDEN_BLOCKS = [
 ]
 # An MDX JSX block: a line starting with a capitalised tag or a fragment.
 _JSX_OPEN = re.compile(r"[ \t]*<([A-Z][\w.]*|>)")
+# A container's title: `:::tip Keep it current` or Docusaurus's `:::tip[Keep it current]`.
+_CONTAINER_TITLE = re.compile(r"[\w-]+(?:\[(.*)\]|\s+(.*))?(?:\s*\{.*\})?")
 _CALLOUT = re.compile(r"\[![\w-]+\][+-]?[ \t]*")
 
 
@@ -251,6 +253,16 @@ def _markdown(text: str) -> Document:
         if token.type == "html_block" and token.map and token.level == 0:
             start, end = token.map
             units += _html_units("\n".join(lines[start:end]), offsets[start])
+            continue
+        if token.type == "container_any_open" and token.map:
+            title = _CONTAINER_TITLE.fullmatch(token.info.strip())
+            if title and (title.group(1) or title.group(2)):  # `:::tip Title`, `:::tip[Title]`
+                words = (title.group(1) or title.group(2)).strip()
+                at = lines[token.map[0]].rfind(words)
+                if at >= 0:
+                    units.append(Unit(offsets[token.map[0]] + at,
+                                      offsets[token.map[0]] + at + len(words), words,
+                                      token.map[0]))
             continue
         if token.type != "inline" or not token.map or not token.content.strip():
             continue
