@@ -126,3 +126,17 @@ def test_a_number_the_model_added_is_flagged():
     """A tiny model turned a table header "km" into "1000 km"."""
     warnings = guards.check_output("km", "1000 km", source="en", target="zh")
     assert any("Not in the source: 1000" in w for w in warnings)
+
+
+def test_an_answer_that_is_no_translation_is_named():
+    """Trial findings: a few-shot example's sentence, the markup alone, a sliver."""
+    assert "examples" in guards.not_a_translation(
+        "About the author", "我写这篇文章是为了理清思路", source="en", target="zh")
+    assert "no words" in guards.not_a_translation(
+        "Setup ⟦1⟧", "⟦1⟧", source="en", target="zh")
+    long = "The harbour was quiet, and the boats rocked slowly at their moorings. " * 30
+    assert "sliver" in guards.not_a_translation(long, "港口。", source="en", target="zh")
+    assert guards.not_a_translation("Good morning.", "早上好。", source="en", target="zh") is None
+    # A sentence close to an example's may well have the example's translation.
+    assert guards.not_a_translation("火车站在哪儿？", "Where is the train station?",
+                                    source="zh", target="en") is None

@@ -158,6 +158,19 @@ class Document:
         return compare(self, output)
 
 
+def lost_emphasis(source: str, translation: str) -> str | None:
+    """The emphasis (`*…*`, `**…**`, `~~…~~`) a Markdown unit's translation lacks, in words,
+    or None. A warning, not a failure: the words are translated, the styling is the
+    writer's to put back."""
+    marks = [Counter(t.type for t in _parser().parseInline(text)[0].children or []
+                     if t.type in _EMPHASIS) for text in (source, translation)]
+    lost = marks[0] - marks[1]
+    return ", ".join(f"{_EMPHASIS[kind]} ×{n}" for kind, n in lost.items()) or None
+
+
+_EMPHASIS = {"em_open": "*emphasis*", "strong_open": "**bold**", "s_open": "~~strikethrough~~"}
+
+
 def compare(source: Document, output: str) -> str | None:
     """None when `output` keeps `source`'s shape: the same verbatim pieces in the same
     order (front matter, code, math, markup, markers, tags, pipes), the same blocks, and
@@ -171,8 +184,8 @@ def compare(source: Document, output: str) -> str | None:
         return "; ".join(f"{what} {', '.join(_show(s) for s in which)}"
                          for what, which in (("lost", lost), ("added", added)) if which)
     if len(translated.units) != len(source.units):
-        return (f"it has {len(translated.units)} paragraphs where the source has "
-                f"{len(source.units)}")
+        return (f"it would split or merge text ({len(translated.units)} pieces where the "
+                f"source has {len(source.units)})")
     theirs = [item for kind, item in translated.pieces() if kind == "verbatim"]
     ours = [item for kind, item in source.pieces() if kind == "verbatim"]
     if theirs != ours:
@@ -229,6 +242,7 @@ _HIDDEN_BLOCKS = [
 _JSX_OPEN = re.compile(r"[ \t]*<([A-Z][\w.]*|>)")
 # A container's title: `:::tip Keep it current` or Docusaurus's `:::tip[Keep it current]`.
 _CONTAINER_TITLE = re.compile(r"[\w-]+(?:\[(.*)\]|\s+(.*))?(?:\s*\{.*\})?")
+_TRAILING_ATTRIBUTES = re.compile(r"\s*\{[#.:][^{}\s][^{}]*\}$")
 _CALLOUT = re.compile(r"\[![\w-]+\][+-]?[ \t]*")
 
 
@@ -237,12 +251,12 @@ def _markdown(text: str) -> Document:
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line) + 1)
-    hidden = _hidden_lines(text.removeprefix("\ufeff"), lines)
+    hidden, kept = _hidden_lines(text.removeprefix("\ufeff"), lines)
     shadow = "\n".join("" if i in hidden else line for i, line in enumerate(lines))
     if shadow.startswith("\ufeff"):  # a byte-order mark is not text: a space keeps offsets
         shadow = " " + shadow[1:]
     tokens = _parser().parse(shadow)
-    doc = Document(text, [], "markdown", blocks=[
+    doc = Document(text, [], "markdown", notes=kept, blocks=[
         (t.type, t.tag, t.markup, t.level, t.attrs.get("start"))
         for t in tokens if t.type != "inline" and t.nesting >= 0])
     units: list[Unit] = []
@@ -252,7 +266,7 @@ def _markdown(text: str) -> Document:
         kind, previous = previous, token.type
         if token.type == "html_block" and token.map and token.level == 0:
             start, end = token.map
-            units += _html_units("\n".join(lines[start:end]), offsets[start])
+            units += _html_units("\n".join(lines[start:end]), offsets[start], start)
             continue
         if token.type == "container_any_open" and token.map:
             title = _CONTAINER_TITLE.fullmatch(token.info.strip())
@@ -275,7 +289,8 @@ def _markdown(text: str) -> Document:
                 words = words.replace("|", "\\|")
                 at = lines[start].find(words, cells.get(start, 0))
             if at < 0:
-                doc.notes.append(f"a table cell on line {start + 1}")
+                doc.notes.append(f"a table cell on line {start + 1} could not be placed; it "
+                                 "stays as it was")
                 continue
             cells[start] = at + len(words)
             units.append(Unit(offsets[start] + at, offsets[start] + cells[start], words, start,
@@ -283,7 +298,8 @@ def _markdown(text: str) -> Document:
             continue
         placed = _place(content, start, lines, offsets)
         if placed is None:
-            doc.notes.append(f"the paragraph on line {start + 1}")
+            doc.notes.append(f"the paragraph on line {start + 1} could not be placed; it "
+                             "stays as it was")
             continue
         units += placed
     doc.units = sorted(units, key=lambda u: u.start)
@@ -312,6 +328,8 @@ def _place(content: list[str], start: int, lines: list[str],
             close()
             continue
         words = piece.strip()
+        if i == len(content) - 1:  # a trailing `{#id .class}` stays where it is, verbatim
+            words = _TRAILING_ATTRIBUTES.sub("", words)
         hard_break = i < len(content) - 1 and (piece.endswith("  ") or words.endswith("\\"))
         if hard_break and words.endswith("\\"):
             words = words[:-1].rstrip()
@@ -335,10 +353,12 @@ def _place(content: list[str], start: int, lines: list[str],
     return units
 
 
-def _hidden_lines(text: str, lines: list[str]) -> set[int]:
+def _hidden_lines(text: str, lines: list[str]) -> tuple[set[int], list[str]]:
     """Lines the parser must not see as Markdown (they stay verbatim): the front matter,
-    hidden blocks and MDX JSX blocks."""
+    hidden blocks and MDX JSX blocks; and a note for each JSX block with words in it,
+    which is kept untranslated (a component's text is code's business)."""
     hidden = set(range(_front_matter_lines(text)))
+    kept = []
     i = len(hidden)
     while i < len(lines):
         line = lines[i]
@@ -357,9 +377,13 @@ def _hidden_lines(text: str, lines: list[str]) -> set[int]:
             end = _jsx_end(lines, i, jsx.group(1)) if jsx else i
             if jsx and lines[end].rstrip().endswith(">"):  # not `<Em>x</Em> and prose`
                 hidden.update(range(i, end + 1))
+                words = re.sub(r"<[^<>]*>|\{[^{}]*\}", " ", "\n".join(lines[i:end + 1]))
+                if any(c.isalpha() for c in words):
+                    kept.append(f"the MDX component on line {i + 1} (its text is kept as "
+                                "it is)")
                 i = end
         i += 1
-    return hidden
+    return hidden, kept
 
 
 def _jsx_end(lines: list[str], start: int, name: str) -> int:
@@ -493,7 +517,9 @@ class _Runs(html.parser.HTMLParser):
     handle_comment = handle_decl = handle_pi = unknown_decl = _other
 
 
-def _html_units(fragment: str, base: int) -> list[Unit]:
+def _html_units(fragment: str, base: int, first_line: int = 0) -> list[Unit]:
+    """The units of an HTML `fragment` that starts at character `base`, line `first_line`
+    of its document."""
     runs = _Runs(fragment)
     runs.feed(fragment)
     runs.close()
@@ -506,7 +532,7 @@ def _html_units(fragment: str, base: int) -> list[Unit]:
             continue
         start += len(piece) - len(piece.lstrip())
         end = start + len(words)
-        line = fragment.count("\n", 0, start)
+        line = first_line + fragment.count("\n", 0, start)
         units.append(Unit(base + start, base + end, join_lines(words.split("\n")), line, "html"))
     return units
 

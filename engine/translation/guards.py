@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import unicodedata
@@ -199,6 +200,36 @@ def missing_numbers(source_text: str, output: str) -> list[str]:
         else:
             missing.append(number)
     return missing
+
+
+def not_a_translation(source_text: str, output: str, *, source: str,
+                      target: str) -> str | None:
+    """Why `output` cannot stand for `source_text` at all (None: it can): nothing came
+    back; the model answered with one of its few-shot examples (small base models do, for
+    short or hard text); only markup came back, none of the words; or a sliver of a long
+    paragraph. The Translator retries such a paragraph, then keeps its source text."""
+    if not output.strip():
+        return "returned nothing"
+    words = _PLACEHOLDER_OR_SPACE.sub("", output)
+    for example_source, example_target in languages.example_pairs(source, target):
+        if _bare(output) == _bare(example_target) and difflib.SequenceMatcher(
+                None, _bare(source_text), _bare(example_source)).ratio() < 0.6:
+            return "answered with one of its prompt's examples instead of translating"
+    if any(c.isalpha() for c in _PLACEHOLDER_OR_SPACE.sub("", source_text)) and not any(
+            c.isalpha() for c in words):
+        return "returned no words (only numbers, markup or punctuation)"
+    ratio = len(output) / max(1, len(source_text)) / expected_length_ratio(source, target)
+    if len(source_text) >= 200 and ratio < 0.1:
+        return f"returned a sliver of the paragraph ({ratio:.2f}× the usual length)"
+    return None
+
+
+_PLACEHOLDER_OR_SPACE = re.compile(r"⟦\d+⟧|\s")
+
+
+def _bare(text: str) -> str:
+    """`text` without spaces and punctuation, casefolded: what two answers share."""
+    return "".join(c for c in text.casefold() if c.isalnum())
 
 
 def check_output(source_text: str, output: str, *, source: str, target: str) -> list[str]:

@@ -1,14 +1,16 @@
-"""Only prose goes to the model: the parts of a paragraph that must come back exactly are
+r"""Only prose goes to the model: the parts of a paragraph that must come back exactly are
 replaced by numbered placeholders before translation and put back after it.
 
 Protected spans (each one whole): inline code, link and image destinations with their
-titles (`](url "title")`, `][ref]`) and the `[` / `![` that open them, autolinks and bare
-URLs, footnote references (`[^1]`), inline math (`$…$` with a formula in it), inline HTML
-tags (`<code>`, `<kbd>`, `<samp>`, `<var>` with their content), character references
-(`&amp;`), Hugo shortcodes (`{{< … >}}`, `{{% … %}}`), Liquid tags and output (`{% … %}`,
-`{{ … }}`), Obsidian comments (`%%…%%`), callout markers (`[!tip]`) and wiki links
-(`[[target]]`; `[[target|` and `]]` around an alias, which is translated), task-list boxes
-(`[ ]`), and attribute blocks / heading anchors (`{#id}`).
+titles (`](url "title")`, `][ref]`) and the `[` / `![` that open them, collapsed and
+shortcut reference links whole (`[label][]`, `[label]`: their text is their label),
+backslash escapes (`\|`, `\*`), autolinks and bare URLs, footnote references (`[^1]`),
+inline math (`$…$` with a formula in it), inline HTML tags (`<code>`, `<kbd>`, `<samp>`,
+`<var>` with their content), character references (`&amp;`), Hugo shortcodes (`{{< … >}}`,
+`{{% … %}}`), Liquid tags and output (`{% … %}`, `{{ … }}`), Obsidian comments (`%%…%%`),
+callout markers (`[!tip]`) and wiki links (`[[target]]`; `[[target|` and `]]` around an
+alias, which is translated), task-list boxes (`[ ]`), and attribute blocks / heading
+anchors (`{#id}`).
 
 The placeholder is `⟦n⟧` (U+27E6, U+27E7). Measured with `benchmarks/placeholders.py`
 (2026-11-30; 12 English sentences with one or two spans, en → zh; a sentence counts when
@@ -40,7 +42,9 @@ _SPANS = re.compile("|".join(f"(?:{p})" for p in [
     r"\]\((?:\{\{.*?\}\}|[^()\s]|\([^()]*\))*"                   # ](dest "title")
     r"(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^()]*\)))?\s*\)",
     r"\]\[[^\]]*\]",                                         # ][reference]
-    r"!?\[(?=[^\]]*\](?:\(|\[))",                            # the [ or ![ of a link / image
+    r"!?\[(?=[^\]]*\](?:\(|\[[^\]]))",                      # the [ or ![ of a link / image
+    r"!?\[[^\[\]\n]+\](?:\[\])?(?![(\[:])",                    # [label] / [label][]: whole
+    r"\\[!-/:-@\[-`{-~]",                                     # backslash escapes (`\|`, `\*`)
     r"\[\^[^\]\s]+\]",                                       # footnote references
     r"!?\[\[[^\]|\n]*\]\]", r"!?\[\[[^\]|\n]*\|", r"\]\]",           # [[wiki|alias]] links
     r"^\[![\w-]+\][+-]?",                                    # an Obsidian callout marker
@@ -102,8 +106,27 @@ def restore(output: str, masked: Masked) -> str:
         if invented:
             parts.append("invented markers " + ", ".join(f"⟦{n}⟧" for n in invented))
         raise LostSpans("; ".join(parts))
+    for n, span in enumerate(masked.spans[:-1], 1):  # a link's text: ⟦n⟧ text ⟦n+1⟧
+        if span in ("[", "![") and masked.spans[n].startswith("]"):
+            before, inside = _link_text_share(masked.text, n), _link_text_share(output, n)
+            if inside is None:
+                raise LostSpans(f"turned around the link that starts with {_show(span)}")
+            if before is not None and before <= 0.5 and inside >= 0.9:
+                raise LostSpans("stretched a link over the whole sentence")
     return _PLACEHOLDER.sub(lambda m: masked.spans[int(m.group(1)) - 1], output)
 
 
+def _link_text_share(text: str, n: int) -> float | None:
+    """How much of `text`'s words stand between ⟦n⟧ and ⟦n+1⟧ (0–1); None when ⟦n+1⟧ comes
+    first."""
+    start, end = text.find(f"{OPEN}{n}{CLOSE}"), text.find(f"{OPEN}{n + 1}{CLOSE}")
+    if end < start:
+        return None
+    words = len(_PLACEHOLDER.sub("", text).strip()) or 1
+    return len(_PLACEHOLDER.sub("", text[start:end]).strip()) / words
+
+
 def _show(span: str) -> str:
+    if span in ("[", "!["):
+        return f"the {span!r} that opens a {'link' if span == '[' else 'image'}"
     return repr(span if len(span) <= 40 else span[:37] + "…")

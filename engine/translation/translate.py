@@ -166,6 +166,11 @@ class Translator:
                 if problem:
                     result = _kept(unit.text, result, f"its translation broke the document "
                                                       f"({problem}), twice")
+            if doc.format == "markdown" and result.output != unit.text:
+                lost = document.lost_emphasis(unit.text, result.output)
+                if lost:
+                    result.warnings.append(f"The translation lost the source's {lost}; "
+                                           "check it.")
             results[item] = result
             if ttft is None and first is not None:
                 ttft = first
@@ -174,11 +179,9 @@ class Translator:
         if not stopped:
             self._verify(doc, results, outputs)
         output = doc.assemble(outputs)
-        warnings = [f"Paragraph {i} (line {doc.units[i - 1].line + 1}): {w}"
-                    if len(results) > 1 else w
-                    for i, r in enumerate(results, 1) for w in r.warnings]
-        warnings += [f"Not translated: {note} could not be placed; it stays as it was."
-                     for note in doc.notes]
+        warnings = [f"{_where(doc.units[i])}: {w}" if len(results) > 1 else w
+                    for i, r in enumerate(results) for w in r.warnings]
+        warnings += [f"Not translated: {note}." for note in doc.notes]
         reason = guards.document_stop_reason(r.stop_reason for r in results)
         return TranslationResult(
             source_text=text, output=output, source_lang=source, target_lang=target, units=results,
@@ -262,33 +265,42 @@ class Translator:
     def _translate_piece(self, text: str, source: str, target: str, emit: OnText,
                          cancelled: Callable[[], bool] | None, start: float, *,
                          strict: bool = False):
-        """One paragraph: its protected spans masked, translated, restored and checked; a
-        paragraph that loses a span is tried once more, strictly, then kept as it was."""
+        """One paragraph: its protected spans masked, translated, restored and checked. A
+        paragraph that loses a span, or whose answer is no translation at all
+        (guards.not_a_translation), is tried once more, strictly, then kept as it was."""
         masked = protect.mask(text)
         if not masked.prose:  # only numbers, code, links, shortcodes…: nothing for a model
             emit(text)
             return UnitResult(text, text), Usage(0, 0, StopReason.STOP), None
-        if not masked.spans:
-            return self._generate(text, source, target, emit, cancelled, start, strict=strict)
         silent: OnText = lambda _piece: None  # noqa: E731 - placeholders are not shown
         tokens_in = tokens_out = 0
+        first = None
         for attempt in ((True,) if strict else (False, True)):
-            result, usage, first = self._generate(masked.text, source, target, silent,
-                                                  cancelled, start, strict=attempt)
+            live = not masked.spans and not attempt  # plain prose streams as it comes
+            result, usage, started = self._generate(masked.text, source, target,
+                                                    emit if live else silent, cancelled,
+                                                    start, strict=attempt)
+            first = first if first is not None else started
             tokens_in += usage.prompt_tokens
             tokens_out += usage.completion_tokens
             usage = Usage(tokens_in, tokens_out, usage.finish_reason)
             if result.stop_reason == StopReason.CANCELLED:
-                return UnitResult(text, "", stop_reason=StopReason.CANCELLED), usage, first
-            try:
-                output = protect.restore(result.output, masked)
-            except protect.LostSpans as exc:
-                lost = str(exc)
+                return (UnitResult(text, result.output if live else "",
+                                   stop_reason=StopReason.CANCELLED), usage, first)
+            failure = guards.not_a_translation(masked.text, result.output, source=source,
+                                               target=target)
+            if failure is None:
+                try:
+                    output = protect.restore(result.output, masked)
+                except protect.LostSpans as exc:
+                    failure = str(exc)
+            if failure is not None:
                 continue
-            emit(output)
+            if not live:
+                emit(output)
             return UnitResult(text, output, result.warnings, result.stop_reason), usage, first
         emit(text)
-        return _kept(text, result, f"the model {lost}, twice"), usage, first
+        return _kept(text, result, f"the model {failure}, twice"), usage, first
 
     def _generate(self, text: str, source: str, target: str, emit: OnText,
                   cancelled: Callable[[], bool] | None, start: float, *,
@@ -341,6 +353,12 @@ class Translator:
             warnings.insert(0, "The model did not stop; its output was cut off at the token "
                                "limit.")
         return UnitResult(text, output, warnings, stop_reason=reason), usage, first
+
+
+def _where(unit: document.Unit) -> str:
+    """A unit as a warning names it: its line and its first words."""
+    words = unit.text if len(unit.text) <= 32 else unit.text[:30].rstrip() + "…"
+    return f"Line {unit.line + 1} (“{words}”)"
 
 
 def _kept(text: str, result: UnitResult, why: str) -> UnitResult:
