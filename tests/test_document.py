@@ -131,13 +131,15 @@ def test_plain_text_and_chinese_wrapping():
 
 @pytest.mark.parametrize("name, prose, never", [
     ("docusaurus.mdx", ["Pick the way that suits your machine.", "Keep it current",
+                        "That is all there is to it.",
                         "The installer needs about two gigabytes of free space.",
                         "<Highlight>fast</Highlight> builds start in a second."],
-     ["import Tabs", "export const", "TabItem", "Install it with Homebrew.", "brew", ":::"]),
+     ["import Tabs", "export const", "Ann Lee", "TabItem", "Install it with Homebrew.", "brew",
+      ":::"]),
     ("obsidian.md", ["What stayed with me", "Slow reading makes the book longer and the week "
                      "shorter.", "Spoilers", "one line,", "another line.", "And a last one.",
                      "A word that needs a definition.", "[ ] Finish the book"],
-     ["[!tip]", "[!warning]"]),
+     ["[!tip]", "[!warning]", "private comment", "two paragraphs"]),
     ("jekyll.md", ["Liquid prints {{ page.title }} wherever you put it.",
                    "The last paragraph is plain prose."],
      ["layout", "include", "Write {{ this }}", "puts", "Nobody reads this."]),
@@ -225,7 +227,7 @@ def test_a_byte_order_mark_does_not_hide_a_heading_or_a_header():
 
 def test_an_mdx_component_with_words_is_kept_and_said_so():
     doc = load("docusaurus.mdx")
-    assert doc.notes == ["the MDX component on line 12 (its text is kept as it is)"]
+    assert doc.notes == ["the MDX component on line 16 (its text is kept as it is)"]
 
 
 def test_format_follows_the_extension():
@@ -254,7 +256,7 @@ def sentence(draw) -> str:
 def block(draw) -> str:
     kind = draw(st.sampled_from(["para", "heading", "list", "olist", "quote", "fence", "math",
                                  "table", "shortcode", "container", "callout", "footnote",
-                                 "html", "raw", "hr", "break"]))
+                                 "html", "raw", "hr", "break", "esm", "comment", "jsx"]))
     s = draw(sentence())
     return {
         "para": s + "\n" + draw(sentence()),
@@ -273,6 +275,9 @@ def block(draw) -> str:
         "raw": f"{{% raw %}}\n{s}\n{{% endraw %}}",
         "hr": "---",
         "break": f"{s}  \n{draw(sentence())}",
+        "esm": f"export const meta = {{\n  title: {s!r},\n}};",
+        "comment": f"%%\n{s}\n\n{draw(sentence())}\n%%",
+        "jsx": f'<Note kind="tip">\n  {s}\n</Note>',
     }[kind]
 
 

@@ -237,7 +237,13 @@ _HIDDEN_BLOCKS = [
      lambda name: re.compile(r".*\{%-?\s*end" + name + r"\s*-?%\}[ \t]*")),
     (re.compile(r"[ \t]*\{\{[<%]\s*(highlight|code|math|katex|mermaid|raw)\b.*[%>]\}\}[ \t]*"),
      lambda name: re.compile(r".*\{\{[<%]\s*/" + name + r"\s*[%>]\}\}[ \t]*")),
+    # An Obsidian comment over several lines, blank ones included.
+    (re.compile(r"[ \t]*(%%)[ \t]*"), lambda _: re.compile(r".*%%[ \t]*")),
 ]
+# MDX: an ESM statement (`import …`, `export …`) runs to the next blank line.
+_ESM = re.compile(r"(?:import\s.+\sfrom\s+['\"]|import\s+['\"]|export\s+(?:default|const|let|var"
+                  r"|function|async|class|\{|\*)).*")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 # An MDX JSX block: a line starting with a capitalised tag or a fragment.
 _JSX_OPEN = re.compile(r"[ \t]*<([A-Z][\w.]*|>)")
 # A container's title: `:::tip Keep it current` or Docusaurus's `:::tip[Keep it current]`.
@@ -355,13 +361,31 @@ def _place(content: list[str], start: int, lines: list[str],
 
 def _hidden_lines(text: str, lines: list[str]) -> tuple[set[int], list[str]]:
     """Lines the parser must not see as Markdown (they stay verbatim): the front matter,
-    hidden blocks and MDX JSX blocks; and a note for each JSX block with words in it,
-    which is kept untranslated (a component's text is code's business)."""
+    hidden blocks, MDX ESM statements and JSX blocks (never inside a code fence); and a
+    note for each JSX block with words in it, which is kept untranslated (a component's
+    text is code's business)."""
     hidden = set(range(_front_matter_lines(text)))
     kept = []
     i = len(hidden)
+    fence = None  # the open code fence: nothing inside it is looked at
     while i < len(lines):
         line = lines[i]
+        marker = _FENCE.match(line)
+        if fence is not None:
+            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(
+                    fence) and not line[marker.end():].strip():
+                fence = None
+            i += 1
+            continue
+        if marker and not (marker.group(1)[0] == "`" and "`" in line[marker.end():]):
+            fence = marker.group(1)
+            i += 1
+            continue
+        if _ESM.match(line) and (i == 0 or not lines[i - 1].strip()):
+            end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
+            hidden.update(range(i, end))
+            i = end
+            continue
         for opening, closing in _HIDDEN_BLOCKS:
             match = opening.fullmatch(line)
             if match:
