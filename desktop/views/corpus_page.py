@@ -168,7 +168,8 @@ class CorpusPage(QWidget):
     def choose_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(
             self, "Import your writing", str(Path.home()),
-            "Writing (*.md *.markdown *.mdx *.html *.htm *.txt *.xml);;All files (*)")
+            "Writing (*.md *.markdown *.mdx *.html *.htm *.txt *.xml *.json *.csv);;"
+            "All files (*)")
         if files:
             self.import_paths(files)
 

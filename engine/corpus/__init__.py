@@ -3,5 +3,7 @@
 importer.py walks files and folders and saves documents through the store; reading.py
 decodes bytes; frontmatter.py, markdown.py, html.py, plaintext.py and wxr.py parse each
 format into parsed.ParsedDocument / parsed.Segment (blocks.py and cleanup.py are shared by
-the parsers); lang.py detects languages; split.py decides a document's train/val/test split.
+the parsers); ghost.py, substack.py and medium.py read the hosted blogs' exports, hugo.py
+Hugo's bundles and file-name languages; lang.py detects languages; split.py decides a
+document's train/val/test split.
 """

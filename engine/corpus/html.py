@@ -59,11 +59,16 @@ def parse_page(html: str) -> HtmlPage:
     return page
 
 
-def fragment_segments(html: str) -> list[parsed.Segment]:
-    """A body fragment (a WordPress post's content): every block is the author's."""
+def fragment_segments(html: str, *, chrome: re.Pattern | None = None) -> list[parsed.Segment]:
+    """A body fragment (a WordPress, Ghost or Substack post's content): every block is the
+    author's, except elements whose class matches `chrome` (a platform's widgets)."""
     soup = _soup(html)
     for tag in soup.find_all(_DROP):
         tag.decompose()
+    if chrome is not None:
+        for tag in soup.find_all(class_=True):
+            if not tag.decomposed and chrome.search(_label(tag)):
+                tag.decompose()
     return _walk_root(soup)
 
 

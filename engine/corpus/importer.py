@@ -16,7 +16,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from engine.corpus import frontmatter, html, lang, markdown, parsed, plaintext, wxr
+from engine.corpus import (
+    frontmatter,
+    ghost,
+    html,
+    hugo,
+    lang,
+    markdown,
+    medium,
+    parsed,
+    plaintext,
+    substack,
+    wxr,
+)
 from engine.corpus.reading import SkipFile, decode_bytes
 from engine.errors import OwnVoiceError
 
@@ -26,6 +38,8 @@ FORMATS = {
     ".html": "html", ".htm": "html", ".xhtml": "html",
     ".txt": "text", ".text": "text",
     ".xml": "wxr",
+    ".json": "ghost",  # a Ghost export; other JSON is passed over
+    ".csv": "substack",  # a Substack export's posts.csv; other CSV is passed over
 }
 # Folders inside an imported folder that never hold the user's own writing: generated
 # sites (Hugo's public/, Jekyll's _site/) repeat every post, themes bring example posts.
@@ -73,6 +87,9 @@ def find_documents(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], int,
     links: list[Skipped] = []
     for path in paths:
         path = Path(path).expanduser()
+        if path.name == "posts" and substack.is_export(path.parent):
+            found.append((path.parent / "posts.csv", path.parent))  # the export it belongs to
+            continue
         if path.is_file():
             if path.suffix.lower() in FORMATS:
                 found.append((path, path.parent))
@@ -81,6 +98,9 @@ def find_documents(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], int,
             continue
         inside = path.resolve()
         for folder, dirs, files in os.walk(path):
+            passed_over += medium.skip_account_data(folder, dirs, files)
+            if substack.is_export(Path(folder)):
+                dirs.remove("posts")  # read through posts.csv
             kept = []
             for name in sorted(dirs):
                 if name.startswith(".") or name in IGNORED_DIRS:
@@ -152,8 +172,13 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
     if fmt == "wxr":
         _import_wxr(store, file, data, report)
         return
+    if fmt in ("ghost", "substack"):
+        _import_export(store, file, data, fmt, report)
+        return
     if DRAFT_DIRS & set(file.relative_to(root).parts[:-1] if file.is_relative_to(root) else ()):
         raise SkipFile("draft (in a _drafts folder)")
+    if fmt == "html" and (reason := medium.draft_reason(file, data)):
+        raise SkipFile(reason)
     key = str(file.resolve())
     content_hash = parsed.sha256_hex(data)
     if store.document_hash(key) == content_hash:
@@ -164,12 +189,16 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
         _count(report, store.move_document(moved, key=key, path=str(file)), 0)
         return
     text, encoding = decode_bytes(data)
-    split_key = file.relative_to(root).as_posix() if file.is_relative_to(root) else file.name
+    split_key = hugo.work_key(
+        file.relative_to(root).as_posix() if file.is_relative_to(root) else file.name)
     doc = parsed.ParsedDocument(key=key, path=str(file), format=fmt, content_hash=content_hash,
                                split_key=split_key)
     if encoding not in ("utf-8", "ascii"):
         doc.meta["encoding"] = encoding
-    declared_lang = _parse_into(doc, text, file, report)
+    declared_lang = _parse_into(doc, medium.clean(text) if fmt == "html" else text, file, report)
+    if doc.title == file.stem:  # no title of its own: a Hugo bundle is named by its folder
+        doc.title = hugo.bundle_title(file) or doc.title
+    declared_lang = declared_lang or hugo.filename_lang(file.name)
     if not any(s.text for s in doc.segments):
         raise SkipFile("no text found in it")
     _save(store, doc, declared_lang, report)
@@ -213,20 +242,57 @@ def _import_wxr(store, file: Path, data: bytes, report: ImportReport) -> None:
         report.passed_over += 1
         return
     for post in export.posts:
-        key = f"wxr:{post.guid}"
         content_hash = parsed.sha256_hex("\0".join((post.title, post.date or "", post.body_html)))
-        if store.document_hash(key) == content_hash:
-            report.unchanged += 1
-            continue
         doc = parsed.ParsedDocument(
-            key=key, path=f"{file}#{post.meta.get('slug') or post.post_id}", format="wxr",
-            content_hash=content_hash, split_key=post.guid, title=post.title or None,
-            date=post.date, url=post.link, meta=post.meta)
-        doc.segments = html.fragment_segments(wxr.clean_body(post.body_html))
-        if not any(s.text for s in doc.segments):
-            report.skipped.append(Skipped(doc.path, "no text found in this post"))
-            continue
-        _save(store, doc, None, report)
+            key=f"wxr:{post.guid}", path=f"{file}#{post.meta.get('slug') or post.post_id}",
+            format="wxr", content_hash=content_hash, split_key=post.guid,
+            title=post.title or None, date=post.date, url=post.link, meta=post.meta)
+        _save_post(store, doc, wxr.clean_body(post.body_html), None, None, report)
+
+
+_AGAIN = {"ghost": "export it again from Ghost (Settings → Advanced → Migration → Export "
+                   "content)",
+          "substack": "export it again from Substack (Settings → Export your data)"}
+
+
+def _import_export(store, file: Path, data: bytes, fmt: str, report: ImportReport) -> None:
+    """A Ghost export (.json) or a Substack export (its posts.csv): one document per
+    published post; drafts and what the export cannot account for are named in the report.
+    Other JSON and CSV files are passed over."""
+    try:
+        if fmt == "ghost":
+            text, _ = decode_bytes(data)
+            if not ghost.looks_like_ghost(text):
+                report.passed_over += 1
+                return
+            export, chrome = ghost.parse(text, file), ghost.CHROME
+        elif file.name == "posts.csv" and substack.is_export(file.parent):
+            export, chrome = substack.read(file.parent), substack.CHROME
+        else:
+            report.passed_over += 1
+            return
+    except (ghost.MalformedJson, substack.MalformedCsv) as exc:
+        raise SkipFile(f"{exc}; {_AGAIN[fmt]}") from exc
+    except ghost.NotGhost:
+        report.passed_over += 1
+        return
+    report.passed_over += export.passed_over
+    report.skipped += [Skipped(where, reason) for where, reason in export.left_out]
+    for post in export.posts:
+        _save_post(store, post.doc, post.body_html, chrome, export.lang, report)
+
+
+def _save_post(store, doc: parsed.ParsedDocument, body_html: str, chrome, declared_lang,
+               report: ImportReport) -> None:
+    """One post of an export: recognised as unchanged by its hash, else parsed and saved."""
+    if store.document_hash(doc.key) == doc.content_hash:
+        report.unchanged += 1
+        return
+    doc.segments = html.fragment_segments(body_html, chrome=chrome)
+    if not any(s.text for s in doc.segments):
+        report.skipped.append(Skipped(doc.path, "no text found in this post"))
+        return
+    _save(store, doc, declared_lang, report)
 
 
 def _save(store, doc: parsed.ParsedDocument, declared_lang: str | None,

@@ -2,18 +2,26 @@
 
 Each top-level block becomes one segment with its kind, its words and its original
 Markdown (the block's source lines). Only ordinary paragraphs can be prose; code,
-tables, images, raw HTML, template tags and link-only lines never are.
+tables, images, template tags and link-only lines never are. What engine.corpus.markup
+recognises is taken out before the parser reads the rest: Jekyll `{% highlight %}` /
+`{% codeblock %}` and Hugo `highlight` blocks are code, `{% raw %}` is markup kept
+literally, MDX `import`/`export` statements and JSX blocks are markup, `{% comment %}` and
+Obsidian `%%…%%` comments are dropped. An Obsidian callout's `[!note]` marker is dropped
+and its words are read like any others (its title as a heading). Raw HTML is read as HTML
+(engine.corpus.html): its text as prose, a figure's caption or an image's alt text as a
+caption, never its tags.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from html import unescape
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from engine.corpus import parsed
+from engine.corpus import html, markup, parsed
 from engine.corpus.blocks import classify_paragraph
 from engine.corpus.cleanup import BREAK_MARK, fold_spaces, join_lines
 
@@ -22,6 +30,9 @@ _WIKI_EMBED = re.compile(r"!\[\[[^\]]*\]\]")  # Obsidian ![[image.png]]
 _WIKI_LINK = re.compile(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]")  # [[Page|shown text]]
 _FOOTNOTE_DEFINITION = re.compile(r"^\[\^[^\]\s]+\]:")
 _HTML_COMMENT = re.compile(r"^\s*<!--.*?-->\s*$", re.DOTALL)
+_OBSIDIAN_COMMENT = re.compile(r"%%.*?%%", re.DOTALL)
+_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_QUOTE_MARKER = re.compile(r"^[ \t]{0,3}> ?", re.MULTILINE)
 _MATH_FENCES = {"math", "latex", "tex", "katex"}
 # Footnote references left as text ([^1]), heading ids ({#my-id}), kramdown's {:toc}.
 _LEFTOVER_MARKUP = re.compile(r"\[\^[^\]\s]+\]|\s*\{#[^}]*\}|\s*\{:[^}]*\}")
@@ -36,19 +47,41 @@ def _parser() -> MarkdownIt:
 def segments(body: str) -> list[parsed.Segment]:
     body = _WIKI_LINK.sub(r"\1", _WIKI_EMBED.sub("", body))
     lines = body.split("\n")
-    tokens = _parser().parse(body)
-    out: list[parsed.Segment] = []
+    regions = markup.regions(lines)
+    hidden = {i for region in regions for i in range(region.start, region.end + 1)}
+    shadow = "\n".join("" if i in hidden else line for i, line in enumerate(lines))
+    tokens = _parser().parse(shadow)
+    out: list[tuple[int, parsed.Segment]] = [  # (first line, segment), put in order below
+        (region.start, segment) for region in regions
+        if (segment := _region_segment(lines, region)) is not None]
     i = 0
     while i < len(tokens):
         token = tokens[i]
         close = _closing_index(tokens, i)
         block = tokens[i:close + 1]
         source = _source(lines, token)
-        segment = _block_segment(token, block, source)
-        if segment is not None:
-            out.append(segment)
+        out += [(token.map[0] if token.map else 0, segment)
+                for segment in _block_segments(token, block, source)]
         i = close + 1
-    return out
+    out.sort(key=lambda item: item[0])
+    return [segment for _, segment in out]
+
+
+def _region_segment(lines: list[str], region: markup.Region) -> parsed.Segment | None:
+    """The segment for a block the parser did not see (engine.corpus.markup.regions)."""
+    source = "\n".join(lines[region.start:region.end + 1])
+    if region.kind == markup.CODE:
+        return parsed.Segment(parsed.CODE, markup.inside(lines, region), source)
+    if region.kind == markup.MATH:
+        return parsed.Segment(parsed.MATH, markup.inside(lines, region), source)
+    if region.kind == markup.RAW:  # literal text, template tags and all: never prose
+        return parsed.Segment(parsed.MARKUP, markup.inside(lines, region), source)
+    if region.kind == markup.COMPONENT:
+        words = markup.component_words(lines[region.start:region.end + 1])
+        return parsed.Segment(parsed.MARKUP, fold_spaces(words), source)
+    if region.kind == markup.STATEMENT:
+        return parsed.Segment(parsed.MARKUP, "", source)
+    return None  # comments: the writer's notes to self
 
 
 def _closing_index(tokens: list[Token], start: int) -> int:
@@ -70,6 +103,15 @@ def _source(lines: list[str], token: Token) -> str:
     return "\n".join(lines[start:end]).strip("\n")
 
 
+def _block_segments(token: Token, block: list[Token], source: str) -> list[parsed.Segment]:
+    if token.type == "blockquote_open" and _is_callout(block):
+        return _callout(source)
+    if token.type == "html_block":
+        return _html_block(token.content, source)
+    segment = _block_segment(token, block, source)
+    return [segment] if segment is not None else []
+
+
 def _block_segment(token: Token, block: list[Token], source: str) -> parsed.Segment | None:
     kind = token.type
     if kind == "heading_open":
@@ -88,11 +130,39 @@ def _block_segment(token: Token, block: list[Token], source: str) -> parsed.Segm
         return parsed.Segment(parsed.CODE, token.content.rstrip("\n"), source)
     if kind == "table_open":
         return parsed.Segment(parsed.TABLE, _table_text(block), source)
-    if kind == "html_block":
-        if _HTML_COMMENT.match(token.content):  # <!--more--> and friends
-            return None
-        return parsed.Segment(parsed.HTML, _html_text(token.content), source)
     return None  # hr, and anything a plugin might add
+
+
+def _is_callout(block: list[Token]) -> bool:
+    first = next((t for t in block if t.type == "inline"), None)
+    return first is not None and bool(markup.CALLOUT.match(first.content))
+
+
+def _callout(source: str) -> list[parsed.Segment]:
+    """An Obsidian callout (`> [!tip] Title` and the quote's lines): the writer's own
+    words, read without the quote markers and the `[!tip]` marker; the title a heading."""
+    lines = _QUOTE_MARKER.sub("", source).split("\n")
+    first = lines[0].strip()
+    title = first[markup.CALLOUT.match(first).end():]
+    out = [parsed.Segment(parsed.HEADING, s.text, s.source) if s.kind == parsed.PROSE else s
+           for s in segments(title)]
+    return out + segments("\n".join(lines[1:]))
+
+
+def _html_block(content: str, source: str) -> list[parsed.Segment]:
+    """Raw HTML inside Markdown, read as HTML: its paragraphs, figures, captions; an image
+    without a caption gets its alt text as one. Never its tags."""
+    if _HTML_COMMENT.match(content):  # <!--more--> and friends
+        return []
+    out = html.fragment_segments(content)
+    for i in range(len(out) - 1, -1, -1):
+        image, after = out[i], out[i + 1] if i + 1 < len(out) else None
+        if image.kind == parsed.IMAGE and not image.text and (
+                after is None or after.kind != parsed.CAPTION):
+            alt = fold_spaces(unescape(" ".join(a or b for a, b in _ALT.findall(image.source))))
+            if alt:
+                out.insert(i + 1, parsed.Segment(parsed.CAPTION, alt, image.source))
+    return out or [parsed.Segment(parsed.HTML, "", source)]
 
 
 def _words_segment(kind: str, block: list[Token], source: str) -> parsed.Segment | None:
@@ -102,6 +172,11 @@ def _words_segment(kind: str, block: list[Token], source: str) -> parsed.Segment
 
 
 def _paragraph(inline: Token, source: str) -> parsed.Segment | None:
+    lines = inline.content.split("\n")
+    if all(markup.MARKUP_LINE.fullmatch(line) for line in lines):  # template tags, ESM…
+        if all(_OBSIDIAN_COMMENT.fullmatch(line.strip()) for line in lines):
+            return None
+        return parsed.Segment(parsed.MARKUP, "", source)
     text, outside, images, links, had_html = _inline_words(inline)
     if _FOOTNOTE_DEFINITION.match(source):
         return parsed.Segment(parsed.FOOTNOTE, text.lstrip(": "), source)
@@ -175,8 +250,9 @@ def _inline_words(inline: Token) -> tuple[str, str, int, int, bool]:
 
 
 def _join(lines: list[list[str]]) -> str:
-    text = join_lines(["".join(pieces) for pieces in lines])
-    text = _LEFTOVER_MARKUP.sub("", text)
+    text = join_lines([line for line in ("".join(pieces) for pieces in lines)
+                       if not markup.MARKUP_LINE.fullmatch(line)])  # a line of markup
+    text = _LEFTOVER_MARKUP.sub("", _OBSIDIAN_COMMENT.sub("", text))
     return re.sub(rf"\s*{BREAK_MARK}\s*", "\n", text).strip()
 
 
@@ -188,7 +264,3 @@ def _table_text(block: list[Token]) -> str:
         elif t.type == "inline" and rows:
             rows[-1].append(_inline_words(t)[0])
     return "\n".join(" | ".join(cells) for cells in rows)
-
-
-def _html_text(html: str) -> str:
-    return fold_spaces(re.sub(r"<[^>]+>", " ", html))

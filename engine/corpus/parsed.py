@@ -47,7 +47,7 @@ class Segment:
 class ParsedDocument:
     key: str  # identity in the database
     path: str  # where it came from, for people
-    format: str  # markdown | html | text | wxr
+    format: str  # markdown | html | text | wxr | ghost | substack
     content_hash: str
     split_key: str  # stable across machines: decides train/val/test
     title: str | None = None
@@ -61,6 +61,24 @@ class ParsedDocument:
     def split(self) -> str:
         """train | val | test, from the split key alone (engine/corpus/split.py)."""
         return split_for(self.split_key)
+
+
+@dataclass
+class ExportedPost:
+    """One post of a platform's export: its document, whose segments are parsed from
+    `body_html` only when the post is new or changed."""
+    doc: ParsedDocument
+    body_html: str
+
+
+@dataclass
+class Export:
+    """What a platform's export holds: its published posts, and what was left out (where,
+    why: drafts, files the export does not account for)."""
+    posts: list[ExportedPost] = field(default_factory=list)
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+    lang: str | None = None  # the site's declared language
+    passed_over: int = 0  # files in the export that are not posts (statistics, images)
 
 
 def sha256_hex(data: bytes | str) -> str:

@@ -12,8 +12,9 @@ pipes, HTML tags.
   a unit; a hard line break, an Obsidian callout's `[!kind]` marker (its title is a unit of
   its own) and a line of generator markup (a Hugo shortcode or Liquid tag on its own line,
   `%%comment%%`, MDX `import`/`export`) end a unit. Regions that are never prose are hidden
-  from the parser line by line (their lines stay verbatim): JSON / TOML / YAML / Pelican
-  headers, Jekyll `{% raw %}`, `{% highlight %}` and `{% comment %}` blocks, Hugo's
+  from the parser line by line (their lines stay verbatim; engine.corpus.markup recognises
+  them, for the corpus too): JSON / TOML / YAML / Pelican headers, Jekyll `{% raw %}`,
+  `{% highlight %}`, `{% codeblock %}` and `{% comment %}` blocks, Hugo's
   `highlight` / `code` / `math` shortcode blocks, and MDX JSX blocks (`<Tabs>…</Tabs>`).
   Raw HTML blocks are read as HTML (below).
 - **HTML** (`.html` files, raw HTML blocks): each run of text and inline tags between
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import codecs
 import html.parser
-import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -47,7 +47,7 @@ from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
-from engine.corpus import frontmatter
+from engine.corpus import markup
 from engine.corpus.cleanup import join_lines
 from engine.translation import protect
 
@@ -223,33 +223,9 @@ def _parser() -> MarkdownIt:
 
 _SETEXT = re.compile(r"[ ]{0,3}(?:=+|-+)[ \t]*(?:\n|$)")
 
-# Lines of a site generator's markup, never prose: a Hugo shortcode or Liquid tag on a line
-# of its own (a paired shortcode's opening and closing lines: the text between them is
-# translated), an Obsidian comment, an MDX import/export.
-_MARKUP_LINE = re.compile(
-    r"[ \t]*(?:\{\{[<%].*[%>]\}\}|\{%.*%\}|%%.*%%"
-    r"|import\s.+\sfrom\s+['\"].*|export\s+(?:default|const|let|function|\{).*)[ \t]*")
-
-# Blocks whose lines are never prose: (opening line, closing line). Hugo's highlight/code
-# shortcodes hold code; Jekyll's raw, highlight and comment tags hold what must not change.
-_HIDDEN_BLOCKS = [
-    (re.compile(r"[ \t]*\{%-?\s*(raw|highlight|comment)\b.*%\}[ \t]*"),
-     lambda name: re.compile(r".*\{%-?\s*end" + name + r"\s*-?%\}[ \t]*")),
-    (re.compile(r"[ \t]*\{\{[<%]\s*(highlight|code|math|katex|mermaid|raw)\b.*[%>]\}\}[ \t]*"),
-     lambda name: re.compile(r".*\{\{[<%]\s*/" + name + r"\s*[%>]\}\}[ \t]*")),
-    # An Obsidian comment over several lines, blank ones included.
-    (re.compile(r"[ \t]*(%%)[ \t]*"), lambda _: re.compile(r".*%%[ \t]*")),
-]
-# MDX: an ESM statement (`import …`, `export …`) runs to the next blank line.
-_ESM = re.compile(r"(?:import\s.+\sfrom\s+['\"]|import\s+['\"]|export\s+(?:default|const|let|var"
-                  r"|function|async|class|\{|\*)).*")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
-# An MDX JSX block: a line starting with a capitalised tag or a fragment.
-_JSX_OPEN = re.compile(r"[ \t]*<([A-Z][\w.]*|>)")
 # A container's title: `:::tip Keep it current` or Docusaurus's `:::tip[Keep it current]`.
 _CONTAINER_TITLE = re.compile(r"[\w-]+(?:\[(.*)\]|\s+(.*))?(?:\s*\{.*\})?")
 _TRAILING_ATTRIBUTES = re.compile(r"\s*\{[#.:][^{}\s][^{}]*\}$")
-_CALLOUT = re.compile(r"\[![\w-]+\][+-]?[ \t]*")
 
 
 def _markdown(text: str) -> Document:
@@ -330,7 +306,7 @@ def _place(content: list[str], start: int, lines: list[str],
         line = start + i
         if line >= len(lines):
             return None
-        if _MARKUP_LINE.fullmatch(piece):
+        if markup.MARKUP_LINE.fullmatch(piece):
             close()
             continue
         words = piece.strip()
@@ -339,8 +315,8 @@ def _place(content: list[str], start: int, lines: list[str],
         hard_break = i < len(content) - 1 and (piece.endswith("  ") or words.endswith("\\"))
         if hard_break and words.endswith("\\"):
             words = words[:-1].rstrip()
-        if i == 0 and _CALLOUT.match(words):
-            words = words[_CALLOUT.match(words).end():]
+        if i == 0 and markup.CALLOUT.match(words):
+            words = words[markup.CALLOUT.match(words).end():]
             at = lines[line].rfind(words) if words else -1
             if at >= 0 and words:
                 run.append((line, at, at + len(words)))
@@ -360,106 +336,19 @@ def _place(content: list[str], start: int, lines: list[str],
 
 
 def _hidden_lines(text: str, lines: list[str]) -> tuple[set[int], list[str]]:
-    """Lines the parser must not see as Markdown (they stay verbatim): the front matter,
-    hidden blocks, MDX ESM statements and JSX blocks (never inside a code fence); and a
+    """Lines the parser must not see as Markdown (they stay verbatim): the front matter and
+    engine.corpus.markup's regions (hidden blocks, MDX ESM statements and JSX blocks); and a
     note for each JSX block with words in it, which is kept untranslated (a component's
     text is code's business)."""
-    hidden = set(range(_front_matter_lines(text)))
+    hidden = set(range(markup.front_matter_lines(text)))
     kept = []
-    i = len(hidden)
-    fence = None  # the open code fence: nothing inside it is looked at
-    while i < len(lines):
-        line = lines[i]
-        marker = _FENCE.match(line)
-        if fence is not None:
-            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(
-                    fence) and not line[marker.end():].strip():
-                fence = None
-            i += 1
-            continue
-        if marker and not (marker.group(1)[0] == "`" and "`" in line[marker.end():]):
-            fence = marker.group(1)
-            i += 1
-            continue
-        if _ESM.match(line) and (i == 0 or not lines[i - 1].strip()):
-            end = next((j for j in range(i, len(lines)) if not lines[j].strip()), len(lines))
-            hidden.update(range(i, end))
-            i = end
-            continue
-        for opening, closing in _HIDDEN_BLOCKS:
-            match = opening.fullmatch(line)
-            if match:
-                end_re = closing(match.group(1))
-                end = next((j for j in range(i + 1, len(lines)) if end_re.fullmatch(lines[j])),
-                           None)
-                if end is not None:
-                    hidden.update(range(i, end + 1))
-                    i = end
-                break
-        else:
-            jsx = _JSX_OPEN.match(line)
-            end = _jsx_end(lines, i, jsx.group(1)) if jsx else i
-            if jsx and lines[end].rstrip().endswith(">"):  # not `<Em>x</Em> and prose`
-                hidden.update(range(i, end + 1))
-                words = re.sub(r"<[^<>]*>|\{[^{}]*\}", " ", "\n".join(lines[i:end + 1]))
-                if any(c.isalpha() for c in words):
-                    kept.append(f"the MDX component on line {i + 1} (its text is kept as "
-                                "it is)")
-                i = end
-        i += 1
+    for region in markup.regions(lines, len(hidden)):
+        hidden.update(range(region.start, region.end + 1))
+        if region.kind == markup.COMPONENT and any(
+                c.isalpha() for c in markup.component_words(lines[region.start:region.end + 1])):
+            kept.append(f"the MDX component on line {region.start + 1} (its text is kept as "
+                        "it is)")
     return hidden, kept
-
-
-def _jsx_end(lines: list[str], start: int, name: str) -> int:
-    """The last line of the JSX element that opens on line `start`: the line of its opening
-    tag's `/>`, or where its `</Name>` balances its openings (braces and quotes in
-    attributes are skipped); an element left open ends before a blank line."""
-    text = "\n".join(lines[start:])
-    at = text.index("<") + 1
-    braces, quote = 0, None
-    while at < len(text):  # to the end of the opening tag
-        char = text[at]
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "\"'`":
-            quote = char
-        elif char == "{":
-            braces += 1
-        elif char == "}":
-            braces -= 1
-        elif char == ">" and braces <= 0:
-            break
-        at += 1
-    line = start + text.count("\n", 0, at)
-    if at >= len(text) or text[at - 1] == "/":
-        return min(line, len(lines) - 1)
-    tag = "" if name == ">" else re.escape(name)
-    depth = 1
-    for match in re.finditer(f"<{tag}(?=[\\s/>])[^>]*>|</{tag}>", text[at + 1:]):
-        tag_text = match.group(0)
-        depth += -1 if tag_text.startswith("</") else 0 if tag_text.endswith("/>") else 1
-        if depth == 0:
-            return line + text.count("\n", at, at + 1 + match.end())
-    blank = next((j for j in range(line + 1, len(lines)) if not lines[j].strip()), len(lines))
-    return blank - 1
-
-
-def _front_matter_lines(text: str) -> int:
-    """How many lines at the top are a header (kept as it is, never translated): YAML
-    (`---`), TOML (`+++`), JSON (`{ … }`) or Pelican / MultiMarkdown `Key: value` lines."""
-    if text.startswith("{"):
-        try:
-            _, end = json.JSONDecoder().raw_decode(text)
-        except ValueError:
-            return 0
-        rest = text[end:]
-        if rest.strip() and not rest.lstrip(" \t").startswith("\n"):
-            return 0
-        return text[:end].count("\n") + 1
-    header = frontmatter.parse(text)
-    if not header.meta and header.warning is None:
-        return 0
-    return text.count("\n") - header.body.count("\n")
 
 
 # --- HTML ----------------------------------------------------------------------------------

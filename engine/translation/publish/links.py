@@ -21,8 +21,9 @@ from engine.translation.publish.profiles import Profile, _get
 
 @dataclass(frozen=True)
 class Post:
-    """One of the writer's posts: its file (None for a WordPress export), its URL or
-    permalink as its header gives it, its language, its header."""
+    """One of the writer's posts: its file (None for a post of a WordPress, Ghost or
+    Substack export), its URL or permalink as its header gives it, its language, its
+    header."""
     path: Path | None
     url: str | None
     lang: str | None
@@ -35,7 +36,7 @@ def own_posts(store) -> list[Post]:
     posts = []
     for row in rows:
         meta = json.loads(row["meta"] or "{}")
-        path = None if row["format"] == "wxr" else Path(row["key"])
+        path = None if row["format"] in ("wxr", "ghost", "substack") else Path(row["key"])
         posts.append(Post(path, row["url"], _declared(meta) or row["lang"], meta))
     return posts
 
