@@ -1,11 +1,17 @@
 """Benchmark: importing a blog's content folder (400 Markdown posts, 600 images beside them).
 
-    .venv/bin/python benchmarks/import_corpus.py [--posts 400] [--images 600]
+    .venv/bin/python benchmarks/import_corpus.py [--posts 400] [--images 600] [--bilingual]
 
 Writes a Hugo-style blog into a temporary folder (half Chinese, half English posts
 with headings, lists, code, quotes, links and images), imports it into a fresh
 database twice, and prints a table: the first import, and the second one, which
 must find everything unchanged.
+
+--bilingual writes a Pelican-style bilingual blog instead: Chinese posts (`Key: value`
+headers, some with an unterminated `---` and a colon in the title), one in five also
+published in English as `NAME-en.md` with `Translation: true` and the original's `Slug`;
+`--posts` counts every file, translations included. The table then says how many works
+were linked.
 """
 
 from __future__ import annotations
@@ -67,6 +73,39 @@ def post(rng: random.Random, index: int, images: list[str]) -> str:
     return "\n".join(lines)
 
 
+def bilingual_post(rng: random.Random, index: int, *, zh: bool, slug: str) -> str:
+    """A Pelican post: the Chinese original, or (zh=False) its English translation."""
+    if zh:
+        lines = (["---", f"Title: 文章 {index}: 笔记"] if index % 2 else [f"Title: 文章 {index}"])
+    else:
+        lines = [f"Title: Post {index}: notes", "Translation: true"]
+    lines += [f"Date: 2020-{index % 12 + 1:02d}-01", f"Slug: {slug}",
+              f"Lang: {'zh' if zh else 'en'}", ""]
+    for _ in range(rng.randint(8, 25)):
+        lines += [paragraph(rng, zh), ""]
+    return "\n".join(lines)
+
+
+def make_bilingual_blog(root: Path, *, posts: int, images: int, seed: int = 0) -> int:
+    """`posts` files: Chinese originals, and for one original in five an English version."""
+    rng = random.Random(seed)
+    (root / "content" / "images").mkdir(parents=True)
+    for i in range(images):
+        (root / "content" / "images" / f"img{i:04d}.png").write_bytes(
+            b"\x89PNG\r\n\x1a\n" + os.urandom(rng.randint(20_000, 80_000)))
+    size, written, index = 0, 0, 0
+    while written < posts:
+        name, slug = f"2020-{index % 12 + 1:02d}-post-{index}", f"post-{index}"
+        versions = [(name, True)] + ([(f"{name}-en", False)] if index % 5 == 0 else [])
+        for file, zh in versions[:posts - written]:
+            text = bilingual_post(rng, index, zh=zh, slug=slug)
+            size += len(text.encode())
+            (root / "content" / f"{file}.md").write_text(text)
+            written += 1
+        index += 1
+    return size
+
+
 def make_blog(root: Path, *, posts: int, images: int, seed: int = 0) -> int:
     rng = random.Random(seed)
     image_names = [f"img{i:04d}.png" for i in range(images)]
@@ -87,6 +126,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--posts", type=int, default=400)
     parser.add_argument("--images", type=int, default=600)
+    parser.add_argument("--bilingual", action="store_true",
+                        help="A Chinese blog with English translations of one post in five.")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +136,8 @@ def main() -> None:
         from engine.store import Store
 
         blog = Path(tmp) / "blog"
-        markdown_bytes = make_blog(blog, posts=args.posts, images=args.images)
+        make = make_bilingual_blog if args.bilingual else make_blog
+        markdown_bytes = make(blog, posts=args.posts, images=args.images)
         rows = []
         with Store() as store:
             for label in ("first import", "second import (unchanged)"):
@@ -104,10 +146,14 @@ def main() -> None:
                 elapsed = time.perf_counter() - start
                 rows.append((label, elapsed, report))
             stats = store.corpus_stats()
+            main_language = store.main_language()
 
     print(f"Blog: {args.posts} posts ({markdown_bytes / 1e6:.1f} MB of Markdown), "
           f"{args.images} images; {stats['segments']} segments, "
           f"{stats['prose_segments']} prose")
+    works = stats["works"]
+    print(f"Works: {works['works']}, {works['with_translations']} with translations "
+          f"({works['directions']}); main language {main_language}")
     print(f"{'run':<28}{'seconds':>9}{'posts/s':>9}{'imported':>10}{'unchanged':>11}"
           f"{'passed over':>13}")
     for label, elapsed, report in rows:
@@ -115,8 +161,10 @@ def main() -> None:
               f"{report.unchanged:>11}{report.passed_over:>13}")
     from benchmarks.record import save
 
-    save("import_corpus", {"first import s": rows[0][1], "second import s": rows[1][1],
-                           "posts/s": args.posts / rows[0][1]})
+    save("import_corpus_bilingual" if args.bilingual else "import_corpus",
+         {"first import s": rows[0][1], "second import s": rows[1][1],
+          "posts/s": args.posts / rows[0][1], "works with translations":
+          works["with_translations"]})
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -18,6 +19,19 @@ NAMES = {
 }
 # Scripts written without spaces: length is counted differently, lines join without one.
 CJK = frozenset({"zh", "ja", "ko"})
+
+
+# Han and kana characters: each one counts as a word (Chinese and Japanese are written
+# without spaces, and a word is one or two characters). Hangul is spaced like English.
+_CJK_CHAR = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff\u3040-\u30ff"
+_WORDS = re.compile(f"[{_CJK_CHAR}]|[^\\W{_CJK_CHAR}]+")
+
+
+def count_words(text: str) -> int:
+    """Words in `text`: a Chinese or Japanese character is one, so is each run of letters or
+    digits in other scripts. An English word is five characters and a Chinese one one or
+    two: counted in characters, a Chinese writer who also writes English comes out English."""
+    return len(_WORDS.findall(text))
 
 
 def normalise(code: str) -> str:

@@ -275,3 +275,116 @@ def write_blog(root: Path) -> Path:
 EXPECTED_DOCUMENTS = 12  # 9 files + 3 WordPress items (2 posts, 1 page)
 EXPECTED_SKIPPED = 4  # the draft, the PNG named .md, the empty file, the cut-off export
 EXPECTED_PASSED_OVER = 6  # cover.jpg, 3 PNGs, a PDF, sitemap.xml
+
+
+# --- a bilingual blog: Chinese originals, English translations ----------------------------
+
+def _zh_paragraphs(i: int) -> list[str]:
+    return [f"第{i}篇文章的开头：我们在城市里走了很久，火车站离我家很近，走路十分钟就到。"
+            f"那天早上下着小雨，咖啡馆里坐满了人，大家都在安静地读书。",
+            f"第{i}篇文章的结尾：写作是为了整理思路，很多想法写下来之后才发现哪里不通。"]
+
+
+def _en_paragraphs(i: int) -> list[str]:
+    return [f"The beginning of post number {i}: we walked around the city for a long time; the "
+            f"railway station is close to my home, a ten-minute walk. That morning it drizzled "
+            f"and the cafe was full of people, all of them reading quietly.",
+            f"The end of post number {i}: I write to sort out my thoughts, and many ideas only "
+            f"show where they do not hold once they are written down."]
+
+
+def write_bilingual_pelican(root: Path, *, posts: int = 9, translated: int = 6) -> Path:
+    """A Pelican blog by a Chinese writer: `posts` Chinese posts, the first `translated` of them
+    also published in English in Pelican's three ways: `NAME-en.md` with `Translation: true`,
+    `NAME.en.md` with `Lang: en`, or another file name sharing only the `Slug`. Headers have
+    Pelican's quirks: no closing `---`, colons inside values."""
+    for i in range(posts):
+        name, slug = f"2023-{i % 12 + 1:02d}-walk-{i}", f"walk-{i}"
+        header = (["---", f"Title: 散步 {i}: 城市", "Date: 2023-01-01 10:00", f"Slug: {slug}",
+                   "Lang: zh"] if i % 2 == 0  # an unterminated fence, a colon in the title
+                  else [f"Title: 散步 {i}", "Date: 2023-01-01 10:00", f"Slug: {slug}"])
+        write(root / "content" / f"{name}.md",
+              "\n".join(header) + "\n\n" + "\n\n".join(_zh_paragraphs(i)) + "\n")
+        if i >= translated:
+            continue
+        way = i % 3
+        file = (f"{name}-en.md", f"{name}.en.md", f"english-{i}.md")[way]
+        en_header = [f"Title: A walk {i}: the city", f"Date: 2023-0{1 + way}-02 10:00",
+                     f"Slug: {slug}", "Lang: en"] + (["Translation: true"] if way != 1 else [])
+        write(root / "content" / file,
+              "\n".join(en_header) + "\n\n" + "\n\n".join(_en_paragraphs(i)) + "\n")
+    return root
+
+
+def write_bilingual_hugo(root: Path) -> Path:
+    """Hugo: a page bundle with `index.md` and `index.en.md`; posts in `content/LANG/` trees,
+    one pair linked by `translationKey` (different file names), one by its path alone."""
+    write(root / "content" / "posts" / "trip" / "index.md",
+          "---\ntitle: 旅行\ndate: 2022-03-01\n---\n\n" + _zh_paragraphs(1)[0] + "\n")
+    write(root / "content" / "posts" / "trip" / "index.en.md",
+          "---\ntitle: Trip\ndate: 2022-03-01\n---\n\n" + _en_paragraphs(1)[0] + "\n")
+    write(root / "content" / "zh" / "posts" / "cafe.md",
+          "+++\ntitle = \"咖啡\"\ndate = 2022-04-01\ntranslationKey = \"cafe\"\n+++\n\n"
+          + _zh_paragraphs(2)[0] + "\n")
+    write(root / "content" / "en" / "posts" / "coffee.md",
+          "+++\ntitle = \"Coffee\"\ndate = 2022-04-01\ntranslationKey = \"cafe\"\n+++\n\n"
+          + _en_paragraphs(2)[0] + "\n")
+    write(root / "content" / "zh" / "posts" / "tea.md",
+          "---\ntitle: 茶\ndate: 2022-05-01\n---\n\n" + _zh_paragraphs(3)[0] + "\n")
+    write(root / "content" / "en" / "posts" / "tea.md",
+          "---\ntitle: Tea\ndate: 2022-05-01\n---\n\n" + _en_paragraphs(3)[0] + "\n")
+    write(root / "content" / "zh" / "posts" / "alone.md",
+          "---\ntitle: 独自\ndate: 2022-06-01\n---\n\n" + _zh_paragraphs(4)[0] + "\n")
+    return root
+
+
+def write_bilingual_jekyll(root: Path) -> Path:
+    """Jekyll: `lang` with a shared `ref` (the English version written two days later), and
+    `lang` with a shared `permalink` (both the same day); one Chinese post alone."""
+    def post(name: str, lang: str, key: str, date: str, text: str) -> None:
+        write(root / "_posts" / name,
+              f"---\nlayout: post\ntitle: {name}\nlang: {lang}\n{key}\ndate: {date}\n---\n\n"
+              f"{text}\n")
+
+    post("2021-01-01-ni-hao.md", "zh", "ref: greeting", "2021-01-01", _zh_paragraphs(5)[0])
+    post("2021-01-03-hello.md", "en", "ref: greeting", "2021-01-03", _en_paragraphs(5)[0])
+    post("2021-02-01-about.md", "en", "permalink: /about/", "2021-02-01",
+         _en_paragraphs(6)[0])
+    post("2021-02-01-guanyu.md", "zh", "permalink: /about/", "2021-02-01",
+         _zh_paragraphs(6)[0])
+    post("2021-03-01-alone.md", "zh", "ref: alone", "2021-03-01", _zh_paragraphs(7)[0])
+    return root
+
+
+def bilingual_wxr() -> str:
+    """A WordPress export of a bilingual site: a Polylang pair (language and
+    post_translations categories) and a WPML pair (WPML Export and Import's post meta)."""
+    def item(post_id: int, lang: str, text: str, extra: str) -> str:
+        return (f"<item><title>Post {post_id}</title><guid isPermaLink=\"false\">"
+                f"https://wp.example.com/?p={post_id}</guid>"
+                f"<content:encoded><![CDATA[<p>{text}</p>]]></content:encoded>"
+                f"<wp:post_id>{post_id}</wp:post_id><wp:post_date>2020-01-0{post_id % 9 + 1}"
+                f" 10:00:00</wp:post_date><wp:post_name>post-{post_id}</wp:post_name>"
+                f"<wp:status>publish</wp:status><wp:post_type>post</wp:post_type>{extra}</item>")
+
+    def polylang(lang: str, group: str) -> str:
+        return (f'<category domain="language" nicename="{lang}"><![CDATA[{lang}]]></category>'
+                f'<category domain="post_translations" nicename="{group}">'
+                f'<![CDATA[{group}]]></category>')
+
+    def wpml(lang: str, group: str, source: str | None) -> str:
+        meta = [("_wpml_import_language_code", lang), ("_wpml_import_translation_group", group)]
+        meta += [("_wpml_import_source_language_code", source)] if source else []
+        return "".join(f"<wp:postmeta><wp:meta_key>{k}</wp:meta_key><wp:meta_value>{v}"
+                       f"</wp:meta_value></wp:postmeta>" for k, v in meta)
+
+    items = [item(21, "zh", _zh_paragraphs(8)[0], polylang("zh", "pll_5f1a")),
+             item(22, "en", _en_paragraphs(8)[0], polylang("en", "pll_5f1a")),
+             item(31, "zh", _zh_paragraphs(9)[0], wpml("zh", "wpml_7", None)),
+             item(30, "en", _en_paragraphs(9)[0], wpml("en", "wpml_7", "zh")),
+             item(41, "zh", _zh_paragraphs(10)[0], polylang("zh", "pll_alone"))]
+    return ('<?xml version="1.0" encoding="UTF-8" ?>\n<rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            'xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>Bilingual</title>'
+            '<link>https://wp.example.com</link><wp:wxr_version>1.2</wp:wxr_version>'
+            + "".join(items) + "</channel></rss>")

@@ -14,10 +14,10 @@ from tests.conftest import run_ownvoice
 from tests.openai_fake import FakeOpenAI
 
 
-def make_pairs(store, blog, styles=("plain", "formal")) -> int:
+def make_pairs(store, blog, styles=("plain", "formal"), limit=None) -> int:
     import_paths(store, [blog])
     count = 0
-    for segment in store.synth_candidates(user_lang="zh"):
+    for segment in store.synth_candidates(user_lang="zh", limit=limit):
         for style in styles:
             store.add_synthetic_pair(
                 segment_id=segment["id"], style=style, source_text=f"{style}: {segment['id']}",
@@ -85,7 +85,7 @@ def test_a_checkpoint_can_be_used_instead(store, blog, default_model):
 
 
 def test_spending_needs_a_yes_and_too_few_pairs_are_refused(store, blog, tmp_path):
-    make_pairs(store, blog, styles=("plain",))  # 9 pairs: fewer than OpenAI's minimum
+    make_pairs(store, blog, styles=("plain",), limit=9)  # fewer than OpenAI's minimum
     with pytest.raises(OwnVoiceError, match="OpenAI needs at least 10"):
         pilot.prepare(store, pairs=50)
     make_pairs(store, blog, styles=("formal",))

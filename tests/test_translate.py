@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from engine.corpus import lang
 from engine.errors import OwnVoiceError
 from engine.pairs import corrections
-from engine.translation import registry
+from engine.translation import document, protect, registry
 from engine.translation.backends import Backend, Sampling, Usage
 from engine.translation.backends.llama import LlamaCppBackend
 from engine.translation.guards import StopReason
@@ -70,6 +71,23 @@ def test_a_long_markdown_document_keeps_its_shape(gemma_translator):
         out.replace("。\n", "\n").replace("。", "")
     assert result.tokens_in > 0 and result.tokens_out > 0
     assert result.ttft_ms is not None and 0 < result.ttft_ms <= result.total_ms
+
+
+@pytest.mark.parametrize("name", ["garden-log.md", "averages.md", "page.html"])
+def test_the_handed_cases_keep_shape_and_protected_spans_with_the_embedded_model(
+        gemma_translator, name):
+    """Cases translate/05 (Hugo shortcodes, anchors) and 06 (math, footnotes, links), and an
+    HTML page, through the real tiny model: whatever its wording, the document verifies —
+    the same markup, blocks and protected spans — and what it could not keep is named."""
+    path = Path(__file__).parent / "documents" / name
+    doc = document.split(path.read_text(encoding="utf-8"), document.format_of(name))
+    result = gemma_translator.translate(doc.text, source="en", target="zh",
+                                        format=doc.format)
+    assert doc.verify(result.output) is None
+    changed = [u for u in result.units if u.output != u.source]
+    assert changed and any(lang.detect(u.output)[0] == "zh" for u in changed)
+    kept = [u for u in result.units if u.output == u.source and protect.mask(u.source).prose]
+    assert len([w for w in result.warnings if "Kept untranslated" in w]) == len(kept)
 
 
 def test_source_language_is_detected(gemma_translator):

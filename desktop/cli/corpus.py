@@ -1,5 +1,7 @@
 """Corpus: `ownvoice import` brings the writer's files in; `ownvoice corpus stats |
-segments | search` looks at what came in (engine/corpus, engine/store/corpus.py)."""
+segments | search` looks at what came in; `ownvoice corpus languages` says which languages
+the writer writes in originally (engine/corpus, engine/corpus/works.py,
+engine/store/corpus.py)."""
 
 from __future__ import annotations
 
@@ -46,6 +48,9 @@ def import_(paths: tuple[Path, ...], as_json: bool) -> None:
             click.echo(f"{title} ({len(items)}):")
             for item in items:
                 click.echo(f"  {item.path}: {item.reason}")
+    if report.relinked:
+        click.echo(f"Linked {report.relinked} document(s) to their translations or originals "
+                   "(`ownvoice corpus languages` says which versions are your originals).")
     if report.imported or report.updated:
         click.echo("Next: `ownvoice corpus stats` to see what came in.", err=True)
 
@@ -71,8 +76,51 @@ def stats(as_json: bool) -> None:
                        ("Segments by kind", "by_kind"), ("Segments by language", "by_lang")):
         if data[key]:
             click.echo(f"{label}: " + ", ".join(f"{k} {v}" for k, v in data[key].items()))
-    if not data["documents"]:
+    if data["documents"]:
+        from engine.corpus.works import summary
+
+        click.echo(summary(data["works"]))
+    else:
         click.echo("Nothing imported yet: `ownvoice import FOLDER` brings in your writing.")
+
+
+@corpus.command()
+@click.argument("codes", nargs=-1)
+@click.option("--clear", is_flag=True,
+              help="Forget the languages: decide each work's original by its markers and dates.")
+@click.option("--translated-by-me/--not-translated-by-me", default=None,
+              help="Whether you translated your posts' other versions yourself: then they are "
+                   "your prose too and training pairs are made from them (default: not).")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings and works as JSON.")
+def languages(codes: tuple[str, ...], clear: bool, translated_by_me: bool | None,
+              as_json: bool) -> None:
+    """Show or set the languages you write in originally (CODES: zh, en…).
+
+    A post published in several languages is one work; its original is your own writing and
+    the other versions are translations, which are not made into training pairs unless you
+    translated them yourself (--translated-by-me). Without CODES, the original of a work is
+    the version without a translation marker, else the older one.
+    """
+    from engine.corpus.works import set_languages, summary
+
+    if clear and codes:
+        raise click.UsageError("Give language codes or --clear, not both.")
+    with open_store() as store:
+        if codes or clear or translated_by_me is not None:
+            data = set_languages(store, [] if clear else list(codes) if codes else None,
+                                 translated_by_me=translated_by_me)
+        else:
+            data = store.work_stats()
+        data["main_language"] = store.main_language()
+    if as_json:
+        print_json(data)
+        return
+    chosen = ", ".join(data["original_languages"])
+    click.echo(f"You write originally in: {chosen}" if chosen else
+               "You write originally in: not said (each work's original is the version without "
+               "a translation marker, else the older one); `ownvoice corpus languages zh` says it.")
+    click.echo(f"Your main language (words in your originals): {data['main_language'] or '-'}")
+    click.echo(summary(data))
 
 
 def _segment_lines(rows: list[dict]) -> None:

@@ -22,6 +22,7 @@ def _yes(value, _row) -> str:
 def documents_model(parent=None) -> RowsModel:
     return RowsModel([Column("title", "Title", tooltip="path"), Column("format", "Format"),
                       Column("lang", "Lang"), Column("split", "Split"),
+                      Column("role", "Version", tooltip="work_key"),
                       Column("prose", "Prose"), Column("segments", "Segments"),
                       Column("excluded", "Training", _yes)], parent)
 

@@ -61,6 +61,21 @@ class CorpusPage(QWidget):
         top.addWidget(self.search, 1)
         self.summary = Label(wordWrap=True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A post and its translations are one work: which languages are the writer's own.
+        self.languages = QLineEdit(
+            placeholderText="not said: a post's original is its unmarked or older version",
+            toolTip="The languages you write in originally, e.g. zh or zh, en. The other "
+                    "versions of your posts are translations, not your prose.")
+        self.translated_by_me = QCheckBox("I translated the other versions myself")
+        self.translated_by_me.setToolTip("Then your posts' translations are your prose too, "
+                                         "and training pairs are made from them.")
+        self.languages_button = QPushButton("Save languages")
+        self.works = Label(wordWrap=True)
+        works_row = QHBoxLayout()
+        works_row.addWidget(Label("You write originally in:"))
+        for widget in (self.languages, self.translated_by_me, self.languages_button):
+            works_row.addWidget(widget)
+        works_row.addWidget(self.works, 1)
 
         self.guide = rich_label(GUIDE, wordWrap=True, alignment=Qt.AlignmentFlag.AlignTop)
         self.documents = documents_model(self)
@@ -90,11 +105,13 @@ class CorpusPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.summary)
+        layout.addLayout(works_row)
         layout.addWidget(self.stack, 1)
 
         self.files_button.clicked.connect(self.choose_files)
         self.folder_button.clicked.connect(self.choose_folder)
         self.cancel_button.clicked.connect(self.cancel_import)
+        self.languages_button.clicked.connect(self.save_languages)
         self._search_timer = QTimer(self, singleShot=True, interval=250)
         self._search_timer.timeout.connect(self.reload)
         self.search.textChanged.connect(self._search_timer.start)
@@ -116,6 +133,38 @@ class CorpusPage(QWidget):
         if self.documents.rows:
             self.documents_view.selectRow(index)
         self._document_selected()
+        self._show_works(self.store.work_stats())
+
+    # --- works: a post and its translations ---------------------------------------------
+
+    def _show_works(self, stats: dict) -> None:
+        from engine.corpus.works import summary
+
+        if not self.languages.hasFocus():
+            self.languages.setText(", ".join(stats["original_languages"]))
+        self.translated_by_me.setChecked(stats["translated_by_me"])
+        self.works.setText(summary(stats) if stats["works"] else "")
+
+    def save_languages(self) -> None:
+        codes = [c for c in self.languages.text().replace(",", " ").split() if c]
+        translated_by_me = self.translated_by_me.isChecked()
+
+        def work(ctx):
+            from engine.corpus.works import set_languages
+
+            return set_languages(ctx.store, codes, translated_by_me=translated_by_me)
+
+        task = self.runner.submit("saving your languages", work, writes=True)
+        task.succeeded.connect(self._languages_saved)
+        task.failed.connect(self._languages_failed)
+
+    def _languages_saved(self, stats: dict) -> None:
+        self.languages.clearFocus()
+        self._show_works(stats)
+        self.hub.corpus_changed.emit()
+
+    def _languages_failed(self, message: str) -> None:
+        self.works.setText(f"⚠ {message}")
 
     def selected_document(self) -> dict | None:
         index = self.documents_view.currentIndex()

@@ -5,5 +5,6 @@ decodes bytes; frontmatter.py, markdown.py, html.py, plaintext.py and wxr.py par
 format into parsed.ParsedDocument / parsed.Segment (blocks.py and cleanup.py are shared by
 the parsers); ghost.py, substack.py and medium.py read the hosted blogs' exports, hugo.py
 Hugo's bundles and file-name languages; lang.py detects languages; split.py decides a
-document's train/val/test split.
+document's train/val/test split; works.py links a post and its translations into one work
+(one split; which version is the writer's original).
 """

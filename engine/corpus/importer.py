@@ -27,6 +27,7 @@ from engine.corpus import (
     parsed,
     plaintext,
     substack,
+    works,
     wxr,
 )
 from engine.corpus.reading import SkipFile, decode_bytes
@@ -64,6 +65,7 @@ class ImportReport:
     unchanged: int = 0
     segments_added: int = 0
     passed_over: int = 0  # files that are not documents (images, PDFs, media…)
+    relinked: int = 0  # documents whose work (a post and its translations) changed
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[Skipped] = field(default_factory=list)
 
@@ -161,6 +163,8 @@ def import_paths(store, paths: Iterable[Path | str], *, progress: Progress | Non
             report.skipped.append(Skipped(
                 str(file), f"could not be read ({type(exc).__name__}: {exc}); nothing of it "
                            "was saved. Please report this file's format."))
+    # A post and its translations are one work, however many imports brought them in.
+    report.relinked = works.relink(store)
     if progress is not None:
         progress(len(files), len(files), "")
     return report
@@ -242,12 +246,19 @@ def _import_wxr(store, file: Path, data: bytes, report: ImportReport) -> None:
         report.passed_over += 1
         return
     for post in export.posts:
-        content_hash = parsed.sha256_hex("\0".join((post.title, post.date or "", post.body_html)))
+        # A multilingual site's language and translation group are part of what was read (a
+        # one-language site's posts keep the hash they always had).
+        languages = [post.meta.get(k) or "" for k in ("language", "translation_group",
+                                                       "source_language")]
+        content_hash = parsed.sha256_hex("\0".join(
+            (post.title, post.date or "", post.body_html) + (tuple(languages)
+                                                             if any(languages) else ())))
         doc = parsed.ParsedDocument(
             key=f"wxr:{post.guid}", path=f"{file}#{post.meta.get('slug') or post.post_id}",
             format="wxr", content_hash=content_hash, split_key=post.guid,
             title=post.title or None, date=post.date, url=post.link, meta=post.meta)
-        _save_post(store, doc, wxr.clean_body(post.body_html), None, None, report)
+        _save_post(store, doc, wxr.clean_body(post.body_html), None,
+                   post.meta.get("language"), report)
 
 
 _AGAIN = {"ghost": "export it again from Ghost (Settings → Advanced → Migration → Export "

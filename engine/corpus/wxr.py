@@ -5,6 +5,13 @@ A WXR file is RSS with WordPress' own namespace. We keep items whose post type i
 attachments and menu items are left out. Post bodies carry Gutenberg block comments
 and shortcodes, and classic-editor posts have no <p> tags at all (WordPress adds
 them when it renders): we undo all three before the HTML reader sees them.
+
+Multilingual sites: Polylang names a post's language as `<category domain="language"
+nicename="en">` and its translations share a `<category domain="post_translations"
+nicename="pll_…">`; WPML's export (WPML Export and Import) writes the post meta
+`_wpml_import_language_code`, `_wpml_import_translation_group` and, on a translation,
+`_wpml_import_source_language_code`. Both become the post's `language`, `translation_group`
+and `source_language` (engine/corpus/works.py links the versions of a post).
 """
 
 from __future__ import annotations
@@ -91,9 +98,34 @@ def parse(text: str) -> WxrExport:
             body_html=_text(item.find(f"{{{_CONTENT_NS}}}encoded")) or "",
             meta={"post_id": post_id, "post_type": post_type,
                   "slug": _text(item.find(f"{{{wp}}}post_name")),
-                  "categories": [c.text for c in item.findall("category") if c.text]},
+                  "categories": [c.text for c in item.findall("category")
+                                 if c.text and c.get("domain") not in _LANGUAGE_DOMAINS],
+                  **_languages(item, wp)},
         ))
     return WxrExport(site=site, posts=posts, left_out=left_out)
+
+
+_LANGUAGE_DOMAINS = ("language", "post_translations")
+_WPML = {"_wpml_import_language_code": "language",
+         "_wpml_import_translation_group": "translation_group",
+         "_wpml_import_source_language_code": "source_language"}
+
+
+def _languages(item: Element, wp: str) -> dict:
+    """A post's language and translation group (Polylang or WPML); {} on a one-language site."""
+    found = {}
+    for category in item.findall("category"):
+        domain, name = category.get("domain"), category.get("nicename")
+        if domain == "language" and name:
+            found["language"] = name
+        elif domain == "post_translations" and name:
+            found["translation_group"] = name
+    for meta in item.findall(f"{{{wp}}}postmeta"):
+        key = _WPML.get(_text(meta.find(f"{{{wp}}}meta_key")) or "")
+        value = _text(meta.find(f"{{{wp}}}meta_value"))
+        if key and value:
+            found[key] = value
+    return found
 
 
 def _wp_namespace(root: Element) -> str | None:

@@ -6,7 +6,14 @@ import json
 from collections import defaultdict, deque
 from pathlib import Path
 
+from engine.languages import count_words
 from engine.store.db import _dicts, _equal, utc_now
+
+# Settings in `meta` (engine/corpus/works.py): the languages the writer writes in
+# originally (a JSON list; unset: decided per work), and whether they translated the other
+# versions of their posts themselves ("1": those versions are their prose too).
+ORIGINAL_LANGUAGES = "original_languages"
+TRANSLATED_BY_ME = "translated_by_me"
 
 
 class CorpusQueries:
@@ -54,9 +61,9 @@ class CorpusQueries:
             if row is None:
                 cur = conn.execute(
                     "INSERT INTO documents (path, format, title, date, url, lang, meta,"
-                    " content_hash, key, split_key, split, imported_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*fields, doc.key, doc.split_key, doc.split, now, now))
+                    " content_hash, key, split_key, work_key, split, imported_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*fields, doc.key, doc.split_key, doc.split_key, doc.split, now, now))
                 doc_id = cur.lastrowid
                 for position, segment in enumerate(doc.segments):
                     self._insert_segment(doc_id, position, segment)
@@ -81,9 +88,9 @@ class CorpusQueries:
                 if same:
                     conn.execute(
                         "UPDATE segments SET position = ?, text = ?, source = ?, lang = ?,"
-                        " chars = ? WHERE id = ?",
+                        " chars = ?, words = ? WHERE id = ?",
                         (position, segment.text, segment.source, segment.lang,
-                         len(segment.text), same.popleft()))
+                         len(segment.text), count_words(segment.text), same.popleft()))
                 else:
                     self._insert_segment(doc_id, position, segment)
                     added += 1
@@ -94,9 +101,61 @@ class CorpusQueries:
     def _insert_segment(self, doc_id: int, position: int, segment) -> None:
         self.conn.execute(
             "INSERT INTO segments (document_id, position, kind, lang, text, source, text_hash,"
-            " chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " chars, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (doc_id, position, segment.kind, segment.lang, segment.text, segment.source,
-             segment.text_hash, len(segment.text)))
+             segment.text_hash, len(segment.text), count_words(segment.text)))
+
+    # --- works: a post and its translations ------------------------------------------------
+
+    def work_versions(self) -> list[dict]:
+        """Every document with what tells its translations apart (engine/corpus/works.py):
+        key, split_key, format, language, date, front matter (`meta`, a dict), and its
+        current work_key, role and split."""
+        cur = self.conn.execute(
+            "SELECT id, key, split_key, format, lang, date, meta, work_key, role, split"
+            " FROM documents ORDER BY id")
+        return _dicts(cur, meta="{}")
+
+    def set_works(self, changes: list[tuple[int, str, str, str]]) -> None:
+        """(document id, work_key, role, split) for documents whose work changed, in one
+        transaction; the pairs made from a document whose split moved move with it."""
+        with self.transaction() as conn:
+            for doc_id, work_key, role, split in changes:
+                old = conn.execute("SELECT split FROM documents WHERE id = ?",
+                                   (doc_id,)).fetchone()
+                conn.execute("UPDATE documents SET work_key = ?, role = ?, split = ?"
+                             " WHERE id = ?", (work_key, role, split, doc_id))
+                if old is not None and old[0] != split:
+                    conn.execute("UPDATE pairs SET split = ? WHERE segment_id IN"
+                                 " (SELECT id FROM segments WHERE document_id = ?)",
+                                 (split, doc_id))
+
+    def translated_by_me(self) -> bool:
+        return self.meta(TRANSLATED_BY_ME) == "1"
+
+    def original_languages(self) -> list[str]:
+        return json.loads(self.meta(ORIGINAL_LANGUAGES) or "[]")
+
+    def work_stats(self) -> dict:
+        """Works (a post and its translations): how many, how many have translations, and
+        which languages translate which (original → translation: count)."""
+        q = self.conn.execute
+        works, translated = q(
+            "SELECT COUNT(*), COALESCE(SUM(versions > 1), 0) FROM (SELECT COUNT(*) AS versions"
+            " FROM documents GROUP BY work_key)").fetchone()
+        directions = q(
+            "SELECT COALESCE(o.lang, '?'), COALESCE(t.lang, '?'), COUNT(*) FROM documents t"
+            " JOIN documents o ON o.work_key = t.work_key AND o.role = 'original'"
+            " WHERE t.role = 'translation' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2").fetchall()
+        return {
+            "works": works,
+            "with_translations": translated,
+            "translations": q("SELECT COUNT(*) FROM documents"
+                              " WHERE role = 'translation'").fetchone()[0],
+            "directions": {f"{a}→{b}": n for a, b, n in directions},
+            "original_languages": self.original_languages(),
+            "translated_by_me": self.translated_by_me(),
+        }
 
     def corpus_stats(self) -> dict:
         q = self.conn.execute
@@ -122,6 +181,7 @@ class CorpusQueries:
                 "SELECT d.split, COUNT(*) FROM segments s JOIN documents d"
                 " ON d.id = s.document_id GROUP BY d.split ORDER BY d.split DESC"),
             "by_format": counts("SELECT format, COUNT(*) FROM documents GROUP BY format"),
+            "works": self.work_stats(),
         }
 
     _SEGMENT_COLUMNS = (
@@ -142,6 +202,7 @@ class CorpusQueries:
             params.append(f"%{search.strip()}%")
         cur = self.conn.execute(
             "SELECT d.id, d.title, d.path, d.format, d.lang, d.split, d.date, d.excluded,"
+            " d.role, d.work_key,"
             " (SELECT COUNT(*) FROM segments s WHERE s.document_id = d.id) AS segments,"
             " (SELECT COUNT(*) FROM segments s WHERE s.document_id = d.id"
             "  AND s.kind = 'prose') AS prose"
@@ -197,11 +258,14 @@ class CorpusQueries:
                                                                              "test"),
                          limit: int | None = None) -> list[dict]:
         """Prose paragraphs in the user's language that may become pairs: not excluded, and
-        each distinct paragraph once (a sign-off repeated in every post counts once)."""
+        each distinct paragraph once (a sign-off repeated in every post counts once). The
+        versions of a work that are translations are the writer's prose only when they say
+        they translated them themselves (`translated_by_me`)."""
         marks = ", ".join("?" for _ in splits)
+        own = "" if self.translated_by_me() else " AND d.role = 'original'"
         sql = ("SELECT s.id, s.text, d.split FROM segments s JOIN documents d"
                " ON d.id = s.document_id WHERE s.kind = 'prose' AND s.lang = ?"
-               f" AND NOT s.excluded AND NOT d.excluded AND d.split IN ({marks})"
+               f" AND NOT s.excluded AND NOT d.excluded AND d.split IN ({marks}){own}"
                " AND s.id IN (SELECT MIN(id) FROM segments GROUP BY text_hash)"
                " ORDER BY d.split = 'train' DESC, d.date DESC, s.document_id, s.position")
         params: list = [user_lang, *splits]
@@ -211,8 +275,10 @@ class CorpusQueries:
         return [{"id": i, "text": t, "split": sp} for i, t, sp in self.conn.execute(sql, params)]
 
     def main_language(self) -> str | None:
-        """The language most of the user's prose is written in."""
+        """The language most of the user's prose is written in: counted in words (a Chinese
+        character is one), over the originals of their works, not the translations."""
         row = self.conn.execute(
-            "SELECT lang FROM segments WHERE kind = 'prose' AND lang IS NOT NULL GROUP BY lang"
-            " ORDER BY SUM(chars) DESC LIMIT 1").fetchone()
+            "SELECT s.lang FROM segments s JOIN documents d ON d.id = s.document_id"
+            " WHERE s.kind = 'prose' AND s.lang IS NOT NULL AND d.role = 'original'"
+            " GROUP BY s.lang ORDER BY SUM(s.words) DESC, s.lang LIMIT 1").fetchone()
         return row[0] if row else None

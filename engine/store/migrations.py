@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from engine.errors import DatabaseError
+from engine.languages import count_words
 
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[Migration] = []
@@ -396,3 +397,20 @@ def m010_comparison_yours_key(db: sqlite_utils.Database) -> None:
         if ours:
             db.execute("UPDATE comparisons SET metrics = ? WHERE id = ?",
                        (json.dumps(systems, ensure_ascii=False), comparison_id))
+
+
+@migration
+def m011_works(db: sqlite_utils.Database) -> None:
+    # A post and its translations are one work (engine/corpus/works.py): every version keeps
+    # its own split_key, shares the work's key, and is the work's original or a translation.
+    # Until the next import links them, every document is a work of its own. Segments count
+    # their words (a Chinese character is one) for the writer's language.
+    db.execute("ALTER TABLE documents ADD COLUMN work_key TEXT")
+    db.execute("ALTER TABLE documents ADD COLUMN role TEXT NOT NULL DEFAULT 'original'"
+               " CHECK (role IN ('original', 'translation'))")
+    db.execute("UPDATE documents SET work_key = split_key")
+    db.execute("CREATE INDEX documents_work_key ON documents(work_key)")
+    db.execute("ALTER TABLE segments ADD COLUMN words INTEGER NOT NULL DEFAULT 0")
+    rows = list(db.execute("SELECT id, text FROM segments"))
+    db.conn.executemany("UPDATE segments SET words = ? WHERE id = ?",
+                        ((count_words(text), seg_id) for seg_id, text in rows))
