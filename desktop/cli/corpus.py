@@ -32,10 +32,13 @@ def import_(paths: tuple[Path, ...], as_json: bool) -> None:
             line = f"\rImporting {done}/{total} {Path(path).name}"[:width - 1]
             click.echo(line.ljust(width - 1), nl=done == total, err=True)
 
+    from engine.pairs import published
+
     with open_store() as store:
         report = import_paths(store, paths, progress=progress)
+        aligned = published.refresh(store)  # your published translations, as pairs
     if as_json:
-        print_json(report.as_json())
+        print_json({**report.as_json(), "published_translations": aligned.as_json()})
         return
     click.echo(
         f"Imported {report.imported} new document(s), updated {report.updated}, "
@@ -51,6 +54,8 @@ def import_(paths: tuple[Path, ...], as_json: bool) -> None:
     if report.relinked:
         click.echo(f"Linked {report.relinked} document(s) to their translations or originals "
                    "(`ownvoice corpus languages` says which versions are your originals).")
+    if aligned.pairs or aligned.removed:
+        click.echo(published.summary(aligned))
     if report.imported or report.updated:
         click.echo("Next: `ownvoice corpus stats` to see what came in.", err=True)
 
@@ -102,6 +107,7 @@ def languages(codes: tuple[str, ...], clear: bool, translated_by_me: bool | None
     the version without a translation marker, else the older one.
     """
     from engine.corpus.works import set_languages, summary
+    from engine.pairs import published
 
     if clear and codes:
         raise click.UsageError("Give language codes or --clear, not both.")
@@ -109,6 +115,7 @@ def languages(codes: tuple[str, ...], clear: bool, translated_by_me: bool | None
         if codes or clear or translated_by_me is not None:
             data = set_languages(store, [] if clear else list(codes) if codes else None,
                                  translated_by_me=translated_by_me)
+            published.refresh(store)  # which versions are originals decides the pairs
         else:
             data = store.work_stats()
         data["main_language"] = store.main_language()

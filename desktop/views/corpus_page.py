@@ -151,8 +151,11 @@ class CorpusPage(QWidget):
 
         def work(ctx):
             from engine.corpus.works import set_languages
+            from engine.pairs import published
 
-            return set_languages(ctx.store, codes, translated_by_me=translated_by_me)
+            stats = set_languages(ctx.store, codes, translated_by_me=translated_by_me)
+            published.refresh(ctx.store)  # which versions are originals decides the pairs
+            return stats
 
         task = self.runner.submit("saving your languages", work, writes=True)
         task.succeeded.connect(self._languages_saved)
@@ -245,9 +248,11 @@ class CorpusPage(QWidget):
 
         def work(ctx):
             from engine.corpus.importer import import_paths
+            from engine.pairs import published
 
-            return import_paths(ctx.store, paths, progress=ctx.progress,
-                                cancelled=ctx.cancelled)
+            report = import_paths(ctx.store, paths, progress=ctx.progress,
+                                  cancelled=ctx.cancelled)
+            return report, published.refresh(ctx.store)
 
         self.task = self.runner.submit("importing your writing", work, writes=True)
         self.task.progress.connect(self._progress)
@@ -269,7 +274,8 @@ class CorpusPage(QWidget):
         if what:
             self.summary.setText(f"Importing {done + 1} of {total}: {Path(what).name}")
 
-    def _imported(self, report) -> None:
+    def _imported(self, value) -> None:
+        report, aligned = value
         self.last_report = report
         lines = [f"Imported {report.imported} new document(s), updated {report.updated}, "
                  f"{report.unchanged} unchanged; {report.segments_added} new paragraph(s)."]
@@ -283,6 +289,10 @@ class CorpusPage(QWidget):
                 lines.append(f"{title}: " + "; ".join(f"{Path(i.path).name}: {i.reason}"
                                                       for i in items[:12])
                              + (f"; and {len(items) - 12} more" if len(items) > 12 else ""))
+        if aligned.pairs:
+            from engine.pairs.published import summary
+
+            lines.append(summary(aligned))
         self.summary.setText("\n".join(lines))
         self.hub.corpus_changed.emit()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from engine.store.db import _dicts, _equal, utc_now
 
 
@@ -50,6 +52,37 @@ class PairQueries:
                  model, cost_usd, "rejected" if reject_reason else "ok", reject_reason,
                  utc_now()))
             return cur.rowcount == 1
+
+    def translated_works(self) -> list[tuple[int, int]]:
+        """(original document id, translation document id) for every work that has both,
+        neither excluded: where the writer's published translations are."""
+        return [tuple(r) for r in self.conn.execute(
+            "SELECT o.id, t.id FROM documents o JOIN documents t ON t.work_key = o.work_key"
+            " AND t.id != o.id AND t.role = 'translation'"
+            " WHERE o.role = 'original' AND NOT o.excluded AND NOT t.excluded"
+            " ORDER BY o.id, t.id")]
+
+    def replace_published_pairs(self, pairs: list[dict]) -> tuple[int, int]:
+        """Make the stored `published-translation` pairs exactly `pairs` (each: source and
+        target language and text, weight, split, segment_id — the original's first
+        paragraph — and meta), keeping the ids of those that stay. Returns (added, removed)."""
+        key = ("segment_id", "source_text", "target_text")
+        with self.transaction() as conn:
+            stored = {tuple(r[1:]): r[0] for r in conn.execute(
+                "SELECT id, segment_id, source_text, target_text FROM pairs"
+                " WHERE origin = 'published-translation'")}
+            wanted = {tuple(p[k] for k in key): p for p in pairs}
+            gone = [i for k, i in stored.items() if k not in wanted]
+            conn.executemany("DELETE FROM pairs WHERE id = ?", [(i,) for i in gone])
+            new = [p for k, p in wanted.items() if k not in stored]
+            conn.executemany(
+                "INSERT INTO pairs (origin, source_lang, target_lang, source_text, target_text,"
+                " weight, split, segment_id, meta, created_at) VALUES ('published-translation',"
+                " ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(p["source_lang"], p["target_lang"], p["source_text"], p["target_text"],
+                  p["weight"], p["split"], p["segment_id"], json.dumps(p.get("meta", {})),
+                  utc_now()) for p in new])
+        return len(new), len(gone)
 
     def pair_stats(self) -> dict:
         q = self.conn.execute

@@ -1,0 +1,78 @@
+"""Issue #15 part 5: the writer's published translations become training pairs, kept in step
+with the corpus (import, re-import, the writer's languages) and used like corrections."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from desktop.cli import cli
+from engine.corpus.importer import import_paths
+from engine.corpus.works import set_languages
+from engine.pairs import published
+from engine.pairs.corrections import CORRECTION_WEIGHT
+from tests.blog import write_bilingual_pelican
+
+
+def stored(store) -> list[dict]:
+    return [p for p in store.pairs(origin="published-translation")]
+
+
+def test_each_original_and_its_translation_give_pairs_in_the_works_split(store, tmp_path):
+    blog = write_bilingual_pelican(tmp_path / "blog", posts=5, translated=3)
+    import_paths(store, [blog])
+    report = published.refresh(store)
+    assert (report.works, report.pairs, report.left_out) == (3, 6, 0)  # 2 paragraphs each
+    pairs = stored(store)
+    assert {(p["source_lang"], p["target_lang"]) for p in pairs} == {("en", "zh")}
+    assert all(p["weight"] == CORRECTION_WEIGHT for p in pairs)
+    splits = dict(store.conn.execute(
+        "SELECT s.id, d.split FROM segments s JOIN documents d ON d.id = s.document_id"))
+    for pair in pairs:
+        assert pair["split"] == splits[pair["segment_id"]]  # the original's, the work's
+        assert "走了很久" in pair["target_text"] or "写作是为了" in pair["target_text"]
+        assert pair["source_text"].startswith("The ")
+    # The ending of post 1 is paired with the ending of its translation, not another post's.
+    ending = next(p for p in pairs if "第1篇文章的结尾" in p["target_text"])
+    assert ending["source_text"].startswith("The end of post number 1:")
+    training = [p for split in ("train", "val", "test")
+                for p in store.training_pairs(split=split) if p["origin"] ==
+                "published-translation"]
+    assert len(training) == 6
+
+
+def test_reimport_keeps_the_pairs_and_the_writers_languages_turn_them_around(store, tmp_path):
+    blog = write_bilingual_pelican(tmp_path / "blog", posts=3, translated=2)
+    import_paths(store, [blog])
+    published.refresh(store)
+    ids = sorted(p["id"] for p in stored(store))
+    import_paths(store, [blog])
+    again = published.refresh(store)
+    assert (again.added, again.removed) == (0, 0)
+    assert sorted(p["id"] for p in stored(store)) == ids
+    set_languages(store, ["en"])  # the writer says English is what they write originally
+    flipped = published.refresh(store)
+    assert flipped.removed == 4 and flipped.added == 4
+    assert {(p["source_lang"], p["target_lang"]) for p in stored(store)} == {("zh", "en")}
+
+
+def test_an_excluded_paragraph_never_becomes_a_pair(store, tmp_path):
+    blog = write_bilingual_pelican(tmp_path / "blog", posts=1, translated=1)
+    import_paths(store, [blog])
+    segment = next(s for s in store.segments(kind="prose") if "结尾" in s["text"])
+    store.set_excluded("segments", segment["id"], True)
+    assert published.refresh(store).pairs == 1
+
+
+def test_the_cli_import_says_what_the_published_translations_gave(ownvoice_home, tmp_path):
+    blog = write_bilingual_pelican(tmp_path / "blog", posts=3, translated=2)
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["import", str(blog)])
+    assert shown.exit_code == 0, shown.output
+    assert "Your published translations: 4 training pair(s) from 2 post(s)." in shown.output
+    data = json.loads(runner.invoke(cli, ["import", str(blog), "--json"]).output)
+    assert data["published_translations"]["pairs"] == 4
+    assert data["published_translations"]["added"] == 0
+    stats = json.loads(runner.invoke(cli, ["dataset", "stats", "--json"]).output)
+    assert "published-translation/ok" in json.dumps(stats)
