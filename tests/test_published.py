@@ -76,3 +76,25 @@ def test_the_cli_import_says_what_the_published_translations_gave(ownvoice_home,
     assert data["published_translations"]["added"] == 0
     stats = json.loads(runner.invoke(cli, ["dataset", "stats", "--json"]).output)
     assert "published-translation/ok" in json.dumps(stats)
+
+
+def test_compare_scores_person_written_inputs_apart_and_translates_one_way():
+    from engine.evaluation import compare
+    from engine.evaluation.metrics import Sample, SystemScores, split_by_origin
+
+    samples = [Sample(source=f"in {i}", reference="我们走到了港口。",
+                      output="我们走到了港口。" if i < 2 else "完全不同的句子。")
+               for i in range(4)]
+    scores = SystemScores(system="m", samples=4, voice=0.5, chrf_pp=50.0, tone_per_1000=0,
+                          number_drift=0, length_ratio=1, wrong_language=0, repetition=0,
+                          no_stop=0, per_sample=[{"voice": v} for v in (0.9, 0.7, 0.2, 0.4)])
+    split_by_origin(scores, samples, ["published-translation"] * 2 + ["synthetic"] * 2)
+    person, machine = scores.by_origin["published-translation"], scores.by_origin["synthetic"]
+    assert (person["samples"], person["voice"]) == (2, 0.8)
+    assert person["chrf_pp"] == 100.0 and machine["chrf_pp"] < 50
+    alone = SystemScores(**{**scores.as_dict(), "by_origin": {}})
+    split_by_origin(alone, samples, ["synthetic"] * 4)
+    assert alone.by_origin == {}  # one kind of input: nothing to tell apart
+    pairs = [{"source_lang": "en", "target_lang": "zh"}] * 3 + [
+        {"source_lang": "zh", "target_lang": "en"}]
+    assert compare._one_direction(pairs) == pairs[:3]

@@ -9,6 +9,11 @@ import click
 
 from desktop.cli.common import count, open_store, print_json
 
+# What each kind of held-out input is, for people.
+ORIGIN_NAMES = {"synthetic": "synthetic (machine-written)",
+                "published-translation": "published-translation (written by a person)",
+                "correction": "corrected"}
+
 
 @click.command()
 @click.option("--models", "model_names", required=True,
@@ -56,6 +61,9 @@ def compare(model_names, with_baselines, baseline_model, limit, calibration, rep
                    f"{r['repetition']:>6.2f}{r['no_stop']:>6.2f}")
         for flag in r["flags"]:
             click.echo(f"{'':<4}⚠ {flag}")
+        for origin, part in r["by_origin"].items():
+            click.echo(f"{'':<4}on {part['samples']} {ORIGIN_NAMES.get(origin, origin)} input(s):"
+                       f" voice {part['voice']:.2f}, chrF++ {part['chrf_pp']:.1f}")
     if result.report_path:
         click.echo(f"Report: {result.report_path}")
 

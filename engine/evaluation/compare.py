@@ -1,14 +1,17 @@
 """`ownvoice compare`: every system on the same held-out paragraphs, scored, stored, reported.
 
 The held-out paragraphs are the test split's pairs (the validation split's when the test
-split has none): the systems translate their machine side; the user's original is the
-reference. The voice classifier and the AI-tone lexicon are learnt from the training split
-only — the user's originals against a plain-prompt machine translation of the same
-paragraphs — so no held-out paragraph is ever seen by the judge.
+split has none), in their main language direction: the systems translate their input side;
+the user's original is the reference. Inputs from the writer's published translations were
+written by a person, synthetic ones by a model: each system is also scored on each kind
+apart (`SystemScores.by_origin`). The voice classifier and the AI-tone lexicon are learnt
+from the training split only — the user's originals against a plain-prompt machine
+translation of the same paragraphs — so no held-out paragraph is ever seen by the judge.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from engine.evaluation.metrics import (
     VoiceScorer,
     overshoot_flags,
     score_system,
+    split_by_origin,
 )
 from engine.pairs import dataset
 from engine.translation import registry
@@ -47,7 +51,7 @@ def held_out(store, limit: int | None) -> tuple[list[dict], list[dict]]:
 
     train = store.training_pairs(split="train")
     for split in ("test", "val"):
-        pairs = store.training_pairs(split=split)
+        pairs = _one_direction(store.training_pairs(split=split))
         if pairs:
             return (pairs[:limit] if limit else pairs), train
     train, pairs, _ = dataset.split_validation(train, [])
@@ -55,6 +59,16 @@ def held_out(store, limit: int | None) -> tuple[list[dict], list[dict]]:
         raise OwnVoiceError("No held-out pairs: import more than one document and make pairs "
                             "for them with `ownvoice synth`.")
     return (pairs[:limit] if limit else pairs), train
+
+
+def _one_direction(pairs: list[dict]) -> list[dict]:
+    """The pairs of the most common language direction: one comparison translates one way
+    (published translations may run the other way when the writer writes in two)."""
+    if not pairs:
+        return pairs
+    directions = Counter((p["source_lang"], p["target_lang"]) for p in pairs)
+    main = directions.most_common(1)[0][0]
+    return [p for p in pairs if (p["source_lang"], p["target_lang"]) == main]
 
 
 def _run(translator: Translator, pairs: list[dict], *, source: str, target: str,
@@ -143,6 +157,9 @@ def run(store, *, model_names: list[str], with_baselines: bool = False,
                              output=p["target_text"]) for p in pairs]
     systems = [score_system(name, samples, target=target, voice=voice, tone=tone)
                for name, samples in outputs.items()]
+    origins = [p.get("origin") or "synthetic" for p in pairs]
+    for system in systems:  # your published translations' inputs were written by a person
+        split_by_origin(system, outputs[system.system], origins)
     yours = next(s for s in systems if s.system == YOURS)
     for system in systems:
         if system is not yours:

@@ -175,6 +175,9 @@ class SystemScores:
     no_stop: float
     per_sample: list[dict] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    # Where the held-out inputs come from, scored apart when there is more than one kind:
+    # origin ("synthetic", "published-translation"…) → {"samples", "voice", "chrf_pp"}.
+    by_origin: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -208,6 +211,21 @@ def score_system(name: str, samples: list[Sample], *, target: str, voice: VoiceS
                         wrong_language=rate("wrong_language"), repetition=rate("repetition"),
                         no_stop=round(sum(not r["stopped"] for r in rows) / len(rows), 3)
                         if rows else 0.0, per_sample=rows)
+
+
+def split_by_origin(scores: SystemScores, samples: list[Sample],
+                    origins: list[str]) -> None:
+    """Fill `scores.by_origin` (when the inputs have more than one origin): voice and
+    chrF++ on each kind of input apart — a synthesis model's text is not a person's."""
+    if len(set(origins)) < 2:
+        return
+    for origin in sorted(set(origins)):
+        picked = [i for i, o in enumerate(origins) if o == origin]
+        scores.by_origin[origin] = {
+            "samples": len(picked),
+            "voice": round(statistics.fmean(scores.per_sample[i]["voice"] for i in picked), 4),
+            "chrf_pp": chrf_pp([samples[i].output for i in picked],
+                               [samples[i].reference for i in picked])}
 
 
 # Overshoot: more "you" than you are, or drifting from what the source says.
