@@ -98,3 +98,15 @@ def test_compare_scores_person_written_inputs_apart_and_translates_one_way():
     pairs = [{"source_lang": "en", "target_lang": "zh"}] * 3 + [
         {"source_lang": "zh", "target_lang": "en"}]
     assert compare._one_direction(pairs) == pairs[:3]
+
+
+def test_the_data_page_shows_them(qtbot, window, store, tmp_path):
+    blog = write_bilingual_pelican(tmp_path / "blog", posts=3, translated=2)
+    import_paths(store, [blog])
+    published.refresh(store)
+    page = window.data_page
+    page.filter.setCurrentText("Your published translations")
+    page.reload()
+    assert len(page.pairs.rows) == 4
+    assert all(row["origin"] == "published-translation" for row in page.pairs.rows)
+    assert "4 from your published translations" in page.counts.text()

@@ -27,7 +27,8 @@ from desktop.views.widgets import Label, ask, language_combo, select_data, table
 from engine.jobs import Job, JobKind
 
 FILTERS = {"All pairs": {}, "Kept": {"status": "ok"}, "Rejected": {"status": "rejected"},
-           "Corrections": {"origin": "correction"}}
+           "Corrections": {"origin": "correction"},
+           "Your published translations": {"origin": "published-translation"}}
 
 
 def _state(status, provider_status: str | None) -> str:
@@ -160,8 +161,10 @@ class DataPage(QWidget):
         selected = self.selected()
         self.pairs.set_rows(self.store.pairs(**FILTERS[self.filter.currentText()]))
         stats = self.store.pair_stats()
+        published = stats["by_origin"].get("published-translation/ok", 0)
         self.counts.setText(f"{stats['pairs']} kept · {stats['rejected']} rejected · "
-                            f"${stats['cost_usd']:.4f} spent")
+                            + (f"{published} from your published translations · "
+                               if published else "") + f"${stats['cost_usd']:.4f} spent")
         if selected is not None:
             for i, row in enumerate(self.pairs.rows):
                 if row["id"] == selected["id"]:
