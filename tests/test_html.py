@@ -68,3 +68,20 @@ def test_bare_url_links_lose_their_url():
 def test_fragments_keep_every_block():
     segments = html.fragment_segments("<h2>标题</h2><p>正文。</p><nav>not chrome here</nav>")
     assert [(s.kind, s.text) for s in segments] == [("heading", "标题"), ("prose", "正文。")]
+
+
+def test_a_page_without_an_article_keeps_its_paragraphs_and_drops_side_boxes():
+    """Trial finding: `post-meta`, `article-share`, `embedded-post` boxes were taken for the
+    post's content (their class has "post" or "article" in it) and the writer's paragraphs
+    were lost."""
+    from engine.corpus import html
+
+    page = html.parse_page(
+        "<html><body><h1>T</h1><p>My first paragraph is here and long enough.</p>"
+        "<p>My second paragraph as well.</p><div class='post-meta'>OTHER text</div>"
+        "<div class='article-share'>Share this</div>"
+        "<div class='embedded-post'>Someone else wrote this.</div>"
+        "<div class='pullquote'>My first paragraph is here</div></body></html>")
+    assert [(s.kind, s.text) for s in page.segments] == [
+        ("prose", "My first paragraph is here and long enough."),
+        ("prose", "My second paragraph as well.")]

@@ -75,6 +75,20 @@ def test_hugo_bundles_translation_keys_and_language_trees(store, tmp_path):
     assert found["alone.md"]["role"] == "original"
 
 
+def test_a_bundle_inside_a_language_folder_links_its_translation(store, tmp_path):
+    """Trial finding: `content/zh/posts/b/index.en.md` was a second original."""
+    site = tmp_path / "site"
+    write(site / "content" / "zh" / "posts" / "b" / "index.md",
+          "+++\ntitle = '樱花'\n+++\n\n早上六点，我们去公园看樱花，人还很少，很安静。\n")
+    write(site / "content" / "zh" / "posts" / "b" / "index.en.md",
+          "+++\ntitle = 'Cherry blossoms'\n+++\n\nAt six in the morning we went to the park "
+          "to see the cherry blossoms; there were few people and it was quiet.\n")
+    import_paths(store, [site])
+    found = versions(store)
+    assert_work(found, "index.md", "index.en.md")
+    assert found["index.md"]["lang"] == "zh"
+
+
 def test_jekyll_lang_with_shared_ref_or_permalink(store, tmp_path):
     import_paths(store, [write_bilingual_jekyll(tmp_path / "jekyll")])
     found = versions(store)

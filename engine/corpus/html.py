@@ -22,13 +22,15 @@ _DROP = {"script", "style", "noscript", "template", "svg", "iframe", "form", "bu
          "select", "textarea", "canvas", "object", "embed", "link", "meta", "head", "audio",
          "video", "map", "dialog"}
 _CHROME = {"nav", "header", "footer", "aside"}
+# Chrome: a class or id with one of these words as a part (`article-share`, `post-meta`,
+# `embedded-post`); content: a whole class or id token that names the text itself.
 _CHROME_HINT = re.compile(
     r"(^|[-_ ])(comments?|sidebar|share|sharing|social|related|breadcrumbs?|pagination|"
-    r"widget|menu|navbar|subscribe|newsletter|cookie|ads?|advert\w*|footer|header|meta-nav|"
-    r"post-nav|toc)([-_ ]|$)", re.I)
-_CONTENT_HINT = re.compile(
-    r"(^|[-_ ])((post|entry|article|blog)[-_]?(content|body|text)|content|main|post|article)"
-    r"([-_ ]|$)", re.I)
+    r"widget|menu|navbar|subscribe|newsletter|cookie|ads?|advert\w*|footer|header|meta|"
+    r"meta-nav|byline|post-nav|toc|embed\w*|signup|pullquote|cta)([-_ ]|$)", re.I)
+_CONTENT_TOKEN = re.compile(
+    r"(post|entry|article|blog)[-_]?(content|body|text)|content|main|post|article|entry",
+    re.I)
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _CONTAINERS = {"div", "section", "article", "main", "body", "html", "center", "details",
                "summary", "li", "dd", "dt", "address", "fieldset", "hgroup", "font", "span"}
@@ -122,7 +124,7 @@ def _article_root(soup: BeautifulSoup) -> Tag:
     main = soup.find("main") or soup.find(attrs={"role": "main"})
     if main:
         return main
-    hinted = [t for t in soup.find_all(["div", "section"]) if _CONTENT_HINT.search(_label(t))]
+    hinted = [t for t in soup.find_all(["div", "section"]) if _is_content(t)]
     if hinted:
         return max(hinted, key=lambda t: len(t.get_text()))
     return soup.body or soup
@@ -136,8 +138,13 @@ def _remove_chrome(root: Tag) -> None:
         if tag.decomposed:
             continue
         label = _label(tag)
-        if _CHROME_HINT.search(label) and not _CONTENT_HINT.search(label):
+        if _CHROME_HINT.search(label) and not _is_content(tag):
             tag.decompose()
+
+
+def _is_content(tag: Tag) -> bool:
+    """Whether a class or id of `tag` names the text itself (`post-content`, `entry`)."""
+    return any(_CONTENT_TOKEN.fullmatch(token) for token in _label(tag).split())
 
 
 def _label(tag: Tag) -> str:

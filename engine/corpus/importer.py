@@ -43,10 +43,13 @@ FORMATS = {
     ".csv": "substack",  # a Substack export's posts.csv; other CSV is passed over
 }
 # Folders inside an imported folder that never hold the user's own writing: generated
-# sites (Hugo's public/, Jekyll's _site/) repeat every post, themes bring example posts.
+# sites (Hugo's public/, Jekyll's _site/) repeat every post, themes bring example posts,
+# layouts and includes are templates.
 # Named directly on the command line, they are imported like any folder.
 IGNORED_DIRS = {"public", "_site", "themes", "node_modules", "__pycache__", "vendor",
-                "site-packages"}
+                "site-packages",
+                # templates, not writing: Jekyll's and Hugo's layouts and partials
+                "_layouts", "_includes", "layouts", "partials", "archetypes"}
 DRAFT_DIRS = {"_drafts"}  # Jekyll and Hexo keep unpublished posts here
 
 Progress = Callable[[int, int, str], None]  # (done, total, current path)

@@ -4,8 +4,8 @@ which version is the original.
 Bilingual blogs say which files are versions of one post in several ways:
 - the same file name with a language: `post.en.md`, Hugo's `index.en.md`, `post-en.md`
   (`-en` or `_en` only when the file is in that language);
-- the same path under a language folder: `content/en/posts/a.md` beside `content/zh/posts/a.md`
-  or `content/posts/a.md` (the folder only when the file is in its language);
+- the same path under language folders: `content/en/posts/a.md` beside `content/zh/posts/a.md`
+  or `content/posts/a.md` (a bundle's `index.en.md` in `content/zh/…` too);
 - a key shared in the header: Pelican's `Slug` (with `Lang:` and `Translation: true`), Hugo's
   `translationKey`, Jekyll's `ref`, `page_id` or `permalink` (with `lang`);
 - WordPress: Polylang's `post_translations` group, WPML's translation group (engine/corpus/wxr.py).
@@ -60,7 +60,9 @@ class Version:
     split_key: str
     lang: str | None
     date: str  # ISO-like, '' when unknown
-    marked: bool  # says it is a translation
+    # How plainly it says it is a translation: 2 by a header key or its file name, 1 by its
+    # language folder only (Hugo keeps every language, originals too, in one), 0 not at all.
+    marked: int
     signals: list[tuple] = field(default_factory=list)  # keys shared with its other versions
 
 
@@ -80,15 +82,15 @@ def version(row: dict) -> Version:
                                            or meta.get("locale")) or _base(
         hugo.filename_lang(name))
     date = str(row.get("date") or "").strip().replace("T", " ")[:19]
-    marked = str(meta.get("translation", "")).strip().lower() in _TRUE
+    marked = 2 * (str(meta.get("translation", "")).strip().lower() in _TRUE)
     source = _base(meta.get("source_language"))  # WPML: the language it was translated from
-    marked = marked or (source is not None and source != lang)
+    marked = max(marked, 2 * (source is not None and source != lang))
     found = Version(id=row["id"], split_key=row["split_key"], lang=lang,
                     date=date if _ISO_DATE.match(date) else "", marked=marked)
     family = row["format"] if row["format"] not in FILE_FORMATS else "file"
     if family == "file":
         path, in_lang_path = _path_without_language(row["split_key"], name, lang)
-        found.marked = found.marked or in_lang_path
+        found.marked = max(found.marked, in_lang_path)
         found.signals.append(("path", path))
         found.signals += [(key, family, str(meta[key]).strip()) for key in SHARED_KEYS
                           if meta.get(key) not in (None, "", [], {})]
@@ -97,21 +99,25 @@ def version(row: dict) -> Version:
     return found
 
 
-def _path_without_language(split_key: str, name: str, lang: str | None) -> tuple[str, bool]:
-    """The path shared by a post's versions, and whether this one's path names its language:
-    'en/posts/a-en.md' → ('posts/a.md', True). (`index.en.md` is already `index.md` in the
-    split key: engine/corpus/hugo.py.)"""
-    marked = hugo.filename_lang(name) is not None
+def _path_without_language(split_key: str, name: str, lang: str | None) -> tuple[str, int]:
+    """The path shared by a post's versions (every language folder left out), and how its
+    path marks it as a translation (Version.marked): 'en/posts/a-en.md' → ('posts/a.md', 2).
+    (`index.en.md` is already `index.md` in the split key: engine/corpus/hugo.py.)"""
+    marked = 2 * (hugo.filename_lang(name) is not None)
     path = PurePosixPath(split_key)
-    folders = [part for part in path.parts[:-1] if _base(part) != lang or len(part) > 5]
-    marked = marked or len(folders) < len(path.parts) - 1
+    # Every language folder leaves the shared path (`content/zh/b/index.en.md`, an English
+    # bundle file in the Chinese tree, is `content/b/index.md` too); only the file's own
+    # language marks it as a translation.
+    folders = [part for part in path.parts[:-1] if _base(part) is None or len(part) > 5]
+    marked = max(marked, any(_base(part) == lang and len(part) <= 5
+                             for part in path.parts[:-1]))
     stem, dot, ext = path.name.rpartition(".")
     if not dot:
         stem, ext = path.name, ""
     for pattern in _SUFFIX:
         match = pattern.fullmatch(stem)
         if match and lang is not None and _base(match.group("lang")) == lang:
-            stem, marked = match.group("stem"), True
+            stem, marked = match.group("stem"), 2
             break
     return str(PurePosixPath(*folders, stem + (f".{ext}" if ext else ""))), marked
 
