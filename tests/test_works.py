@@ -89,6 +89,22 @@ def test_a_bundle_inside_a_language_folder_links_its_translation(store, tmp_path
     assert found["index.md"]["lang"] == "zh"
 
 
+def test_a_jekyll_posts_date_comes_from_its_file_name(store, tmp_path):
+    """Trial finding: with the dates only in the file names, the newer version won."""
+    site = tmp_path / "site"
+    write(site / "_posts" / "2021-01-01-hello-world.md",
+          "---\nlang: en\nref: hello\n---\n\nHello, world: this blog starts today, and I "
+          "will write here about walking.\n")
+    write(site / "_posts" / "2021-03-01-ni-hao.md",
+          "---\nlang: zh\nref: hello\n---\n\n"
+          "你好，世界：这个博客今天开始，我会在这里写散步的事。\n")
+    import_paths(store, [site])
+    found = versions(store)
+    assert_work(found, "2021-01-01-hello-world.md", "2021-03-01-ni-hao.md")
+    assert dict(store.conn.execute("SELECT lang, date FROM documents").fetchall()) == {
+        "en": "2021-01-01", "zh": "2021-03-01"}
+
+
 def test_jekyll_lang_with_shared_ref_or_permalink(store, tmp_path):
     import_paths(store, [write_bilingual_jekyll(tmp_path / "jekyll")])
     found = versions(store)

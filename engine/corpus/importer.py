@@ -10,10 +10,12 @@ blog nearly free.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 from engine.corpus import (
@@ -223,7 +225,7 @@ def _parse_into(doc: parsed.ParsedDocument, text: str, file: Path,
         doc.meta.update(header.meta)
         doc.segments = markdown.segments(header.body)
         doc.title = header.title or _first_heading(doc.segments) or file.stem
-        doc.date, doc.url = header.date, header.url
+        doc.date, doc.url = header.date or _dated_name(file), header.url
         return header.lang
     if doc.format == "html":
         page = html.parse_page(text)
@@ -234,6 +236,21 @@ def _parse_into(doc: parsed.ParsedDocument, text: str, file: Path,
     doc.segments = plaintext.segments(text)
     doc.title = file.stem
     return None
+
+
+_DATED_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})-")
+
+
+def _dated_name(file: Path) -> str | None:
+    """The date a Jekyll/Hexo post's file name starts with (`2021-03-01-hello.md`), when its
+    header has none: Jekyll's own rule."""
+    match = _DATED_NAME.match(file.name)
+    if not match:
+        return None
+    try:
+        return date(*map(int, match.groups())).isoformat()
+    except ValueError:
+        return None
 
 
 def _import_wxr(store, file: Path, data: bytes, report: ImportReport) -> None:
