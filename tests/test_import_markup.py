@@ -265,3 +265,14 @@ def test_raw_html_gives_its_captions_and_prose_never_its_tags():
 def test_translation_keeps_a_codeblock_verbatim():
     doc = document.split("Before.\n\n{% codeblock %}\nputs 'x'\n{% endcodeblock %}\n\nAfter.\n")
     assert [u.text for u in doc.units] == ["Before.", "After."]
+
+
+def test_admonition_markers_are_markup_and_their_words_are_prose():
+    """Trial finding: `:::note … :::` came in as one prose paragraph with its markers."""
+    from engine.corpus import markdown
+
+    found = [(s.kind, s.text) for s in markdown.segments(
+        ":::note\nBack up your configuration.\n:::\n\n:::tip[Pro tip]\nKeep *two* copies.\n"
+        ":::\n\nAfter the notes.")]
+    assert found == [("prose", "Back up your configuration."), ("heading", "Pro tip"),
+                     ("prose", "Keep two copies."), ("prose", "After the notes.")]

@@ -20,6 +20,7 @@ from html import unescape
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
 
 from engine.corpus import html, markup, parsed
 from engine.corpus.blocks import classify_paragraph
@@ -41,7 +42,10 @@ _NO_SPACE_BEFORE = set(",.;:!?)]…。，、；：！？）」』")
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    # `:::note` … `:::` (Docusaurus, MDX, VuePress admonitions): the markers are markup, the
+    # words inside are the writer's.
+    return (MarkdownIt("commonmark").enable(["table", "strikethrough"])
+            .use(container_plugin, "any", validate=lambda *_: True))
 
 
 def segments(body: str) -> list[parsed.Segment]:
@@ -57,6 +61,13 @@ def segments(body: str) -> list[parsed.Segment]:
     i = 0
     while i < len(tokens):
         token = tokens[i]
+        if token.type.startswith("container_"):  # step inside: its blocks are the writer's
+            title = markup.container_title(token.info) if token.nesting == 1 else None
+            if title:
+                out.append((token.map[0], parsed.Segment(parsed.HEADING, title,
+                                                         _source(lines, token))))
+            i += 1
+            continue
         close = _closing_index(tokens, i)
         block = tokens[i:close + 1]
         source = _source(lines, token)

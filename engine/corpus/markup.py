@@ -172,3 +172,15 @@ def front_matter_lines(text: str) -> int:
     if not header.meta and header.warning is None:
         return 0
     return text.count("\n") - header.body.count("\n")
+
+
+# A container's title: `:::tip Keep it current` or Docusaurus's `:::tip[Keep it current]`.
+_CONTAINER_TITLE = re.compile(r"[\w-]+(?:\[(.*)\]|\s+(.*))?(?:\s*\{.*\})?")
+
+
+def container_title(info: str) -> str | None:
+    """The title of a `:::` container from what follows its marker (`tip Keep it current`,
+    `tip[Keep it current]`), or None when it has none."""
+    match = _CONTAINER_TITLE.fullmatch(info.strip())
+    title = match and (match.group(1) or match.group(2))
+    return title.strip() if title and title.strip() else None

@@ -223,8 +223,6 @@ def _parser() -> MarkdownIt:
 
 _SETEXT = re.compile(r"[ ]{0,3}(?:=+|-+)[ \t]*(?:\n|$)")
 
-# A container's title: `:::tip Keep it current` or Docusaurus's `:::tip[Keep it current]`.
-_CONTAINER_TITLE = re.compile(r"[\w-]+(?:\[(.*)\]|\s+(.*))?(?:\s*\{.*\})?")
 _TRAILING_ATTRIBUTES = re.compile(r"\s*\{[#.:][^{}\s][^{}]*\}$")
 
 
@@ -251,9 +249,8 @@ def _markdown(text: str) -> Document:
             units += _html_units("\n".join(lines[start:end]), offsets[start], start)
             continue
         if token.type == "container_any_open" and token.map:
-            title = _CONTAINER_TITLE.fullmatch(token.info.strip())
-            if title and (title.group(1) or title.group(2)):  # `:::tip Title`, `:::tip[Title]`
-                words = (title.group(1) or title.group(2)).strip()
+            words = markup.container_title(token.info)  # `:::tip Title`, `:::tip[Title]`
+            if words:
                 at = lines[token.map[0]].rfind(words)
                 if at >= 0:
                     units.append(Unit(offsets[token.map[0]] + at,
