@@ -85,3 +85,24 @@ def test_a_page_without_an_article_keeps_its_paragraphs_and_drops_side_boxes():
     assert [(s.kind, s.text) for s in page.segments] == [
         ("prose", "My first paragraph is here and long enough."),
         ("prose", "My second paragraph as well.")]
+
+
+def test_footnote_references_are_markup_and_the_notes_are_footnotes():
+    """Trial finding: `gate.<sup><a href="#fn1">1</a></sup>` came in as prose "gate.1", and
+    the notes as a list ending in ↩ (Markdown renderers) or as prose (Substack)."""
+    from engine.corpus import html
+
+    page = html.parse_page(
+        '<html><body><article><p>Now I stop at every gate.<sup><a href="#fn1" id="fnref1">1'
+        '</a></sup> It takes longer.</p><section class="footnotes"><ol><li id="fn1"><p>Mostly'
+        ' sheep gates. <a href="#fnref1">↩</a></p></li></ol></section></article></body></html>')
+    assert [(s.kind, s.text) for s in page.segments] == [
+        ("prose", "Now I stop at every gate. It takes longer."),
+        ("footnote", "Mostly sheep gates.")]
+    substack = html.fragment_segments(
+        '<p>It costs twice as much.<a class="footnote-anchor" href="#footnote-1" '
+        'id="footnote-anchor-1">1</a></p><div class="footnote"><a class="footnote-number" '
+        'href="#footnote-anchor-1">1</a><div class="footnote-content"><p>At least in winter.'
+        '</p></div></div>')
+    assert [(s.kind, s.text) for s in substack] == [("prose", "It costs twice as much."),
+                                                    ("footnote", "At least in winter.")]

@@ -31,6 +31,12 @@ _CHROME_HINT = re.compile(
 _CONTENT_TOKEN = re.compile(
     r"(post|entry|article|blog)[-_]?(content|body|text)|content|main|post|article|entry",
     re.I)
+# Footnotes as Markdown renderers, Substack and Ghost write them: the reference (a link to
+# `#fn1`, `#footnote-1`) and the way back (`#fnref1`, `#footnote-anchor-1`) are markup; the
+# notes' block is footnotes.
+_FOOTNOTE_LINK = re.compile(r"^#(fn|fnref|footnote|footnote-anchor|footnote-ref)[-:_]?\w*",
+                            re.I)
+_FOOTNOTES = re.compile(r"(^|[-_ ])footnotes?([-_ ]|$)", re.I)
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _CONTAINERS = {"div", "section", "article", "main", "body", "html", "center", "details",
                "summary", "li", "dd", "dt", "address", "fieldset", "hgroup", "font", "span"}
@@ -71,6 +77,7 @@ def fragment_segments(html: str, *, chrome: re.Pattern | None = None) -> list[pa
         for tag in soup.find_all(class_=True):
             if not tag.decomposed and chrome.search(_label(tag)):
                 tag.decompose()
+    _drop_footnote_links(soup)
     return _walk_root(soup)
 
 
@@ -133,6 +140,17 @@ def _article_root(soup: BeautifulSoup) -> Tag:
 def _remove_chrome(root: Tag) -> None:
     for tag in root.find_all(_CHROME):
         tag.decompose()
+    _drop_footnote_links(root)
+
+
+def _drop_footnote_links(root: Tag) -> None:
+    """Footnote references and back-links are markup: `gate.<sup>1</sup>` is `gate.`."""
+    for link in root.find_all("a", href=_FOOTNOTE_LINK):
+        if link.decomposed:
+            continue
+        holder = link.parent if link.parent is not None and link.parent.name == "sup" and (
+            link.parent.get_text(strip=True) == link.get_text(strip=True)) else link
+        holder.decompose()
     labelled = root.find_all(attrs={"class": True}) + root.find_all(attrs={"id": True})
     for tag in labelled:
         if tag.decomposed:
@@ -192,6 +210,12 @@ def _contains_block(tag: Tag) -> bool:
 
 def _block(tag: Tag, out: list[parsed.Segment]) -> None:
     name = tag.name
+    if _FOOTNOTES.search(_label(tag)) and name in ("div", "section", "ol", "aside"):
+        for note in tag.find_all("li") or [tag]:  # the notes: the writer's, but not prose
+            text = _words(note).text
+            if text:
+                out.append(parsed.Segment(parsed.FOOTNOTE, text, str(note)))
+        return
     if name in _HEADINGS:
         text = _words(tag).text
         if text:
