@@ -276,3 +276,18 @@ def test_admonition_markers_are_markup_and_their_words_are_prose():
         ":::\n\nAfter the notes.")]
     assert found == [("prose", "Back up your configuration."), ("heading", "Pro tip"),
                      ("prose", "Keep two copies."), ("prose", "After the notes.")]
+
+
+def test_a_quote_callout_is_someone_elses_words_and_tags_are_not_prose():
+    """Trial findings: `> [!quote] Seneca` came in as the writer's prose; `#tags` after a
+    paragraph stayed in its text."""
+    from engine.corpus import markdown
+
+    found = [(s.kind, s.text) for s in markdown.segments(
+        "> [!quote] Seneca\n> Luck is what happens when preparation meets opportunity.\n\n"
+        "I keep it above my desk. #motivation #quotes\n\n#journal #daily\n\n"
+        "I love C# and #1 things.")]
+    assert found == [("heading", "Seneca"),
+                     ("quote", "Luck is what happens when preparation meets opportunity."),
+                     ("prose", "I keep it above my desk."), ("markup", ""),
+                     ("prose", "I love C# and #1 things.")]

@@ -33,6 +33,9 @@ _FOOTNOTE_DEFINITION = re.compile(r"^\[\^[^\]\s]+\]:")
 _HTML_COMMENT = re.compile(r"^\s*<!--.*?-->\s*$", re.DOTALL)
 _OBSIDIAN_COMMENT = re.compile(r"%%.*?%%", re.DOTALL)
 _ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_QUOTING_CALLOUT = re.compile(r"\[!(quote|cite)\]", re.I)  # Obsidian: a quotation
+# Obsidian / Bear tags (`#motivation`) after a paragraph's words, or a line of them: metadata.
+_TRAILING_TAGS = re.compile(r"(?:\s+|^)(?:#[^\W\d][\w/-]*\s*)+$")
 _QUOTE_MARKER = re.compile(r"^[ \t]{0,3}> ?", re.MULTILINE)
 _MATH_FENCES = {"math", "latex", "tex", "katex"}
 # Footnote references left as text ([^1]), heading ids ({#my-id}), kramdown's {:toc}.
@@ -154,10 +157,15 @@ def _callout(source: str) -> list[parsed.Segment]:
     words, read without the quote markers and the `[!tip]` marker; the title a heading."""
     lines = _QUOTE_MARKER.sub("", source).split("\n")
     first = lines[0].strip()
-    title = first[markup.CALLOUT.match(first).end():]
+    marker = markup.CALLOUT.match(first)
+    title = first[marker.end():]
     out = [parsed.Segment(parsed.HEADING, s.text, s.source) if s.kind == parsed.PROSE else s
            for s in segments(title)]
-    return out + segments("\n".join(lines[1:]))
+    body = segments("\n".join(lines[1:]))
+    if _QUOTING_CALLOUT.match(marker.group(0)):  # `[!quote] Seneca`: someone else's words
+        body = [parsed.Segment(parsed.QUOTE, s.text, s.source) if s.kind == parsed.PROSE
+                else s for s in body]
+    return out + body
 
 
 def _html_block(content: str, source: str) -> list[parsed.Segment]:
@@ -189,6 +197,11 @@ def _paragraph(inline: Token, source: str) -> parsed.Segment | None:
             return None
         return parsed.Segment(parsed.MARKUP, "", source)
     text, outside, images, links, had_html = _inline_words(inline)
+    if _TRAILING_TAGS.search(text):
+        text = _TRAILING_TAGS.sub("", text)
+        outside = _TRAILING_TAGS.sub("", outside)
+        if not text:
+            return parsed.Segment(parsed.MARKUP, "", source)
     if _FOOTNOTE_DEFINITION.match(source):
         return parsed.Segment(parsed.FOOTNOTE, text.lstrip(": "), source)
     return classify_paragraph(text=text, text_outside_links=outside, images=images, links=links,
