@@ -343,3 +343,15 @@ def test_an_export_cut_before_its_posts_is_still_named_as_a_broken_ghost_export(
     write(tmp_path / "blog" / "ghost.json", '{"db": [{"meta": {"exported_on": 1700474400000, ')
     report = importer.import_paths(store, [tmp_path / "blog"])
     assert [s.reason.split(" (")[0] for s in report.skipped] == ["malformed JSON"]
+
+
+def test_a_substack_post_without_its_csv_is_skipped_not_taken_as_a_page(store, tmp_path):
+    """Trial finding: `posts/` copied out of its export imported a draft, and the embedded
+    post's text instead of the writer's."""
+    folder = tmp_path / "loose" / "posts"
+    folder.mkdir(parents=True)
+    (folder / "139001234.weekly-walks.html").write_text("<p>My own walk.</p>")
+    report = importer.import_paths(store, [tmp_path / "loose"])
+    assert report.imported == 0
+    [skipped] = report.skipped
+    assert "posts.csv is not beside its posts folder" in skipped.reason

@@ -186,7 +186,8 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
         return
     if DRAFT_DIRS & set(file.relative_to(root).parts[:-1] if file.is_relative_to(root) else ()):
         raise SkipFile("draft (in a _drafts folder)")
-    if fmt == "html" and (reason := medium.draft_reason(file, data)):
+    if fmt == "html" and (reason := medium.draft_reason(file, data)
+                          or substack.orphan_reason(file)):
         raise SkipFile(reason)
     key = str(file.resolve())
     content_hash = parsed.sha256_hex(data)

@@ -35,6 +35,23 @@ def is_export(folder: Path) -> bool:
     return (folder / "posts.csv").is_file() and (folder / "posts").is_dir()
 
 
+_POST_FILE = re.compile(r"\d+\.[\w-]+\.html")
+
+
+def orphan_reason(file: Path) -> str | None:
+    """Why an HTML file that is a Substack export's post is not imported on its own: only
+    posts.csv says whether it was published (drafts are in the same folder), and what its
+    title and date are. None for any other file."""
+    if not (_POST_FILE.fullmatch(file.name) and file.parent.name == "posts"):
+        return None
+    if is_export(file.parent.parent):
+        return ("a post of a Substack export: it is read through the export's posts.csv "
+                f"(import {file.parent.parent} itself)")
+    return ("looks like a post of a Substack export, but posts.csv is not beside its posts "
+            "folder: only posts.csv says whether it was published; import the whole export "
+            "folder (posts.csv and posts/)")
+
+
 def read(folder: Path) -> parsed.Export:
     """Every published post of the export in `folder`."""
     text, _ = decode_bytes((folder / "posts.csv").read_bytes())
