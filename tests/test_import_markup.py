@@ -291,3 +291,15 @@ def test_a_quote_callout_is_someone_elses_words_and_tags_are_not_prose():
                      ("quote", "Luck is what happens when preparation meets opportunity."),
                      ("prose", "I keep it above my desk."), ("markup", ""),
                      ("prose", "I love C# and #1 things.")]
+
+
+def test_a_figure_shortcodes_caption_and_a_details_summary_are_not_lost_or_prose():
+    """Trial findings: `{{< figure caption="…" >}}` came in as empty markup; a <details>'
+    summary as prose."""
+    from engine.corpus import markdown
+
+    found = [(s.kind, s.text) for s in markdown.segments(
+        '{{< figure src="a.jpg" caption="早上六点的樱花" >}}\n\nText here.\n\n'
+        "<details><summary>Camera settings</summary>\n\nISO 200, f/8.\n\n</details>")]
+    assert found[:4] == [("caption", "早上六点的樱花"), ("prose", "Text here."),
+                         ("heading", "Camera settings"), ("prose", "ISO 200, f/8.")]

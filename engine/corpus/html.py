@@ -39,9 +39,9 @@ _FOOTNOTE_LINK = re.compile(r"^#(fn|fnref|footnote|footnote-anchor|footnote-ref)
 _FOOTNOTES = re.compile(r"(^|[-_ ])footnotes?([-_ ]|$)", re.I)
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _CONTAINERS = {"div", "section", "article", "main", "body", "html", "center", "details",
-               "summary", "li", "dd", "dt", "address", "fieldset", "hgroup", "font", "span"}
+               "li", "dd", "dt", "address", "fieldset", "hgroup", "font", "span"}
 _BLOCKS = _HEADINGS | _CONTAINERS | {"p", "ul", "ol", "dl", "blockquote", "pre", "table",
-                                     "figure", "figcaption", "hr"} | _CHROME
+                                     "figure", "figcaption", "hr", "summary"} | _CHROME
 
 
 @dataclass
@@ -216,7 +216,7 @@ def _block(tag: Tag, out: list[parsed.Segment]) -> None:
             if text:
                 out.append(parsed.Segment(parsed.FOOTNOTE, text, str(note)))
         return
-    if name in _HEADINGS:
+    if name in _HEADINGS or name == "summary":  # a <details>' summary titles what it hides
         text = _words(tag).text
         if text:
             out.append(parsed.Segment(parsed.HEADING, text, str(tag)))

@@ -33,6 +33,8 @@ _FOOTNOTE_DEFINITION = re.compile(r"^\[\^[^\]\s]+\]:")
 _HTML_COMMENT = re.compile(r"^\s*<!--.*?-->\s*$", re.DOTALL)
 _OBSIDIAN_COMMENT = re.compile(r"%%.*?%%", re.DOTALL)
 _ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+# A figure shortcode's caption (Hugo `{{< figure caption="…" >}}`, Hexo/Octopress alike).
+_SHORTCODE_CAPTION = re.compile(r"""\bcaption\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
 _QUOTING_CALLOUT = re.compile(r"\[!(quote|cite)\]", re.I)  # Obsidian: a quotation
 # Obsidian / Bear tags (`#motivation`) after a paragraph's words, or a line of them: metadata.
 _TRAILING_TAGS = re.compile(r"(?:\s+|^)(?:#[^\W\d][\w/-]*\s*)+$")
@@ -195,6 +197,9 @@ def _paragraph(inline: Token, source: str) -> parsed.Segment | None:
     if all(markup.MARKUP_LINE.fullmatch(line) for line in lines):  # template tags, ESM…
         if all(_OBSIDIAN_COMMENT.fullmatch(line.strip()) for line in lines):
             return None
+        caption = " ".join(a or b for a, b in _SHORTCODE_CAPTION.findall(inline.content))
+        if caption.strip():  # {{< figure caption="…" >}}: the writer's words under a picture
+            return parsed.Segment(parsed.CAPTION, fold_spaces(unescape(caption)), source)
         return parsed.Segment(parsed.MARKUP, "", source)
     text, outside, images, links, had_html = _inline_words(inline)
     if _TRAILING_TAGS.search(text):
