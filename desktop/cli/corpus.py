@@ -45,7 +45,7 @@ def import_(paths: tuple[Path, ...], as_json: bool) -> None:
         f"{report.unchanged} unchanged; {report.segments_added} new segment(s).")
     if report.passed_over:
         click.echo(f"Passed over {report.passed_over} file(s) that are not documents "
-                   "(images, PDFs, media, other XML).")
+                   "(images, PDFs, media, data and configuration files).")
     for title, items in (("Skipped", report.skipped), ("Warnings", report.warnings)):
         if items:
             click.echo(f"{title} ({len(items)}):")
