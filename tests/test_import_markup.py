@@ -303,3 +303,45 @@ def test_a_figure_shortcodes_caption_and_a_details_summary_are_not_lost_or_prose
         "<details><summary>Camera settings</summary>\n\nISO 200, f/8.\n\n</details>")]
     assert found[:4] == [("caption", "早上六点的樱花"), ("prose", "Text here."),
                          ("heading", "Camera settings"), ("prose", "ISO 200, f/8.")]
+
+
+@pytest.mark.parametrize("header", [
+    "status: unpublished", "status: private", "private: true", "publish: false",
+    "hidden: true", "visibility: private", "permalink: false", "build:\n  render: never",
+    "publishDate: 2999-01-01", "Status: Not started"])
+def test_every_common_unpublished_marker_keeps_a_post_out(header):
+    """Second trial: only draft/published/status: draft were read."""
+    from engine.corpus import frontmatter
+
+    reason = frontmatter.parse(f"---\ntitle: x\n{header}\n---\n\nBody.\n").draft_reason
+    assert reason is not None and "not published" in reason
+
+
+def test_quotation_tags_are_someone_elses_words_and_translated_for_the_reader():
+    from engine.corpus import markdown
+    from engine.translation import document
+
+    text = ("Intro by me.\n\n{% blockquote David Levithan %}\nDo you think so?\n"
+            "{% endblockquote %}\n\n{% quote(author=\"Albert Camus\") %}\nAn invincible summer."
+            "\n{% end %}\n\nOutro by me.")
+    assert [(s.kind, s.text) for s in markdown.segments(text)] == [
+        ("prose", "Intro by me."), ("quote", "Do you think so?"),
+        ("quote", "An invincible summer."), ("prose", "Outro by me.")]
+    assert [u.text for u in document.split(text).units] == [
+        "Intro by me.", "Do you think so?", "An invincible summer.", "Outro by me."]
+
+
+def test_quarto_is_markdown_and_unread_formats_are_said_not_passed_over(store, tmp_path):
+    from engine.corpus import importer
+
+    (tmp_path / "post.qmd").write_text(
+        "---\ntitle: Knitting\n---\n\nMy own words about it.\n\n```{r}\nsummary(cars)\n```\n")
+    (tmp_path / "notes.org").write_text("* Heading\nSome text.\n")
+    (tmp_path / "scaffolds").mkdir()
+    (tmp_path / "scaffolds" / "post.md").write_text("---\ntitle: {{ title }}\n---\n\nScaffold.\n")
+    report = importer.import_paths(store, [tmp_path])
+    assert report.imported == 1
+    assert [(s["kind"], s["text"]) for s in store.segments()] == [
+        ("prose", "My own words about it."), ("code", "summary(cars)")]
+    [skipped] = report.skipped
+    assert skipped.reason.startswith("Org mode is not read yet")

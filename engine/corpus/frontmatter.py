@@ -40,6 +40,10 @@ _DRAFT_LOOKING = re.compile(
     r"|draft)\b)")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
+# `status:` values of posts that are not on the site (WordPress-like, Hexo, Notion).
+_UNPUBLISHED_STATUS = {"draft", "unpublished", "private", "pending", "scheduled", "future",
+                       "trash", "idea", "in progress", "not started"}
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -95,8 +99,28 @@ class FrontMatter:
         if published is False or str(published).lower() in _FALSE:
             return "draft (front matter says published: false)"
         status = self.get("status")
-        if status is not None and str(status).strip().lower() == "draft":
-            return "draft (front matter says status: draft)"
+        if status is not None and str(status).strip().lower() in _UNPUBLISHED_STATUS:
+            return f"not published (front matter says status: {str(status).strip()})"
+        for key in ("private", "hidden"):  # Hexo, Jekyll themes: kept off the site
+            value = self.get(key)
+            if value is True or str(value).lower() in _TRUE:
+                return f"not published (front matter says {key}: true)"
+        publish = self.get("publish")
+        if publish is False or str(publish).lower() in _FALSE:
+            return "not published (front matter says publish: false)"
+        visibility = self.get("visibility")
+        if visibility is not None and str(visibility).strip().lower() == "private":
+            return "not published (front matter says visibility: private)"
+        if self.get("permalink") is False:  # Eleventy: never written out
+            return "not published (front matter says permalink: false)"
+        build = self.get("build")
+        if isinstance(build, dict) and str(build.get("render", "")).lower() in ("never",
+                                                                               "false"):
+            return "not published (Hugo front matter says build: render: never)"
+        future = self.get("publishdate", "publish_date")
+        when = future.isoformat() if isinstance(future, (datetime, date)) else str(future or "")
+        if _ISO_DAY.match(when) and when[:10] > date.today().isoformat():
+            return f"not published yet (front matter says publishDate: {when[:10]})"
         return None
 
 

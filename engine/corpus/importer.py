@@ -38,12 +38,20 @@ from engine.errors import OwnVoiceError
 FORMATS = {
     ".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".mkd": "markdown",
     ".mkdn": "markdown", ".mdx": "markdown",
+    # R Markdown and Quarto: Markdown whose ```{r} chunks are code
+    ".rmd": "markdown", ".rmarkdown": "markdown", ".qmd": "markdown",
     ".html": "html", ".htm": "html", ".xhtml": "html",
     ".txt": "text", ".text": "text",
     ".xml": "wxr",
     ".json": "ghost",  # a Ghost export; other JSON is passed over
     ".csv": "substack",  # a Substack export's posts.csv; other CSV is passed over
+    # Writing OwnVoice does not read yet: said, not passed over in silence.
+    ".org": "unread", ".rst": "unread", ".adoc": "unread", ".asciidoc": "unread",
+    ".njk": "unread", ".liquid": "unread", ".astro": "unread", ".textile": "unread",
 }
+_UNREAD = {".org": "Org mode", ".rst": "reStructuredText", ".adoc": "AsciiDoc",
+           ".asciidoc": "AsciiDoc", ".njk": "a Nunjucks template", ".liquid": "a Liquid template",
+           ".astro": "an Astro component", ".textile": "Textile"}
 # Folders inside an imported folder that never hold the user's own writing: generated
 # sites (Hugo's public/, Jekyll's _site/) repeat every post, themes bring example posts,
 # layouts and includes are templates.
@@ -51,7 +59,8 @@ FORMATS = {
 IGNORED_DIRS = {"public", "_site", "themes", "node_modules", "__pycache__", "vendor",
                 "site-packages",
                 # templates, not writing: Jekyll's and Hugo's layouts and partials
-                "_layouts", "_includes", "layouts", "partials", "archetypes"}
+                "_layouts", "_includes", "layouts", "partials", "archetypes", "scaffolds",
+                "templates"}
 DRAFT_DIRS = {"_drafts"}  # Jekyll and Hexo keep unpublished posts here
 
 Progress = Callable[[int, int, str], None]  # (done, total, current path)
@@ -184,6 +193,9 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
     if fmt in ("ghost", "substack"):
         _import_export(store, file, data, fmt, report)
         return
+    if fmt == "unread":
+        raise SkipFile(f"{_UNREAD[file.suffix.lower()]} is not read yet; export it as Markdown "
+                       "or HTML to import it")
     if DRAFT_DIRS & set(file.relative_to(root).parts[:-1] if file.is_relative_to(root) else ()):
         raise SkipFile("draft (in a _drafts folder)")
     if fmt == "html" and (reason := medium.draft_reason(file, data)

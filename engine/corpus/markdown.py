@@ -90,6 +90,8 @@ def _region_segment(lines: list[str], region: markup.Region) -> parsed.Segment |
         return parsed.Segment(parsed.CODE, markup.inside(lines, region), source)
     if region.kind == markup.MATH:
         return parsed.Segment(parsed.MATH, markup.inside(lines, region), source)
+    if region.kind == markup.QUOTE:  # someone else's words
+        return parsed.Segment(parsed.QUOTE, fold_spaces(markup.inside(lines, region)), source)
     if region.kind == markup.RAW:  # literal text, template tags and all: never prose
         return parsed.Segment(parsed.MARKUP, markup.inside(lines, region), source)
     if region.kind == markup.COMPONENT:

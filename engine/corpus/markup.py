@@ -40,6 +40,7 @@ RAW = "raw"  # Jekyll's {% raw %}: literal text, template tags and all
 COMMENT = "comment"  # the writer's notes to self: never published
 STATEMENT = "esm"  # MDX import / export
 COMPONENT = "jsx"  # an MDX JSX block
+QUOTE = "quote"  # someone else's words in a template tag: never the writer's prose
 
 # Blocks whose lines are never prose: (opening line, closing line for the opening's name).
 # Jekyll's raw, highlight, codeblock (Octopress) and comment tags, Hugo's highlight / code /
@@ -50,15 +51,21 @@ HIDDEN_BLOCKS = [
     (re.compile(r"[ \t]*\{\{[<%]\s*(highlight|code|math|katex|mermaid|raw)\b.*[%>]\}\}[ \t]*"),
      lambda name: re.compile(r".*\{\{[<%]\s*/" + name + r"\s*[%>]\}\}[ \t]*")),
     (re.compile(r"[ \t]*(%%)[ \t]*"), lambda _: re.compile(r".*%%[ \t]*")),
+    # Quotations: Octopress/Hexo `{% blockquote Author %}`, Zola `{% quote(author=…) %}`.
+    (re.compile(r"[ \t]*\{%-?\s*(blockquote)\b.*%\}[ \t]*"),
+     lambda name: re.compile(r".*\{%-?\s*end" + name + r"\s*-?%\}[ \t]*")),
+    (re.compile(r"[ \t]*\{%-?\s*(quote)\s*\(.*\)\s*-?%\}[ \t]*"),
+     lambda _: re.compile(r".*\{%-?\s*end\s*-?%\}[ \t]*")),
 ]
 _BLOCK_KINDS = {"raw": RAW, "highlight": CODE, "codeblock": CODE, "code": CODE,
-                "mermaid": CODE, "math": MATH, "katex": MATH, "comment": COMMENT, "%%": COMMENT}
+                "mermaid": CODE, "math": MATH, "katex": MATH, "comment": COMMENT, "%%": COMMENT,
+                "blockquote": QUOTE, "quote": QUOTE}
 
 
 @dataclass(frozen=True)
 class Region:
     """Lines `start`…`end` (0-based, both included) that are never prose, and what they are:
-    CODE, MATH, RAW, COMMENT, STATEMENT or COMPONENT."""
+    CODE, MATH, RAW, COMMENT, STATEMENT, COMPONENT or QUOTE."""
 
     start: int
     end: int

@@ -340,6 +340,8 @@ def _hidden_lines(text: str, lines: list[str]) -> tuple[set[int], list[str]]:
     hidden = set(range(markup.front_matter_lines(text)))
     kept = []
     for region in markup.regions(lines, len(hidden)):
+        if region.kind == markup.QUOTE:  # a quotation is translated for the reader too
+            continue
         hidden.update(range(region.start, region.end + 1))
         if region.kind == markup.COMPONENT and any(
                 c.isalpha() for c in markup.component_words(lines[region.start:region.end + 1])):
