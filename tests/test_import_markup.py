@@ -345,3 +345,21 @@ def test_quarto_is_markdown_and_unread_formats_are_said_not_passed_over(store, t
         ("prose", "My own words about it."), ("code", "summary(cars)")]
     [skipped] = report.skipped
     assert skipped.reason.startswith("Org mode is not read yet")
+
+
+def test_a_notion_pages_properties_are_its_header(store, tmp_path):
+    """Second trial: Notion's `Status: … Tags: … Created: …` lines came in as prose, and a
+    page with `Status: Draft` was imported."""
+    from engine.corpus import importer
+
+    (tmp_path / "My Trip to Kyoto 3f2a1b0c.md").write_text(
+        "# My Trip to Kyoto\n\nStatus: Published\nTags: travel, japan\nCreated: January 5, "
+        "2023 3:14 PM\nURL: https://example.com/kyoto\n\nThe temples were quiet at dawn.\n")
+    (tmp_path / "Unfinished 9a8b7c.md").write_text(
+        "# Unfinished\n\nStatus: Draft\nTags: travel\n\nNot ready yet.\n")
+    report = importer.import_paths(store, [tmp_path])
+    assert report.imported == 1
+    assert [(s["kind"], s["text"]) for s in store.segments()] == [
+        ("heading", "My Trip to Kyoto"), ("prose", "The temples were quiet at dawn.")]
+    assert [s.reason for s in report.skipped] == ["not published (front matter says status: "
+                                                  "Draft)"]

@@ -320,6 +320,25 @@ def _value(text: str, what: str) -> str:
     return text
 
 
+def notion(text: str) -> FrontMatter | None:
+    """A Notion page exported as Markdown: `# Title`, a blank line, then its properties as
+    `Key: value` lines (`Status: Published`, `Tags: …`, `Created: …`), then the page. The
+    properties as a header (the title from the heading), the rest as the body; None when the
+    text is not shaped so."""
+    lines = text.split("\n")
+    if not lines or not lines[0].startswith("# "):
+        return None
+    start = next((i for i in range(1, len(lines)) if lines[i].strip()), None)
+    if start is None or start == 1:
+        return None
+    header = _key_value(lines[start:])
+    if len(header.meta) < 2:
+        return None
+    header.meta.setdefault("title", lines[0][2:].strip())
+    header.body = "\n".join(lines[:1] + [""] + header.body.split("\n"))
+    return header
+
+
 def _key_value(lines: list[str]) -> FrontMatter:
     meta: dict[str, str] = {}
     key = None

@@ -231,6 +231,8 @@ def _parse_into(doc: parsed.ParsedDocument, text: str, file: Path,
     """Fill the document's segments and metadata; returns the language it declares."""
     if doc.format == "markdown":
         header = frontmatter.parse(text)
+        if not header.meta and header.warning is None:
+            header = frontmatter.notion(text) or header
         if header.warning:
             report.warnings.append(Skipped(str(file), header.warning))
         if header.draft_reason:
