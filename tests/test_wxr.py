@@ -81,3 +81,14 @@ def test_an_export_declaring_another_encoding_is_read_correctly(store, tmp_path)
     assert report.imported == 1, report
     assert [r["text"] for r in store.segments()] == ["Un café crème, s'il vous plaît."]
     assert store.segments()[0]["title"] == "Café"
+
+
+def test_a_password_protected_post_is_left_out():
+    """Second trial: a post behind a password was imported as published writing."""
+    protected = WXR.replace("<wp:post_id>11</wp:post_id>",
+                            "<wp:post_id>11</wp:post_id><wp:post_password>secret"
+                            "</wp:post_password>", 1)
+    assert protected != WXR
+    export = wxr.parse(protected)
+    assert "Gutenberg & blocks" not in [p.title for p in export.posts]
+    assert export.left_out["password-protected"] == 1

@@ -1,7 +1,8 @@
 """WordPress export files (WXR): published posts and pages, as HTML bodies.
 
 A WXR file is RSS with WordPress' own namespace. We keep items whose post type is
-`post` or `page` and whose status is `publish`; drafts, private posts, revisions,
+`post` or `page` and whose status is `publish` (without a password); drafts, private and
+password-protected posts, revisions,
 attachments and menu items are left out. Post bodies carry Gutenberg block comments
 and shortcodes, and classic-editor posts have no <p> tags at all (WordPress adds
 them when it renders): we undo all three before the HTML reader sees them.
@@ -85,6 +86,9 @@ def parse(text: str) -> WxrExport:
             continue
         if status != "publish":
             left_out[status] = left_out.get(status, 0) + 1
+            continue
+        if _text(item.find(f"{{{wp}}}post_password")):  # published for a few, not the public
+            left_out["password-protected"] = left_out.get("password-protected", 0) + 1
             continue
         post_id = _text(item.find(f"{{{wp}}}post_id")) or ""
         guid = _text(item.find("guid")) or _text(item.find("link")) or f"{site}?p={post_id}"
