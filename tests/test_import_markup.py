@@ -363,3 +363,20 @@ def test_a_notion_pages_properties_are_its_header(store, tmp_path):
         ("heading", "My Trip to Kyoto"), ("prose", "The temples were quiet at dawn.")]
     assert [s.reason for s in report.skipped] == ["not published (front matter says status: "
                                                   "Draft)"]
+
+
+def test_an_attributed_quotation_is_a_quote_and_an_mdx_comment_is_markup():
+    """Second trial: `"…" — George Orwell` and `{/* … */}` came in as the writer's prose."""
+    from engine.corpus import markdown
+
+    found = [(s.kind, s.text) for s in markdown.segments(
+        '"Political language is designed to make lies sound truthful." — George Orwell\n\n'
+        "{/* a JSX comment */}\n\n"
+        '"Come here," she said — quietly, as she always did.\n\n'
+        "“我们都是这样。” —— 鲁迅")]
+    assert found == [
+        ("quote", '"Political language is designed to make lies sound truthful." — George '
+                  "Orwell"),
+        ("markup", ""),
+        ("prose", '"Come here," she said — quietly, as she always did.'),
+        ("quote", "“我们都是这样。” —— 鲁迅")]

@@ -47,4 +47,11 @@ def classify_paragraph(*, text: str, text_outside_links: str, images: int, links
         return parsed.Segment(parsed.LINK, cleaned, raw)
     if is_url_only(cleaned):
         return parsed.Segment(parsed.LINK, cleaned, raw)
+    if _ATTRIBUTED_QUOTATION.fullmatch(cleaned):  # “…” — George Orwell: someone else's words
+        return parsed.Segment(parsed.QUOTE, cleaned, raw)
     return parsed.Segment(parsed.PROSE, cleaned, raw)
+
+
+# A paragraph that is a quotation in quotation marks followed by its author after a dash.
+_ATTRIBUTED_QUOTATION = re.compile(
+    r"[\"“„«「『].+[\"”“»」』]\s*(?:—|–|--|―)\s*[^\s.,;:!?][^.!?。！？]{0,80}", re.S)

@@ -18,9 +18,9 @@ FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 # Lines of a site generator's markup, never prose: a Hugo shortcode or Liquid tag on a line
 # of its own (a paired shortcode's opening and closing lines: the text between them is
-# the writer's), an Obsidian comment, an MDX import/export.
+# the writer's), an Obsidian comment, an MDX comment (`{/* … */}`) or import/export.
 MARKUP_LINE = re.compile(
-    r"[ \t]*(?:\{\{[<%].*[%>]\}\}|\{%.*%\}|%%.*%%"
+    r"[ \t]*(?:\{\{[<%].*[%>]\}\}|\{%.*%\}|%%.*%%|\{/\*.*\*/\}"
     r"|import\s.+\sfrom\s+['\"].*|export\s+(?:default|const|let|function|\{).*)[ \t]*")
 
 # MDX: an ESM statement (`import …`, `export …`) runs to the next blank line.
