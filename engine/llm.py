@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from engine import paths
+from engine import openai_models, paths, retry_after
 from engine.errors import OwnVoiceError
-
-OPENAI_BASE_URL = "https://api.openai.com/v1"
+from engine.openai_models import OPENAI_BASE_URL
 
 
 @dataclass
@@ -86,11 +85,17 @@ def price_for(model: str) -> dict | None:
 
 
 def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, *,
-             batch: bool = False) -> float:
+             batch: bool = False, cached_tokens: int = 0) -> float:
+    """US dollars for one request: `prompt_tokens` (of which `cached_tokens` were a cache
+    hit, billed at `cached_input` where listed) and `completion_tokens` (reasoning tokens
+    included, as OpenAI counts them)."""
     price = price_for(model)
     if price is None:
         return 0.0  # a local server: free
-    cost = (prompt_tokens * price.get("input", 0) + completion_tokens * price.get("output", 0))
+    cached = min(max(cached_tokens, 0), prompt_tokens)
+    cost = ((prompt_tokens - cached) * price.get("input", 0)
+            + cached * price.get("cached_input", price.get("input", 0))
+            + completion_tokens * price.get("output", 0))
     cost /= 1_000_000
     return cost * (price_table()["batch_discount"] if batch else 1.0)
 
@@ -143,11 +148,8 @@ def _retryable(exc: Exception) -> bool:
 
 def _retry_after(exc: Exception) -> float | None:
     response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return retry_after.seconds(response.headers.get("retry-after")
+                               if response is not None else None)
 
 
 class LLMClient:
@@ -158,6 +160,7 @@ class LLMClient:
         self.base_url = (base_url or OPENAI_BASE_URL).rstrip("/")
         self.is_openai = self.base_url == OPENAI_BASE_URL
         self.client = make_openai_client(self.base_url, api_key, timeout=timeout)
+        self._reasoning: bool | None = None  # learnt from a refusal, for unknown models
         self.concurrency = max(1, concurrency)
         self.max_retries = max_retries
         self.backoff = backoff
@@ -167,16 +170,24 @@ class LLMClient:
 
     def chat(self, messages: list[dict], *, max_tokens: int = 1024, temperature: float = 0.7,
              **params) -> ChatResult:
-        """One chat completion, retried on transient failures."""
-        limit = {"max_completion_tokens" if self.is_openai else "max_tokens": max_tokens}
-        attempt = 0
+        """One chat completion, retried on transient failures. The sampling and length
+        parameters take the form the model accepts (engine.openai_models.chat_params)."""
+        sampling = openai_models.chat_params(self.model, base_url=self.base_url,
+                                             max_tokens=max_tokens, temperature=temperature,
+                                             reasoning=self._reasoning)
+        attempt, adapted = 0, False
         while True:
             try:
                 response = self.client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=temperature,
-                    **limit, **params)
+                    model=self.model, messages=messages, **sampling, **params)
                 break
             except Exception as exc:
+                other = None if adapted else openai_models.adapted(exc, self.model, sampling)
+                if other is not None:
+                    adapted = True
+                    sampling = other
+                    self._reasoning = "reasoning_effort" in other
+                    continue
                 if not _retryable(exc) or attempt >= self.max_retries:
                     raise explain(exc, self.base_url) from exc
                 delay = _retry_after(exc) or self.backoff * (2 ** attempt) * (
@@ -189,7 +200,9 @@ class LLMClient:
         usage = response.usage
         prompt = usage.prompt_tokens if usage else 0
         completion = usage.completion_tokens if usage else 0
-        cost = cost_usd(self.model, prompt, completion)
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
+        cost = cost_usd(self.model, prompt, completion,
+                        cached_tokens=getattr(details, "cached_tokens", 0) or 0)
         with self._lock:
             self.usage.requests += 1
             self.usage.prompt_tokens += prompt
@@ -205,6 +218,17 @@ class LLMClient:
 
     def close(self, *, cancel_pending: bool = True) -> None:
         self._pool.shutdown(wait=True, cancel_futures=cancel_pending)
+
+
+def shutdown_dates(base_url: str | None = None, *, max_age_s: float | None = None) -> dict:
+    """{model id: 'YYYY-MM-DD'} from the endpoint's `GET /v1/models` (cached a day; {} when
+    it cannot be read): see engine.openai_models.shutdowns."""
+    def connect():
+        return make_openai_client(base_url, key_for(base_url, None), timeout=20.0,
+                                  max_retries=1)
+
+    extra = {} if max_age_s is None else {"max_age_s": max_age_s}
+    return openai_models.shutdowns(connect, base_url=base_url, **extra)
 
 
 def key_for(base_url: str | None, key_name: str | None) -> str | None:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.errors import OwnVoiceError
+from engine.retry_after import seconds as retry_after_seconds
 
 API = "https://cloud.lambda.ai/api/v1"
 KEY_NAME = "lambda"  # the keyring entry (or OWNVOICE_KEY_LAMBDA)
@@ -138,7 +139,9 @@ class LambdaCloud:
                         raise CloudError(f"Lambda Cloud keeps answering {exc.code} "
                                          f"({payload.get('message', 'no message')}); try "
                                          "again in a minute.", payload.get("code")) from exc
-                    self.sleep(float(retry_after) if retry_after else delay)
+                    # Seconds or an HTTP date; anything else (-1, garbage) is ignored.
+                    wait = retry_after_seconds(retry_after, cap=60.0)
+                    self.sleep(delay if wait is None else wait)
                     delay = min(delay * 2, 30)
                     continue
                 raise _as_error(exc.code, payload) from exc
@@ -189,12 +192,17 @@ class LambdaCloud:
         return self._call("POST", "/instance-operations/launch", body)["instance_ids"][0]
 
     def terminate(self, instance_id: str) -> None:
+        """Terminate `instance_id` (already gone is fine). Raises CloudError naming the
+        instance when Lambda cannot be told: it is still running and billing."""
         try:
             self._call("POST", "/instance-operations/terminate",
                        {"instance_ids": [instance_id]})
         except CloudError as exc:
             if exc.code != "global/object-does-not-exist":  # already gone is fine
-                raise
+                raise CloudError(f"Could not terminate Lambda instance {instance_id}: {exc} "
+                                 "It may still be running and billing: terminate it in "
+                                 "Lambda's dashboard (cloud.lambda.ai) or with `ownvoice "
+                                 "train stop`.", exc.code) from exc
 
     def wait_active(self, instance_id: str, *, timeout_s: float = 1200,
                     poll_s: float = 10, on_status: Callable[[str], None] | None = None

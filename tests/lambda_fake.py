@@ -32,9 +32,10 @@ TYPES = {
 class FakeLambda:
     def __init__(self, *, boot_polls: int = 2, too_many_requests: int = 0,
                  no_capacity_in: tuple[str, ...] = (),
-                 on_launch: Callable[[str], None] | None = None):
+                 on_launch: Callable[[str], None] | None = None, retry_after: str = "0"):
         self.boot_polls = boot_polls
         self.too_many_requests = too_many_requests  # answer the next N calls with 429
+        self.retry_after = retry_after  # their Retry-After: seconds, an HTTP date, or junk
         self.no_capacity_in = set(no_capacity_in)  # launch fails there despite the listing
         self.on_launch = on_launch
         self.instances: dict[str, dict] = {}
@@ -74,7 +75,8 @@ class FakeLambda:
                     if fake.too_many_requests > 0:
                         fake.too_many_requests -= 1
                         return self._error(429, "global/too-many-requests",
-                                           "Too many requests.", headers={"Retry-After": "0"})
+                                           "Too many requests.",
+                                           headers={"Retry-After": fake.retry_after})
                     return fake.route(self, method, self.path.removeprefix("/api/v1"), body)
 
             def do_GET(self):

@@ -3,8 +3,16 @@
 It follows OpenAI's documented request and response schemas for the calls OwnVoice
 makes — chat completions with usage; errors with Retry-After; files (multipart upload);
 fine_tuning.jobs with their events and checkpoints, moving one status further on each
-retrieve (validating_files → queued → running → succeeded) — and can be told to fail the
-next N requests with a status code, like a rate-limited or overloaded API.
+retrieve (validating_files → queued → running → succeeded); `GET /v1/models` with each
+model's optional `shutdown_date` — and can be told to fail the next N requests with a
+status code, like a rate-limited or overloaded API.
+
+It enforces the rules OpenAI documents for its current models (GPT-6 guide and model
+pages, read 2026-11-30), with its own table, not OwnVoice's: reasoning models refuse
+`max_tokens`; they take `temperature`/`top_p` only with `reasoning_effort: "none"`, which
+gpt-6.1-sol and gpt-6-astra do not accept; models that do not reason refuse
+`reasoning_effort`. Since 2026-05-07 OpenAI refuses new fine-tuning jobs to organisations
+that never fine-tuned (403): `fine_tuning_open=False` answers so.
 """
 
 from __future__ import annotations
@@ -14,11 +22,48 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# Reasoning efforts each family accepts (OpenAI's model pages); absent: does not reason.
+_EFFORTS = {"gpt-6.1-sol": ("low", "medium", "high", "xhigh", "max"),
+            "gpt-6-astra": ("low", "medium", "high", "xhigh", "max"),
+            "gpt-6": ("none", "low", "medium", "high", "xhigh", "max"),
+            "gpt-5.": ("none", "low", "medium", "high", "xhigh", "max"),  # 5.1 to 5.6
+            "gpt-5": ("minimal", "low", "medium", "high")}
+
+
+def refusal(body: dict) -> tuple[str, str] | None:
+    """(param, message) when OpenAI would answer 400 to this chat completion body."""
+    model = body["model"]
+    base = model.split(":")[1] if model.startswith("ft:") else model
+    efforts = next((v for k, v in sorted(_EFFORTS.items(), key=lambda kv: -len(kv[0]))
+                    if base.startswith(k)), None)
+    if efforts is None:
+        if "reasoning_effort" in body:
+            return "reasoning_effort", f"Unrecognized request argument for {model}."
+        return None
+    if "max_tokens" in body:
+        return "max_tokens", ("Unsupported parameter: 'max_tokens' is not supported with this "
+                              "model. Use 'max_completion_tokens' instead.")
+    effort = body.get("reasoning_effort", "medium")
+    if effort not in efforts:
+        return "reasoning_effort", f"Unsupported value: '{effort}' for {model}."
+    for name in ("temperature", "top_p"):
+        if name in body and effort != "none":
+            return name, (f"Unsupported parameter: '{name}' is only supported with "
+                          "reasoning_effort 'none'.")
+    return None
+
 
 class FakeOpenAI:
     def __init__(self, *, reply=lambda messages: "A reply.", prompt_tokens: int = 20,
-                 completion_tokens: int = 10, latency: float = 0.0):
+                 completion_tokens: int = 10, latency: float = 0.0,
+                 models: dict[str, str | None] | None = None, retry_after: str = "0",
+                 fine_tuning_open: bool = True):
         self.reply = reply
+        # GET /v1/models: {id: shutdown date 'YYYY-MM-DD' or None}.
+        self.models = dict(models or {"gpt-6-luna": None, "gpt-6-sol": None,
+                                      "gpt-4o-mini": "2027-01-14"})
+        self.retry_after = retry_after  # the Retry-After header sent with a 429
+        self.fine_tuning_open = fine_tuning_open
         self.latency = latency  # seconds before each chat answer, like a remote API
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
         self.failures: list[int] = []  # status codes to answer with, one per request
@@ -68,6 +113,12 @@ class FakeOpenAI:
             def do_GET(self):  # noqa: N802
                 fake.requests.append({"path": self.path, "method": "GET"})
                 parts = self.path.split("?")[0].strip("/").split("/")  # v1/fine_tuning/jobs/…
+                if parts[1:] == ["models"]:
+                    self._send(200, {"object": "list", "data": [
+                        {"id": name, "object": "model", "created": 1_700_000_000,
+                         "owned_by": "system", **({"shutdown_date": day} if day else {})}
+                        for name, day in fake.models.items()]})
+                    return
                 if parts[1] == "files" and len(parts) == 4 and parts[3] == "content":
                     data = fake.files[parts[2]]["content"]
                     self.send_response(200)
@@ -117,7 +168,12 @@ class FakeOpenAI:
                     status = fake.failures.pop(0)
                     self._send(status, {"error": {"message": f"simulated {status}",
                                                   "type": "server_error", "code": None}},
-                               {"Retry-After": "0"} if status == 429 else None)
+                               {"Retry-After": fake.retry_after} if status == 429 else None)
+                    return
+                if self.path.endswith("/chat/completions") and (problem := refusal(body)):
+                    self._send(400, {"error": {"message": problem[1], "param": problem[0],
+                                               "type": "invalid_request_error",
+                                               "code": "unsupported_parameter"}})
                     return
                 if self.path.endswith("/chat/completions") and fake.latency:
                     time.sleep(fake.latency)
@@ -139,6 +195,13 @@ class FakeOpenAI:
                     self._send(200, fake.create_batch(body))
                     return
                 if self.path.endswith("/fine_tuning/jobs"):
+                    if not fake.fine_tuning_open:
+                        self._send(403, {"error": {
+                            "message": "You do not have access to create fine-tuning jobs. "
+                                       "Self-serve fine-tuning is no longer available to this "
+                                       "organization.", "type": "invalid_request_error",
+                            "param": None, "code": "permission_denied"}})
+                        return
                     if body.get("training_file") not in fake.files:
                         self._send(400, {"error": {"message": "invalid training_file",
                                                    "type": "invalid_request_error"}})
@@ -239,6 +302,13 @@ class FakeOpenAI:
                         self.files[batch["input_file_id"]]["content"].decode().splitlines()]
             output = []
             for i, request in enumerate(requests):
+                if problem := refusal(request["body"]):
+                    output.append(json.dumps({
+                        "id": f"batch_req_{i}", "custom_id": request["custom_id"],
+                        "error": None, "response": {"status_code": 400, "body": {"error": {
+                            "message": problem[1], "param": problem[0],
+                            "type": "invalid_request_error"}}}}))
+                    continue
                 output.append(json.dumps({
                     "id": f"batch_req_{i}", "custom_id": request["custom_id"], "error": None,
                     "response": {"status_code": 200, "request_id": f"req_{i}", "body": {

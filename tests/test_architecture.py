@@ -104,7 +104,8 @@ def test_the_rooms_are_checked_on_every_module():
     shared = sorted(n for n in MODULES if room(n) == "engine")
     assert shared == ["engine", "engine.download", "engine.errors", "engine.events", "engine.files",
                       "engine.jobs", "engine.jsonl", "engine.languages", "engine.llm",
-                      "engine.paths", "engine.secrets"], shared
+                      "engine.openai_models", "engine.paths", "engine.retry_after",
+                      "engine.secrets"], shared
 
 
 def test_there_is_no_import_cycle_anywhere():

@@ -41,6 +41,49 @@ def test_429s_are_waited_out():
         assert len(fake.calls) == 4
 
 
+@pytest.mark.parametrize("header", ["-1", "1.5", "soon", "Wed, 21 Oct 2015 07:28:00 GMT",
+                                    "in-the-future"])
+def test_any_retry_after_is_waited_out_never_a_crash(header):
+    slept = []
+    with FakeLambda(too_many_requests=2, retry_after=header) as fake:
+        cloud = LambdaCloud(KEY, base_url=fake.url, sleep=slept.append, min_interval_s=0)
+        assert cloud.instances() == []
+    assert len(slept) == 2 and all(0 <= s <= 60 for s in slept), slept
+
+
+def test_an_http_date_retry_after_is_honoured():
+    from email.utils import formatdate
+
+    slept = []
+    when = formatdate(__import__("time").time() + 30, usegmt=True)
+    with FakeLambda(too_many_requests=1, retry_after=when) as fake:
+        LambdaCloud(KEY, base_url=fake.url, sleep=slept.append, min_interval_s=0).instances()
+    assert 25 <= slept[0] <= 31, slept
+
+
+def test_a_throttled_api_during_boot_still_ends_with_the_instance_terminated(store, tmp_path,
+                                                                            tiny_base):
+    """The one-click flow: launched, then Lambda answers 429 with an HTTP-date Retry-After
+    long enough for the boot wait to give up; the instance is terminated all the same."""
+    from email.utils import formatdate
+
+    import remote.rented as rented
+
+    add_correction_pairs(store)
+    job = pipeline.prepare(store, base_model=str(tiny_base), kind=JobKind.REMOTE)
+    fake = FakeLambda(retry_after=formatdate(usegmt=True))
+
+    def throttle(_user_data):
+        fake.too_many_requests = 10  # 7 for the first status poll (6 retries), 3 more
+
+    fake.on_launch = throttle
+    with fake, pytest.raises(CloudError, match="keeps answering 429"):
+        rented.rent(store, client(fake), job, instance_type="gpu_1x_gh200", region=None,
+                    ssh_key_name="laptop", key_file=None, boot_timeout_s=5)
+    assert fake.running() == []
+    assert store.job(job.id).meta.cloud.terminated_at is not None
+
+
 def test_capacity_and_key_errors_say_what_to_do():
     with FakeLambda(no_capacity_in=("us-east-3",)) as fake:
         cloud = client(fake)

@@ -355,3 +355,61 @@ def test_a_substack_post_without_its_csv_is_skipped_not_taken_as_a_page(store, t
     assert report.imported == 0
     [skipped] = report.skipped
     assert "posts.csv is not beside its posts folder" in skipped.reason
+
+
+def _medium_file(title: str, body: str, *, subtitle: str | None = None,
+                 header_extra: str = "") -> str:
+    """A file of a Medium export's posts/, in Medium's markup."""
+    summary = (f'<section data-field="subtitle" class="p-summary">{subtitle}</section>'
+               if subtitle else "")
+    return (f'<!DOCTYPE html><html><head><title>{title}</title></head><body>'
+            f'<article class="h-entry"><header><h1 class="p-name">{title}</h1>{header_extra}'
+            f'</header>{summary}<section data-field="body" class="e-content">'
+            '<section name="a1" class="section section--body section--first section--last">'
+            '<div class="section-content"><div class="section-inner sectionLayout--insetColumn">'
+            f'{body}</div></div></section></section><footer><p>By <a href="https://medium.com/'
+            '@sample-writer" class="p-author h-card">Sample Writer</a> on <a href="https://'
+            'medium.com/p/1"><time class="dt-published" datetime="2021-02-03T10:00:00.000Z">'
+            'February 3, 2021</time></a>.</p><p>Exported from <a href="https://medium.com">'
+            'Medium</a> on November 20, 2023.</p></footer></article></body></html>')
+
+
+def test_medium_responses_are_left_out_and_named(store, exports):
+    """New-user trial: replies under other people's stories came in as posts."""
+    posts = exports / "medium" / "posts"
+    reply = ("Great point about sourdough, though I find rye starters forgive a cold kitchen "
+             "far more than wheat ones do.")
+    write(posts / "2021-02-03_Great-point-about-sourdough--though-I-find-rye-1a2b3c.html",
+          _medium_file("Great point about sourdough, though I find rye…",
+                       f'<p name="p1" id="p1" class="graf graf--p graf--leading '
+                       f'graf--trailing">{reply}</p>'))
+    write(posts / "2021-02-04_Thanks--1a2b3d.html", _medium_file(
+        "Thanks!", '<p name="p2" class="graf graf--p graf--leading graf--trailing">Thanks!</p>'))
+    write(posts / "2021-02-05_我也这么觉得-1a2b3e.html", _medium_file(
+        "我也这么觉得，尤其是冬天…",
+        '<p class="graf graf--p graf--leading graf--trailing">我也这么觉得，尤其是冬天的时候，'
+        "厨房太冷，面团发得很慢。</p>"))
+    write(posts / "2021-02-06_Marked-as-a-reply-1a2b3f.html", _medium_file(
+        "On your post about ovens", '<p class="graf graf--p">I disagree, gently.</p>',
+        header_extra='<p>In response to <a class="u-in-reply-to" '
+                     'href="https://medium.com/@other/ovens-9">Ovens</a></p>'))
+    # Stories: a title heading in the body (even one that starts "In response to"), or a
+    # subtitle, make a post whatever its length.
+    write(posts / "2021-03-01_In-Response-to-Critics-2b3c4d.html", _medium_file(
+        "In Response to Critics",
+        '<h3 class="graf graf--h3 graf--leading graf--title">In Response to Critics</h3>'
+        '<p class="graf graf--p graf--trailing">My answer to the reviews, at length.</p>'))
+    write(posts / "2021-03-02_Short-story-2b3c4e.html", _medium_file(
+        "A short story", '<p class="graf graf--p graf--leading">A short story, untitled in '
+                         'its body but with a subtitle.</p>', subtitle="Tiny"))
+    report = importer.import_paths(store, [exports / "medium"])
+    response = "a response, not a post (Medium keeps your replies to other stories in posts/ too)"
+    found = reasons(report)
+    assert {name for name, why in found.items() if why == response} == {
+        "2021-02-03_Great-point-about-sourdough--though-I-find-rye-1a2b3c.html",
+        "2021-02-04_Thanks--1a2b3d.html", "2021-02-05_我也这么觉得-1a2b3e.html",
+        "2021-02-06_Marked-as-a-reply-1a2b3f.html"}
+    assert report.imported == 3  # the bread story and the two stories above
+    assert set(documents(store)) == {"Learning to bake bread", "In Response to Critics",
+                                     "A short story"}
+    assert "rye starters" not in all_text(store)

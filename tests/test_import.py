@@ -16,6 +16,7 @@ from tests.blog import (
     EXPECTED_SKIPPED,
     write,
 )
+from tests.conftest import run_ownvoice
 
 
 def test_a_blog_folder_comes_in_with_every_bad_file_reported(store, blog):
@@ -301,3 +302,136 @@ def test_a_move_two_imports_see_is_counted_once(store, tmp_path):
     doc_id = store.conn.execute("SELECT id FROM documents").fetchone()[0]
     assert store.move_document(doc_id, key=key, path=key) == "updated"
     assert store.move_document(doc_id, key=key, path=key) == "unchanged"  # the second import
+
+
+# --- new-user trial ------------------------------------------------------------------------
+
+BAD_HEADER = "---\ntitle: Notes: a first try\ndate: 2020-01-01\n---\n\nMy own words here.\n"
+
+
+def test_what_is_wrong_with_a_file_is_said_again_on_every_import(store, tmp_path):
+    """New-user trial: the second import of the same folder printed no warning, because
+    unchanged files are not read again."""
+    post = write(tmp_path / "blog" / "notes.md", BAD_HEADER)
+    write(tmp_path / "blog" / "fine.md", "---\ntitle: Fine\n---\n\nNothing wrong here.\n")
+    first = importer.import_paths(store, [tmp_path / "blog"])
+    assert first.imported == 2
+    [warning] = first.warnings
+    assert warning.path == str(post) and "read line by line: title, date" in warning.reason
+    again = importer.import_paths(store, [tmp_path / "blog"])
+    assert (again.imported, again.unchanged) == (0, 2)
+    assert again.warnings == first.warnings
+    # Fixed, the file is read again and says nothing more.
+    write(post, "---\ntitle: \"Notes: a first try\"\ndate: 2020-01-01\n---\n\nMy own words.\n")
+    fixed = importer.import_paths(store, [tmp_path / "blog"])
+    assert (fixed.updated, fixed.warnings) == (1, [])
+    assert importer.import_paths(store, [tmp_path / "blog"]).warnings == []
+
+
+def test_a_moved_file_keeps_saying_what_is_wrong_with_it(store, tmp_path):
+    write(tmp_path / "old" / "notes.md", BAD_HEADER)
+    first = importer.import_paths(store, [tmp_path])
+    shutil.move(tmp_path / "old", tmp_path / "new")
+    moved = importer.import_paths(store, [tmp_path])
+    assert (moved.imported, moved.updated) == (0, 1)
+    assert [(Path(w.path).parent.name, w.reason) for w in moved.warnings] == [
+        ("new", first.warnings[0].reason)]
+
+
+def test_the_cli_repeats_the_warnings_of_unchanged_files(tmp_path):
+    write(tmp_path / "blog" / "notes.md", BAD_HEADER)
+    run_ownvoice("import", str(tmp_path / "blog"))
+    again = run_ownvoice("import", str(tmp_path / "blog")).stdout
+    assert "0 new document(s), updated 0, 1 unchanged" in again
+    assert "Warnings (1):" in again and "notes.md: YAML front matter is invalid" in again
+
+
+def test_documents_imported_before_warnings_were_kept_are_read_once_more(ownvoice_home,
+                                                                          tmp_path):
+    """An upgrade: m012 leaves the old documents' warnings unknown (NULL); the next import
+    reads those files once more to learn them, and later imports say them from the store."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from engine import paths
+    from engine.store import migrations
+
+    post = write(tmp_path / "notes.md", BAD_HEADER)
+    with Store() as store:
+        importer.import_paths(store, [post])
+        store.conn.execute("UPDATE documents SET warnings = NULL")  # as m012 leaves them
+    conn = sqlite3.connect(paths.db_path(), isolation_level=None)
+    conn.execute("DELETE FROM _migrations WHERE name = 'm012_document_warnings'")
+    conn.execute("ALTER TABLE documents DROP COLUMN warnings")
+    assert migrations.migrate(sqlite_utils.Database(conn)) == ["m012_document_warnings"]
+    conn.close()
+    with Store() as store:
+        assert store.document_warnings(str(post.resolve())) is None
+        upgraded = importer.import_paths(store, [post])
+        assert (upgraded.unchanged, len(upgraded.warnings)) == (1, 1)
+        assert len(store.document_warnings(str(post.resolve()))) == 1
+        assert len(importer.import_paths(store, [post]).warnings) == 1
+
+
+@pytest.mark.parametrize("status, reason", [
+    ("hidden", "hidden, listed on no page of the site (front matter says status: hidden)"),
+    ("draft", "not published (front matter says status: draft)"),
+    ("published", None),
+])
+def test_pelican_status(store, tmp_path, status, reason):
+    post = write(tmp_path / "post.md", f"Title: Kyoto notes\nDate: 2020-01-01\nStatus: {status}"
+                                       "\n\nTwo days of temples and trains.\n")
+    report = importer.import_paths(store, [post])
+    assert [s.reason for s in report.skipped] == ([reason] if reason else [])
+    assert report.imported == (0 if reason else 1)
+
+
+def test_a_paragraph_a_translation_kept_as_it_was_is_still_the_writer_s(store, tmp_path):
+    """Only what a translation *wrote* is machine text: a bilingual post's English paragraph,
+    kept as it was by a translation into English, is still the writer's own."""
+    from engine.translation.translate import TranslationResult, UnitResult
+
+    mine = "I wrote this English paragraph myself, long before any model."
+    source = f"{mine}\n\n我自己写的中文段落，后来被翻译成了英文。"
+    machine = "My own Chinese paragraph, which was later translated into English."
+    store.add_translation(model_id=None, model_name="test", result=TranslationResult(
+        source_text=source, output=f"{mine}\n\n{machine}", source_lang="zh", target_lang="en",
+        units=[UnitResult(mine, mine), UnitResult(source.split("\n\n")[1], machine)],
+        tokens_in=0, tokens_out=0, ttft_ms=None, total_ms=0.0, warnings=[], settings={}))
+    write(tmp_path / "bilingual.md", source)
+    write(tmp_path / "english.md", f"{mine}\n\nAnd a second paragraph, also mine alone.\n")
+    write(tmp_path / "saved-en.md", f"{mine}\n\n{machine}\n")
+    report = importer.import_paths(store, [tmp_path])
+    assert report.imported == 2
+    [(path, reason)] = [(s.path, s.reason) for s in report.skipped]
+    assert Path(path).name == "saved-en.md"
+    assert reason.startswith("OwnVoice's own machine translation: 1 of its 2 paragraph(s) are "
+                             "word for word translation #1 in your history")
+
+
+def test_a_newer_reader_reads_every_file_again_keeping_ids_and_exclusions(ownvoice_home,
+                                                                           tmp_path,
+                                                                           monkeypatch):
+    """What an older OwnVoice made of a file is not kept forever: the reader's version is
+    part of the content hash, so after an upgrade the next import parses every file again
+    (a fixed reader's segments replace the old ones) and keeps the paragraphs' ids and the
+    writer's exclusions."""
+    from engine.corpus import parsed
+
+    post = write(tmp_path / "walk.md", "# A walk\n\nWe walked to the river at dawn, slowly."
+                                        "\n\nThe water was cold and the light was grey.\n")
+    monkeypatch.setattr(parsed, "READER_VERSION", "2020-01-01")
+    with Store() as store:
+        importer.import_paths(store, [post])
+        before = {s["text"]: s["id"] for s in store.segments(kind="prose")}
+        store.set_excluded("segments", before["The water was cold and the light was grey."],
+                           True)
+        assert importer.import_paths(store, [post]).unchanged == 1
+        monkeypatch.setattr(parsed, "READER_VERSION", "2099-01-01")  # an upgrade
+        again = importer.import_paths(store, [post])
+        assert (again.unchanged, again.updated) == (0, 1)
+        after = store.segments(kind="prose")
+        assert {s["text"]: s["id"] for s in after} == before
+        assert [s["excluded"] for s in after if s["text"].startswith("The water")] == [1]
+        assert importer.import_paths(store, [post]).unchanged == 1

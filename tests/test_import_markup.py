@@ -28,7 +28,8 @@ LEAKS = {
     "an Obsidian comment": re.compile(r"%%"),
     "a callout marker": re.compile(r"\[![\w-]+\]"),
     "an ESM line": re.compile(r"\bimport\s.+\sfrom\s|\bexport\s+(default|const|let|function)\b"),
-    "a component's words": re.compile(r"Install it with Homebrew"),
+    "an MDX expression": re.compile(r"\{[A-Za-z_$][\w$.]*\}|\{/\*"),
+    "a tag's attribute": re.compile(r"\b\w+=[\"'{]"),
 }
 
 
@@ -88,10 +89,11 @@ def test_translation_keeps_the_same_lines_out_of_its_units():
     for path in sorted(MESSY.iterdir()):
         units = document.split(path.read_text(encoding="utf-8")).units
         found = {u.text: leaks(u.text) for u in units}
-        # Inline tags, Liquid and `%%…%%` are protected spans inside a unit (engine.translation.
-        # protect); whole lines of header or markup never reach a unit.
+        # Inline tags, Liquid, `%%…%%` and MDX expressions are spans inside a unit; whole
+        # lines of header or markup never reach a unit.
         assert {text: what for text, what in found.items() if set(what) - {
-            "an HTML tag", "a Liquid tag or shortcode", "an Obsidian comment"}} == {}, path.name
+            "an HTML tag", "a Liquid tag or shortcode", "an Obsidian comment",
+            "an MDX expression", "a tag's attribute"}} == {}, path.name
 
 
 # --- case import/16: malformed YAML on drafts ----------------------------------------------
@@ -227,11 +229,11 @@ def test_one_line_raw_does_not_swallow_what_follows():
         ("markup", "{{ x }}"), ("prose", "Prose after it."), ("markup", "y")]
 
 
-def test_mdx_statements_and_components_are_markup():
+def test_mdx_statements_are_markup_and_a_components_words_are_the_writers():
     body = frontmatter.parse((MESSY / "installing.mdx").read_text()).body
     assert kinds_and_texts(body) == [
         ("markup", ""), ("prose", "Pick the way of installing that suits your machine best."),
-        ("markup", "Install it with Homebrew."),
+        ("prose", "Install it with Homebrew."),
         ("prose", "Fast builds start in about a second on most laptops."), ("markup", "")]
 
 

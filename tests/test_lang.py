@@ -11,7 +11,7 @@ from engine.corpus.parsed import ParsedDocument, Segment
 
 @pytest.mark.parametrize("text, expected", [
     ("我们需要几个接口，让客户端可以提交任务。", "zh"),
-    ("我們需要幾個介面，讓用戶端可以提交任務。", "zh"),
+    ("我們需要幾個介面，讓用戶端可以提交任務。", "zh-Hant"),  # Traditional: a language of its own
     ("我们用 Docker 和 Kubernetes 部署服务", "zh"),  # Chinese full of English names
     ("We need a few APIs so clients can submit a task and track it.", "en"),
     ("The word 火车 means train in Chinese, and people use it every day.", "en"),
@@ -55,3 +55,15 @@ def test_a_chinese_document_with_an_english_line_keeps_both():
     assign_languages(doc)
     assert doc.lang == "zh"
     assert [s.lang for s in doc.segments] == ["zh", "en"]
+
+
+def test_chinese_prose_quoting_a_long_english_sentence_stays_chinese():
+    from engine.corpus.lang import detect
+
+    text = ("我也很喜歡開頭那句描寫老人眼睛的句子：\"Everything about him was old except his "
+            "eyes and they were the same color as the sea and were cheerful and undefeated.\" "
+            "每次讀到都覺得很感動。")
+    assert detect(text)[0] == "zh-Hant"
+    english = ("He wrote “火车站” on the card, and below it the words we had learnt that "
+               "morning about trains and stations and the long way home.")
+    assert detect(english)[0] == "en"

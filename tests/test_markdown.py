@@ -112,10 +112,11 @@ def test_link_only_and_image_only_lines_are_not_prose():
         ("link", "")]
 
 
-def test_template_tags_are_removed_and_tag_only_lines_are_markup():
+def test_tag_only_lines_are_markup_and_a_sentence_with_a_tag_in_it_is_not_prose():
     assert kinds_and_texts("{{< youtube abc >}}\n\n{% include note.html %}\n\n"
                            "Words around {{ site.title }} a tag.\n\n* TOC\n{:toc}") == [
-        ("markup", ""), ("markup", ""), ("prose", "Words around a tag."), ("list", "TOC")]
+        ("markup", ""), ("markup", ""), ("markup", "Words around {{ site.title }} a tag."),
+        ("list", "TOC")]
 
 
 def test_footnotes_wiki_links_heading_ids_and_comments():

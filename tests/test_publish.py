@@ -185,7 +185,9 @@ def test_a_header_that_does_not_parse_is_copied_with_a_warning(tmp_path):
     result = publish.publish(post, "---\ntitle: [unclosed\n---\n\nBody.\n",
                              source_path=tmp_path / "p.md", target="en",
                              profile=publish.PROFILES["jekyll"], translate_text=tagged)
-    assert result.text == "---\ntitle: [unclosed\n---\n\nBody.\n"
+    # The header is not touched, so a comment at the end says who translated it.
+    assert result.text == ("---\ntitle: [unclosed\n---\n\nBody.\n\n"
+                           "<!-- translated_by: OwnVoice (machine translation) -->\n")
     assert len(result.warnings) == 1 and "does not parse" in result.warnings[0]
     assert result.path == tmp_path / "p-en.md"
 
@@ -301,7 +303,8 @@ def test_publishing_puts_it_together(tmp_path):
     result = publish.publish(text, "Title: 标题\nSlug: s\n\nBody.\n", source_path=source,
                              target="en", profile=publish.PROFILES["pelican"],
                              translate_text=tagged)
-    assert result.text == "Title: EN[标题]\nSlug: s\nLang: en\nTranslation: true\n\nBody.\n"
+    assert result.text == ("Title: EN[标题]\nSlug: s\nLang: en\nTranslation: true\n"
+                           "Translated_by: OwnVoice\n\nBody.\n")
     assert (result.path, result.links, result.warnings) == (tmp_path / "post-en.md", 0, [])
     changed = publish.publish(text, "Title: Heading\nSlug: s\n\nBody.\n", source_path=source,
                               target="en", profile=publish.PROFILES["pelican"],
@@ -344,9 +347,90 @@ print("代码不是散文")
     stdin = run_ownvoice("translate", "--text", "你好", "--to", "en", "--publish", check=False)
     assert stdin.returncode == 2 and "give FILE" in stdin.stderr
 
+    # New-user trial: the next import took the machine translation for the writer's own,
+    # and made a published-translation pair of it. It is marked, and left out.
+    assert header.meta["translated_by"] == "OwnVoice"
+    imported = json.loads(run_ownvoice("import", str(tmp_path), "--json").stdout)
+    assert imported["imported"] == 1  # the original
+    assert [(Path(s["path"]).name, s["reason"]) for s in imported["skipped"]] == [
+        ("post-en.md", "OwnVoice's own machine translation (it is marked translated_by: "
+                       "OwnVoice), not your writing; if you have rewritten it yourself, "
+                       "delete that line and import it again")]
+    assert imported["published_translations"]["pairs"] == 0
+
+
+SITES = {  # profile → (original, what the translator gave back for it)
+    "jekyll": ("---\ntitle: 火车站\npermalink: /station/\n---\n\n火车站离我家很近，走路十分钟。\n",
+               "---\ntitle: 火车站\npermalink: /station/\n---\n\nThe station is ten minutes "
+               "away on foot.\n"),
+    "hugo": ("+++\ntitle = \"火车站\"\n\n[params]\nmood = \"calm\"\n+++\n\n火车站离我家很近。\n",
+             "+++\ntitle = \"火车站\"\n\n[params]\nmood = \"calm\"\n+++\n\nThe station is "
+             "close to my home.\n"),
+    "pelican": ("Title: 火车站\nSlug: station\n\n火车站离我家很近。\n",
+                "Title: 火车站\nSlug: station\n\nThe station is close to my home.\n"),
+}
+
+
+@pytest.mark.parametrize("profile", [*SITES, "no header", "JSON header"])
+def test_every_published_translation_is_marked_and_the_next_import_leaves_it_out(
+        store, tmp_path, profile):
+    """Each generator keeps the marker as a field it does not know (YAML, TOML, Pelican); a
+    post whose header is not rewritten gets the comment, which no renderer shows."""
+    original, translated = SITES.get(profile, ("火车站离我家很近。\n",
+                                               "The station is close to my home.\n"))
+    if profile == "JSON header":
+        original, translated = (f'{{"title": "火车站"}}\n\n{text}' for text in (original,
+                                                                               translated))
+    source = tmp_path / "blog" / "station.md"
+    source.parent.mkdir()
+    source.write_text(original, encoding="utf-8")
+    result = publish.publish(original, translated, source_path=source, target="en",
+                             profile=publish.PROFILES.get(profile, publish.PROFILES["jekyll"]),
+                             translate_text=tagged)
+    result.path.write_text(result.text, encoding="utf-8")
+    header = frontmatter.parse(result.text)
+    if profile in SITES:
+        assert {str(k).lower(): v for k, v in header.meta.items()}["translated_by"] == (
+            "OwnVoice")
+        assert "<!--" not in result.text
+    else:
+        assert result.text.endswith("\n\n<!-- translated_by: OwnVoice (machine translation) "
+                                    "-->\n")
+    report = importer.import_paths(store, [tmp_path / "blog"])
+    assert report.imported == 1
+    assert [(s.path, s.reason.split(",")[0]) for s in report.skipped] == [
+        (str(result.path), "OwnVoice's own machine translation (it is marked translated_by: "
+                           "OwnVoice)")]
+
 
 def test_toml_reads_what_it_was_given():
     """The double-quoted form is one that TOML and YAML both read back exactly."""
     for value in HOSTILE:
         assert tomllib.loads(f"k = {quoted(value)}")["k"] == value
         assert yaml.safe_load(f"k: {quoted(value)}")["k"] == value
+
+
+def test_a_translation_saved_beside_its_post_without_a_marker_is_left_out_too(default_model,
+                                                                              tmp_path):
+    """The app's Save… (and `ownvoice translate post.md > post-en.md`) writes the machine
+    translation beside its post with no marker: the history knows its paragraphs."""
+    from engine.translation import source_file
+
+    blog = tmp_path / "blog"
+    blog.mkdir()
+    post = blog / "walk.md"
+    post.write_text("那天早上下着小雨，咖啡馆里坐满了人，大家都在安静地读书。\n",
+                    encoding="utf-8")
+    printed = run_ownvoice("translate", str(post), "--to", "en").stdout
+    text, envelope = source_file.read_bytes(printed.encode("utf-8"), "the translation")
+    saved = source_file.write(source_file.translated_path(post, "en"), text, envelope)
+    assert saved == blog / "walk-en.md"
+
+    imported = json.loads(run_ownvoice("import", str(blog), "--json").stdout)
+    assert imported["imported"] == 1
+    [skipped] = imported["skipped"]
+    assert skipped["path"] == str(saved)
+    assert skipped["reason"].startswith("OwnVoice's own machine translation: 1 of its 1 "
+                                        "paragraph(s) are word for word translation #1 in "
+                                        "your history")
+    assert imported["published_translations"]["pairs"] == 0

@@ -19,6 +19,22 @@ def print_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def warn_retiring(store, *, also: tuple[str, ...] = (), base_url: str | None = None,
+                  only: tuple[str, ...] | None = None) -> list:
+    """Warn on stderr (one line each) about the endpoint models that shut down within 90
+    days or have (registered ones, and `also` served at `base_url`; just the model ids in
+    `only` when given); returns them. The dates are read from the servers at most once a
+    day; nothing here fails a command."""
+    from engine.translation import registry
+
+    notices = registry.refresh_shutdowns(store, also=also, base_url=base_url)
+    if only is not None:
+        notices = [n for n in notices if n.model in only]
+    for notice in notices:
+        click.echo(f"Warning: {notice.message()}", err=True)
+    return notices
+
+
 class Group(click.Group):
     """Shows the engine's errors as `Error: <what happened and what to do>`, exit 1; so is
     a write the data folder refuses (a read-only folder), wherever it happens."""

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from desktop.cli.common import count, open_store, print_json
+from desktop.cli.common import count, open_store, print_json, warn_retiring
 
 # What each kind of held-out input is, for people.
 ORIGIN_NAMES = {"synthetic": "synthetic (machine-written)",
@@ -42,6 +42,7 @@ def compare(model_names, with_baselines, baseline_model, limit, calibration, rep
 
     names = [n.strip() for n in model_names.split(",") if n.strip()]
     with open_store() as store:
+        warn_retiring(store)
         result = comparing.run(store, model_names=names, with_baselines=with_baselines,
                                baseline_model=baseline_model, limit=limit,
                                calibration=calibration, report=report,

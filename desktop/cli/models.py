@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from desktop.cli.common import Group, open_store, print_json
+from desktop.cli.common import Group, open_store, print_json, warn_retiring
 
 
 def _where(row: dict) -> str:
@@ -22,7 +22,8 @@ def _json_row(row: dict) -> dict:
             "sha256": row["sha256"], "size_bytes": row["size_bytes"],
             "prompt_style": row["prompt_style"], "base_model": row["base_model"],
             "source_lang": row["source_lang"], "target_lang": row["target_lang"],
-            "job_id": row["job_id"], "unverified": (row.get("meta") or {}).get("unverified")}
+            "job_id": row["job_id"], "unverified": (row.get("meta") or {}).get("unverified"),
+            "shutdown_date": row.get("shutdown_date"), "retired": row.get("retired", False)}
 
 
 @click.group(cls=Group)
@@ -37,15 +38,18 @@ def list_(as_json):
     from engine.translation import registry
 
     with open_store() as store:
+        warn_retiring(store)
         rows = registry.list_models(store)
     if as_json:
         print_json([_json_row(r) for r in rows])
         return
     for row in rows:
         size = f"{row['size_bytes'] / 1e6:,.0f} MB" if row["size_bytes"] else ""
+        ends = (f"  [retired {row['shutdown_date']}]" if row["retired"] else
+                f"  [shuts down {row['shutdown_date']}]" if row["shutdown_date"] else "")
         click.echo(f"{'*' if row['active'] else ' '} {row['name']:<28} "
                    f"{registry.origin_label(row):<11} "
-                   f"{row['prompt_style']:<10} {size:>9}  {_where(row)}")
+                   f"{row['prompt_style']:<10} {size:>9}  {_where(row)}{ends}")
 
 
 @models.command()

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from desktop.cli.common import ID, Group, count, open_store, print_json
+from desktop.cli.common import ID, Group, count, open_store, print_json, warn_retiring
+from engine import openai_models
 
 if TYPE_CHECKING:
     from engine.jobs import Job
@@ -25,7 +26,7 @@ def _estimate(candidates: int, styles: int, chars: int, model: str) -> tuple[int
 
 @click.command()
 @click.option("--base-url", help="An OpenAI-compatible endpoint (default: OpenAI).")
-@click.option("--model", default="gpt-4o-mini", show_default=True,
+@click.option("--model", default=openai_models.SYNTHESIS_MODEL, show_default=True,
               help="The model that translates your paragraphs.")
 @click.option("--key", "key_name", help="Keyring entry holding the endpoint's API key.")
 @click.option("--lang", "user_lang", help="Language of your writing (default: most of it).")
@@ -52,6 +53,7 @@ def synth(base_url, model, key_name, user_lang, into, styles, limit, splits, con
     from engine.pairs import synthesis
 
     with open_store() as store:
+        warn_retiring(store, also=(model,), base_url=base_url, only=(model,))
         user_lang = languages.normalise(user_lang) if user_lang else store.main_language()
         if user_lang is None:
             raise click.ClickException("No prose imported yet: `ownvoice import FOLDER` first.")
@@ -234,7 +236,7 @@ def start(pairs, model, epochs, base_url, yes, as_json):
     from engine.pairs import pilot
 
     with open_store() as store:
-        plan = pilot.prepare(store, pairs=pairs, model=model, epochs=epochs)
+        plan = pilot.prepare(store, pairs=pairs, model=model, epochs=epochs, base_url=base_url)
         click.echo(f"{plan.examples} training and {plan.validation_examples} validation "
                    f"example(s), about {plan.tokens:,} tokens; {epochs} epoch(s) of {model} "
                    f"cost about ${plan.estimated_cost_usd:.2f}.", err=True)

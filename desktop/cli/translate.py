@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from desktop.cli.common import ID, count, open_store, print_json
+from desktop.cli.common import ID, count, open_store, print_json, warn_retiring
 
 if TYPE_CHECKING:
     from engine.translation.document import Envelope
@@ -78,10 +78,12 @@ def translate(file, text, target, source, model, as_json, publish, profile, forc
     content, envelope = _read_input(file, text)
     with open_store() as store:
         row = registry.resolve(store, model)
+        if row["backend"] == "openai":
+            warn_retiring(store, only=(row["model_id"],))
         given = languages.normalise(source) if source else None
         guessed = given or detect_source(content)
         target = languages.normalise(target or store.meta("default_target_lang")
-                                     or ("en" if guessed == "zh" else "zh"))
+                                     or ("en" if languages.family(guessed) == "zh" else "zh"))
         if given == target:
             raise click.UsageError(f"The text is already in {languages.name(target)}; "
                                    "choose another language with --to.")

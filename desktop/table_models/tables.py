@@ -50,7 +50,10 @@ def models_model(parent=None) -> RowsModel:
                       Column("size_bytes", "Size", _size),
                       Column("path", "File or endpoint",
                              lambda v, r: v or f"{r.get('base_url') or 'api.openai.com'} "
-                                              f"({r.get('model_id')})", tooltip=True)], parent)
+                                              f"({r.get('model_id')})", tooltip=True),
+                      Column("shutdown_date", "Shuts down",
+                             lambda v, r: (f"retired {v}" if r.get("retired") else v or ""))],
+                    parent)
 
 
 def pairs_model(parent=None) -> RowsModel:

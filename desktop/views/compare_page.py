@@ -111,6 +111,8 @@ class ComparePage(QWidget):
         self.models.clear()
         self.baseline_model.clear()
         for row in registry.list_models(self.store):
+            if row["retired"]:  # its provider shut it down: not offered
+                continue
             item = QListWidgetItem(row["name"])
             item.setCheckState(Qt.CheckState.Checked if row["name"] in checked
                                else Qt.CheckState.Unchecked)

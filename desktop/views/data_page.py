@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from desktop.table_models.rows import ROW_ROLE
 from desktop.table_models.tables import pairs_model
 from desktop.views.widgets import Label, ask, language_combo, select_data, table_view
+from engine import openai_models
 from engine.jobs import Job, JobKind
 
 FILTERS = {"All pairs": {}, "Kept": {"status": "ok"}, "Rejected": {"status": "rejected"},
@@ -53,7 +54,7 @@ class DataPage(QWidget):
 
     def _build(self) -> None:
         self.base_url = QLineEdit(placeholderText="https://api.openai.com/v1 (or a local server)")
-        self.model = QLineEdit("gpt-4o-mini")
+        self.model = QLineEdit(openai_models.SYNTHESIS_MODEL)
         self.user_lang = language_combo()
         self.into = language_combo()
         select_data(self.into, "en")
@@ -231,7 +232,7 @@ class DataPage(QWidget):
             self.synth_status.setText("Stopping after the requests in flight…")
             return
         base_url = self.base_url.text().strip() or None
-        model = self.model.text().strip() or "gpt-4o-mini"
+        model = self.model.text().strip() or openai_models.SYNTHESIS_MODEL
         into, user_lang = self.into.currentData(), self.user_lang.currentData()
         styles, limit = self.styles.value(), self.limit.value() or None
         concurrency = self.concurrency.value()
@@ -309,7 +310,8 @@ class DataPage(QWidget):
         try:
             plan = pilot.prepare(self.store, pairs=self.pilot_pairs.value(),
                                  model=self.pilot_model.text().strip(),
-                                 epochs=self.pilot_epochs.value())
+                                 epochs=self.pilot_epochs.value(),
+                                 base_url=self._pilot_base_url())
         except OwnVoiceError as exc:
             self.pilot_status.setText(f"⚠ {exc}")
             return

@@ -197,8 +197,8 @@ class TranslatePage(QWidget):
 
         current = self.model_combo.currentData()
         self.model_combo.clear()
-        rows = registry.list_models(self.store)
-        for row in rows:
+        rows = [r for r in registry.list_models(self.store) if not r["retired"]]
+        for row in rows:  # a model its provider shut down is not offered
             self.model_combo.addItem(row["name"], row["id"])
         select_data(self.model_combo, current if current is not None
                     else next((r["id"] for r in rows if r["active"]), None))

@@ -63,3 +63,26 @@ def is_url_only(text: str) -> bool:
     """A line that holds URLs or e-mail addresses and no other words."""
     stripped = text.strip()
     return bool(_URL.search(stripped)) and not has_words(stripped)
+
+
+# What an image's alt text or title says when it says nothing: a placeholder word, a file
+# name, a camera's or a screenshot tool's name for the file.
+_PLACEHOLDER_NAMES = {
+    "image", "img", "images", "photo", "picture", "pic", "screenshot", "screen shot",
+    "screen", "figure", "fig", "alt", "alt text", "untitled", "banner", "cover", "thumbnail",
+    "header", "hero", "logo", "icon", "placeholder", "title", "caption", "bild", "foto",
+    "imagen", "immagine", "截图", "图片", "图", "照片", "截屏", "配图", "插图", "圖片", "截圖",
+    "画像", "写真", "スクリーンショット", "이미지", "사진"}
+_FILE_NAME = re.compile(r"\S+\.(?:png|jpe?g|gif|webp|svg|avif|heic|bmp|tiff?)", re.I)
+# IMG_1234, my-cat-photo, "Screenshot 2023-01-01 at 10.00.00"
+_NAME_LIKE = re.compile(r"[\w.-]*[\d_][\w.-]*|[\w]+(?:-[\w]+)+|(?i:screen ?shot|截屏|截图)\b.*\d.*")
+
+
+def is_caption(text: str) -> bool:
+    """Whether an image's alt text or title says something about it: not a placeholder
+    ("image", "截图"), a file name or a camera's name for the file."""
+    words = text.strip()
+    if len(_WORD_CHAR.findall(words)) < 2 or _FILE_NAME.fullmatch(words) or (
+            _NAME_LIKE.fullmatch(words)):
+        return False
+    return re.sub(r"[\s\d#._:-]+$", "", words).casefold() not in _PLACEHOLDER_NAMES

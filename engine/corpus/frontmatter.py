@@ -40,9 +40,10 @@ _DRAFT_LOOKING = re.compile(
     r"|draft)\b)")
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
-# `status:` values of posts that are not on the site (WordPress-like, Hexo, Notion).
+# `status:` values of posts that are not on the site (WordPress-like, Hexo, Notion), or not
+# listed on it (Pelican's `Status: hidden`: written out, linked from nowhere).
 _UNPUBLISHED_STATUS = {"draft", "unpublished", "private", "pending", "scheduled", "future",
-                       "trash", "idea", "in progress", "not started"}
+                       "trash", "idea", "in progress", "not started", "hidden"}
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -99,8 +100,11 @@ class FrontMatter:
         if published is False or str(published).lower() in _FALSE:
             return "draft (front matter says published: false)"
         status = self.get("status")
-        if status is not None and str(status).strip().lower() in _UNPUBLISHED_STATUS:
-            return f"not published (front matter says status: {str(status).strip()})"
+        said = str(status).strip() if status is not None else ""
+        if said.lower() in _UNPUBLISHED_STATUS:
+            what = "hidden, listed on no page of the site" if said.lower() == "hidden" \
+                else "not published"
+            return f"{what} (front matter says status: {said})"
         for key in ("private", "hidden"):  # Hexo, Jekyll themes: kept off the site
             value = self.get(key)
             if value is True or str(value).lower() in _TRUE:

@@ -79,7 +79,7 @@ def _add(export: parsed.Export, post: dict, file: Path) -> None:
     page = post.get("type") == "page" or post.get("page") in (True, 1, "1")
     doc = parsed.ParsedDocument(
         key=f"ghost:{ident}", path=where, format="ghost",
-        content_hash=parsed.sha256_hex("\0".join((title, date or "", body))),
+        content_hash=parsed.content_hash("\0".join((title, date or "", body))),
         split_key=f"ghost:{ident}", title=title or None, date=date,
         url=post.get("canonical_url") or None,
         meta={"id": post.get("id"), "slug": slug, "post_type": "page" if page else "post",

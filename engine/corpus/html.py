@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 from engine.corpus import parsed
 from engine.corpus.blocks import classify_paragraph
-from engine.corpus.cleanup import BREAK_MARK, fold_spaces, is_wide
+from engine.corpus.cleanup import BREAK_MARK, fold_spaces, has_words, is_wide
 
 _DROP = {"script", "style", "noscript", "template", "svg", "iframe", "form", "button", "input",
          "select", "textarea", "canvas", "object", "embed", "link", "meta", "head", "audio",
@@ -278,6 +278,7 @@ class _Words:
     outside: str = ""
     images: int = 0
     links: int = 0
+    unquoted: bool = False  # words outside <q>…</q>: not all of it is a quotation
 
 
 def _words(node) -> _Words:
@@ -288,16 +289,18 @@ def _words(node) -> _Words:
     return acc
 
 
-def _collect(node, acc: _Words, *, in_link: bool) -> None:
+def _collect(node, acc: _Words, *, in_link: bool, in_q: bool = False) -> None:
     if isinstance(node, Comment):
         return
     if isinstance(node, NavigableString):
         acc.text += str(node)
+        acc.unquoted = acc.unquoted or not in_q and has_words(str(node))
         if not in_link:
             acc.outside += str(node)
         return
     if not isinstance(node, Tag) or node.name in _DROP:
         return
+    in_q = in_q or node.name == "q"
     if node.name == "br":
         acc.text += BREAK_MARK
         acc.outside += BREAK_MARK
@@ -312,7 +315,7 @@ def _collect(node, acc: _Words, *, in_link: bool) -> None:
             return
         in_link = True
     for child in node.children:
-        _collect(child, acc, in_link=in_link)
+        _collect(child, acc, in_link=in_link, in_q=in_q)
 
 
 def _tidy(text: str) -> str:
@@ -359,5 +362,7 @@ def _paragraph(nodes: list, out: list[parsed.Segment], *, source: str | None = N
         return
     segment = classify_paragraph(text=text, text_outside_links=_tidy(acc.outside),
                                  images=acc.images, links=acc.links, raw=source)
+    if segment is not None and segment.kind == parsed.PROSE and not acc.unquoted:
+        segment = parsed.Segment(parsed.QUOTE, segment.text, source)  # <q>…</q>: quoted
     if segment is not None:
         out.append(segment)

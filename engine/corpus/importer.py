@@ -4,7 +4,9 @@ One bad file never stops the others; each document is written in its own
 transaction, so none is ever half-written. A damaged or read-only database is no file's
 fault: it stops the import with the store's one-line error. Unchanged files are
 recognised by their hash before they are parsed, which makes a second import of a big
-blog nearly free.
+blog nearly free; what was wrong with such a file when it was read (its warnings, kept with
+the document) is said again. OwnVoice's own machine translations that come back as files are
+left out, with the reason (engine/corpus/machine.py).
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
+from engine import languages
 from engine.corpus import (
+    bilingual,
     frontmatter,
     ghost,
     html,
     hugo,
     lang,
+    machine,
     markdown,
     medium,
     parsed,
@@ -198,17 +203,22 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
                        "or HTML to import it")
     if DRAFT_DIRS & set(file.relative_to(root).parts[:-1] if file.is_relative_to(root) else ()):
         raise SkipFile("draft (in a _drafts folder)")
-    if fmt == "html" and (reason := medium.draft_reason(file, data)
+    if fmt == "html" and (reason := medium.left_out_reason(file, data)
                           or substack.orphan_reason(file)):
         raise SkipFile(reason)
     key = str(file.resolve())
-    content_hash = parsed.sha256_hex(data)
+    content_hash = parsed.content_hash(data)
     if store.document_hash(key) == content_hash:
-        report.unchanged += 1
-        return
-    moved = store.moved_document(content_hash, fmt)
-    if moved is not None:
+        # Not read again, but what was wrong with it is said again; a file read before
+        # warnings were kept (None) is read once more to learn them.
+        known = store.document_warnings(key)
+        if known is not None:
+            report.unchanged += 1
+            report.warnings += [Skipped(str(file), warning) for warning in known]
+            return
+    elif (moved := store.moved_document(content_hash, fmt)) is not None:
         _count(report, store.move_document(moved, key=key, path=str(file)), 0)
+        report.warnings += [Skipped(str(file), w) for w in store.document_warnings(key) or []]
         return
     text, encoding = decode_bytes(data)
     split_key = hugo.work_key(
@@ -217,12 +227,16 @@ def _import_file(store, file: Path, root: Path, report: ImportReport) -> None:
                                split_key=split_key)
     if encoding not in ("utf-8", "ascii"):
         doc.meta["encoding"] = encoding
+    said = len(report.warnings)
     declared_lang = _parse_into(doc, medium.clean(text) if fmt == "html" else text, file, report)
+    if reason := machine.marker_reason(text, doc.meta):
+        raise SkipFile(reason)
     if doc.title == file.stem:  # no title of its own: a Hugo bundle is named by its folder
         doc.title = hugo.bundle_title(file) or doc.title
     declared_lang = declared_lang or hugo.filename_lang(file.name)
     if not any(s.text for s in doc.segments):
         raise SkipFile("no text found in it")
+    doc.warnings = [w.reason for w in report.warnings[said:] if w.path == str(file)]
     _save(store, doc, declared_lang, report)
 
 
@@ -274,18 +288,19 @@ def _import_wxr(store, file: Path, data: bytes, report: ImportReport) -> None:
         report.passed_over += 1  # sitemap.xml, feed.xml…: XML, but not writing
         return
     try:
-        export = wxr.parse(text)
+        export = wxr.parse(text, str(file))
     except wxr.MalformedXml as exc:
         raise SkipFile(f"{exc}; export it again from WordPress (Tools → Export)") from exc
     except wxr.NotWxr:
         report.passed_over += 1
         return
+    report.skipped += [Skipped(where, reason) for where, reason in export.left_out]
     for post in export.posts:
         # A multilingual site's language and translation group are part of what was read (a
         # one-language site's posts keep the hash they always had).
         languages = [post.meta.get(k) or "" for k in ("language", "translation_group",
                                                        "source_language")]
-        content_hash = parsed.sha256_hex("\0".join(
+        content_hash = parsed.content_hash("\0".join(
             (post.title, post.date or "", post.body_html) + (tuple(languages)
                                                              if any(languages) else ())))
         doc = parsed.ParsedDocument(
@@ -343,7 +358,12 @@ def _save_post(store, doc: parsed.ParsedDocument, body_html: str, chrome, declar
 
 def _save(store, doc: parsed.ParsedDocument, declared_lang: str | None,
           report: ImportReport) -> None:
+    # OwnVoice's own translation, saved from the app or republished: never the writer's.
+    if reason := machine.history_reason(store, doc):
+        report.skipped.append(Skipped(doc.path, reason))
+        return
     assign_languages(doc, declared_lang)
+    bilingual.mark(doc)  # a post and its translation in one file
     _count(report, *store.save_document(doc))
 
 
@@ -365,7 +385,9 @@ def assign_languages(doc: parsed.ParsedDocument, declared: str | None = None) ->
     """Language per segment, and the document's: the language most of its prose is in.
 
     Short segments ("Thanks!") are too short to identify alone: where their script
-    matches the document's language, they take the document's language.
+    matches the document's language, they take the document's language. A Chinese
+    document is Simplified or Traditional by the characters of all its Chinese text (else
+    as declared); its paragraphs whose characters do not tell take the document's script.
     """
     guesses: list[tuple[parsed.Segment, str | None, bool]] = []
     weight: Counter = Counter()
@@ -375,14 +397,21 @@ def assign_languages(doc: parsed.ParsedDocument, declared: str | None = None) ->
         code, confident = lang.detect(segment.text)
         guesses.append((segment, code, confident))
         if code and segment.kind == parsed.PROSE:
-            weight[code] += len(segment.text)
+            weight[languages.family(code)] += len(segment.text)
     if not weight:
         for _, code, _ in guesses:
             if code:
-                weight[code] += 1
-    doc_lang = weight.most_common(1)[0][0] if weight else (declared or "").split("-")[0] or None
+                weight[languages.family(code)] += 1
+    declared_lang = languages.code(declared) or (declared or "").split("-")[0] or None
+    doc_lang = weight.most_common(1)[0][0] if weight else declared_lang
+    if doc_lang == "zh":
+        chinese = "".join(s.text for s, code, _ in guesses if languages.family(code) == "zh")
+        doc_lang = lang.chinese_script(chinese, sample=False) or (
+            declared_lang if languages.family(declared_lang) == "zh" else "zh")
     for segment, code, confident in guesses:
         if code and not confident and doc_lang and lang.same_script(code, doc_lang):
             code = doc_lang
+        elif languages.family(code) == "zh" == languages.family(doc_lang):
+            code = lang.detect(segment.text, prefer=doc_lang)[0]
         segment.lang = code
     doc.lang = doc_lang

@@ -4,6 +4,12 @@ Scripts decide first (Han → zh, kana → ja, Hangul → ko, …): it is exact 
 and Chinese text full of English product names is still Chinese. Text in a script
 several languages share (Latin, Cyrillic, Arabic, Devanagari) goes to py3langid,
 restricted to the common languages of that script.
+
+Chinese is Simplified ('zh') or Traditional ('zh-Hant', engine/languages.py): the characters
+tell, by CC-CEDICT's lists (through `hanzidentifier`, pure Python): those only Traditional
+writes (們, 這, 說) against those only Simplified writes (们, 这, 说). Most of the characters
+are both (我, 的, 天): a text of those alone is Chinese of either script, which `prefer`
+settles (the document's language, the one a translation was asked in), else Simplified.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import re
 import threading
 from collections import Counter
 from functools import lru_cache
+
+from engine import languages
 
 # Languages py3langid may answer, by script.
 _BY_SCRIPT = {
@@ -50,6 +58,8 @@ _SCRIPTS = {
 _SCRIPT_PATTERNS = {name: re.compile(f"[{chars}]") for name, chars in _SCRIPTS.items()}
 # The start of a paragraph tells its language as well as the whole of it, for less work.
 _SAMPLE_CHARS = 600
+# A quotation (someone else's words, often in another language) inside a paragraph.
+_QUOTED = re.compile(r'"[^"\n]{8,}"|“[^”\n]{8,}”|「[^」\n]{8,}」|『[^』\n]{8,}』|«[^»\n]{8,}»')
 
 
 def script_counts(text: str) -> Counter:
@@ -58,8 +68,32 @@ def script_counts(text: str) -> Counter:
                     if (n := len(pattern.findall(sample)))})
 
 
-def detect(text: str) -> tuple[str | None, bool]:
-    """Return (ISO 639-1 code or None, confident)."""
+@lru_cache(maxsize=1)
+def _chinese_only() -> tuple[frozenset[str], frozenset[str]]:
+    """(characters only Simplified writes, characters only Traditional writes)."""
+    from hanzidentifier import helpers
+
+    simplified, traditional = helpers.SIMPLIFIED_CHARACTERS, helpers.TRADITIONAL_CHARACTERS
+    return frozenset(simplified - traditional), frozenset(traditional - simplified)
+
+
+def chinese_script(text: str, *, sample: bool = True) -> str | None:
+    """'zh-Hant' when more of the text's characters are written only in Traditional than
+    only in Simplified, 'zh' for the reverse, None when its characters do not tell. Only
+    the start of the text is read unless `sample` is False (a whole document's)."""
+    simplified_only, traditional_only = _chinese_only()
+    sample = text[:_SAMPLE_CHARS] if sample else text
+    simplified = sum(ch in simplified_only for ch in sample)
+    traditional = sum(ch in traditional_only for ch in sample)
+    if simplified == traditional:
+        return None
+    return languages.TRADITIONAL_CHINESE if traditional > simplified else "zh"
+
+
+def detect(text: str, *, prefer: str | None = None) -> tuple[str | None, bool]:
+    """Return (language code or None, confident): an ISO 639-1 code, or 'zh-Hant' for
+    Chinese in Traditional characters. Chinese whose characters do not tell its script is
+    `prefer` when that is Chinese of either script, else 'zh'."""
     counts = script_counts(text)
     if not counts:
         return None, False
@@ -68,8 +102,14 @@ def detect(text: str) -> tuple[str | None, bool]:
         return "ja", kana + han >= 4
     if han:
         latin = counts.get("latin", 0)
+        if han * _HAN_WEIGHT < latin and _QUOTED.search(text):
+            # Chinese prose quoting an English sentence is Chinese: weigh it without quotes.
+            rest = script_counts(_QUOTED.sub(" ", text))
+            if rest.get("han", 0) >= 4 and rest["han"] * _HAN_WEIGHT >= rest.get("latin", 0):
+                han, latin = rest["han"], rest.get("latin", 0)
         if han * _HAN_WEIGHT >= latin:
-            return "zh", han >= 4
+            fallback = prefer if languages.family(prefer) == "zh" else "zh"
+            return chinese_script(text) or fallback, han >= 4
         counts.pop("han")
     script, letters = counts.most_common(1)[0]
     if script in _SCRIPT_LANG:
@@ -81,12 +121,13 @@ def detect(text: str) -> tuple[str | None, bool]:
 
 
 def same_script(a: str, b: str) -> bool:
-    """Whether two language codes are written in the same script family."""
+    """Whether two language codes are written in the same script family (Simplified and
+    Traditional Chinese are: Han)."""
     def family(code: str) -> str:
         for script, langs in _BY_SCRIPT.items():
             if code in langs:
                 return script
-        return code
+        return languages.family(code)
     return family(a) == family(b)
 
 

@@ -56,6 +56,9 @@ class ParsedDocument:
     lang: str | None = None
     meta: dict = field(default_factory=dict)
     segments: list[Segment] = field(default_factory=list)
+    # What was wrong with its file (a header recovered line by line…): kept with it, so that
+    # importing the unchanged file again says it again.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def split(self) -> str:
@@ -79,6 +82,21 @@ class Export:
     left_out: list[tuple[str, str]] = field(default_factory=list)
     lang: str | None = None  # the site's declared language
     passed_over: int = 0  # files in the export that are not posts (statistics, images)
+
+
+# Bumped whenever the readers change what a file becomes (its segments, kinds, languages,
+# translations): a document's content hash includes it, so the next import reads every file
+# once more with the new rules instead of keeping what the old ones made of it (segment ids
+# and exclusions survive: save_document matches paragraphs by text).
+READER_VERSION = "2026-11-30"
+
+
+def content_hash(data: bytes | str) -> str:
+    """The hash that tells an unchanged file (or post) from a changed one: its bytes and the
+    READER_VERSION that read them."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return sha256_hex(READER_VERSION.encode("ascii") + b"\0" + data)
 
 
 def sha256_hex(data: bytes | str) -> str:

@@ -108,7 +108,7 @@ def _add(export: parsed.Export, row: dict, post_id: str, file: Path) -> None:
     number = post_id.split(".", 1)[0]
     doc = parsed.ParsedDocument(
         key=f"substack:{number}", path=str(file), format="substack",
-        content_hash=parsed.sha256_hex("\0".join((title, date or "", body))),
+        content_hash=parsed.content_hash("\0".join((title, date or "", body))),
         split_key=f"substack:{number}", title=title or post_id, date=date,
         meta={"post_id": post_id, "type": row.get("type"), "audience": row.get("audience"),
               "subtitle": subtitle or None})

@@ -4,6 +4,7 @@ which version is the original.
 Bilingual blogs say which files are versions of one post in several ways:
 - the same file name with a language: `post.en.md`, Hugo's `index.en.md`, `post-en.md`
   (`-en` or `_en` only when the file is in that language);
+- Docusaurus: `i18n/LANG/docusaurus-plugin-content-blog/x.md` translates `blog/x.md`;
 - the same path under language folders: `content/en/posts/a.md` beside `content/zh/posts/a.md`
   or `content/posts/a.md` (a bundle's `index.en.md` in `content/zh/…` too);
 - a key shared in the header: Pelican's `Slug` (with `Lang:` and `Translation: true`), Hugo's
@@ -25,6 +26,11 @@ language in its file or folder name, WPML's source language); then the older one
 one in the blog's main language (that of the posts without translations); then the one
 imported first. Nothing here reads a file: the store's documents (their paths, front matter
 and languages) are linked again after every import and whenever the writer's languages change.
+
+Simplified ('zh') and Traditional ('zh-Hant') Chinese are two languages (engine/languages.py):
+`sea.md` and `sea.zh-hant.md` (or `zh-tw`, a `zh-hk/` folder, `lang: zh-TW`) are one work,
+the Traditional one (often OpenCC's conversion) a translation. A post and its translation
+in one file are engine/corpus/bilingual.py's.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from pathlib import PurePosixPath
 from typing import NamedTuple
 
 from engine import languages
-from engine.corpus import hugo
+from engine.corpus import bilingual, hugo
 from engine.store.corpus import ORIGINAL_LANGUAGES, TRANSLATED_BY_ME
 
 ORIGINAL = "original"
@@ -67,11 +73,22 @@ class Version:
 
 
 def _base(code) -> str | None:
-    """'zh-TW' → 'zh'; None for what is no known language."""
-    if not code:
-        return None
-    base = str(code).strip().lower().replace("_", "-").split("-")[0]
-    return base if base in languages.NAMES else None
+    """'en-GB' → 'en', 'zh-CN' → 'zh', 'zh-TW' or 'zh-hant' → 'zh-Hant' (Traditional Chinese
+    is a language of its own: engine/languages.py); None for what is no known language."""
+    return languages.code(code)
+
+
+# A folder named for a language: 'en', 'zh', 'pt-br', 'zh-tw', 'zh-hant' (not 'de-facto').
+_LANGUAGE_FOLDER = re.compile(r"[a-z]{2,3}(?:[-_](?:[a-z]{2}|hans|hant))?", re.I)
+
+
+_DOCUSAURUS = re.compile(r"(?:^|(?<=/))i18n/(?P<lang>[^/]+)/docusaurus-plugin-content-"
+                         r"(?P<kind>blog|docs|pages)/(?:current/)?")
+_DOCUSAURUS_HOME = {"blog": "blog/", "docs": "docs/", "pages": "src/pages/"}
+
+
+def _folder_lang(part: str) -> str | None:
+    return _base(part) if _LANGUAGE_FOLDER.fullmatch(part) else None
 
 
 def version(row: dict) -> Version:
@@ -104,13 +121,18 @@ def _path_without_language(split_key: str, name: str, lang: str | None) -> tuple
     path marks it as a translation (Version.marked): 'en/posts/a-en.md' → ('posts/a.md', 2).
     (`index.en.md` is already `index.md` in the split key: engine/corpus/hugo.py.)"""
     marked = 2 * (hugo.filename_lang(name) is not None)
+    # Docusaurus keeps translations apart: i18n/zh-Hans/docusaurus-plugin-content-blog/x.md
+    # translates blog/x.md (docs: …-content-docs/current/ → docs/, pages → src/pages/).
+    if (found := _DOCUSAURUS.search(split_key)) and _base(found["lang"]) == lang:
+        split_key = (split_key[:found.start()] + _DOCUSAURUS_HOME[found["kind"]]
+                     + split_key[found.end():])
+        marked = 2
     path = PurePosixPath(split_key)
     # Every language folder leaves the shared path (`content/zh/b/index.en.md`, an English
     # bundle file in the Chinese tree, is `content/b/index.md` too); only the file's own
     # language marks it as a translation.
-    folders = [part for part in path.parts[:-1] if _base(part) is None or len(part) > 5]
-    marked = max(marked, any(_base(part) == lang and len(part) <= 5
-                             for part in path.parts[:-1]))
+    folders = [part for part in path.parts[:-1] if _folder_lang(part) is None]
+    marked = max(marked, any(_folder_lang(part) == lang for part in path.parts[:-1]))
     stem, dot, ext = path.name.rpartition(".")
     if not dot:
         stem, ext = path.name, ""
@@ -130,7 +152,15 @@ class Work(NamedTuple):
 
 def find_works(rows: list[dict], *, writer_languages: list[str] = ()) -> dict[int, Work]:
     """Document id → its Work, for every stored document."""
+    return _find_works(rows, writer_languages)[0]
+
+
+def _find_works(rows: list[dict],
+                writer_languages: list[str]) -> tuple[dict[int, Work], str | None]:
+    """find_works, and the blog's main language: that of its posts without translations (a
+    bilingual post in one file is not one of them: engine/corpus/bilingual.py)."""
     versions = [version(row) for row in rows]
+    one_file_bilingual = {row["id"] for row in rows if bilingual.layout(row.get("meta"))}
     parent = {v.id: v.id for v in versions}
 
     def root(doc_id: int) -> int:
@@ -152,8 +182,8 @@ def find_works(rows: list[dict], *, writer_languages: list[str] = ()) -> dict[in
     works: dict[int, list[Version]] = {}
     for v in versions:
         works.setdefault(root(v.id), []).append(v)
-    main = Counter(group[0].lang for group in works.values()
-                   if len(group) == 1 and group[0].lang).most_common(1)
+    main = Counter(group[0].lang for group in works.values() if len(group) == 1
+                   and group[0].lang and group[0].id not in one_file_bilingual).most_common(1)
     main_lang = main[0][0] if main else None
     preferred = {languages.normalise(code) for code in writer_languages}
     found: dict[int, Work] = {}
@@ -163,7 +193,7 @@ def find_works(rows: list[dict], *, writer_languages: list[str] = ()) -> dict[in
         for v in group:
             found[v.id] = Work(keeper.split_key, ORIGINAL if v is original else TRANSLATION,
                                keeper.id)
-    return found
+    return found, main_lang
 
 
 def _original(group: list[Version], preferred: set[str], main_lang: str | None) -> Version:
@@ -173,11 +203,13 @@ def _original(group: list[Version], preferred: set[str], main_lang: str | None) 
 
 def relink(store) -> int:
     """Link the store's documents into works again; returns how many documents changed work,
-    role or split. A work's versions take the split its keeper has (a stored split never
+    role or split, or (a bilingual post in one file) which of its paragraphs are the
+    translations. A work's versions take the split its keeper has (a stored split never
     changes: engine/corpus/split.py); a translation's pairs move with its split."""
     rows = store.work_versions()
     splits = {row["id"]: row["split"] for row in rows}
-    found = find_works(rows, writer_languages=store.original_languages())
+    writer_languages = store.original_languages()
+    found, main_lang = _find_works(rows, writer_languages)
     changes = []
     for row in rows:
         work = found[row["id"]]
@@ -186,7 +218,9 @@ def relink(store) -> int:
             changes.append((row["id"], work.key, work.role, split))
     if changes:
         store.set_works(changes)
-    return len(changes)
+    paragraphs = bilingual.relink(store, rows, writer_languages=writer_languages,
+                                  main_lang=main_lang)
+    return len(changes) + paragraphs
 
 
 def set_languages(store, codes: list[str] | None = None, *,

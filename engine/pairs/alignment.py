@@ -34,9 +34,9 @@ ORIGIN = "published-translation"
 # Lengths are counted in "English characters": non-space characters, where a CJK
 # character counts as the English characters it takes to translate it. Chinese: 3.5, between
 # the 4.2 measured on tests/essays.py (a literal machine translation) and the 3.2 of
-# tests/translated_posts.py (a writer's own, terser). Japanese and Korean mix in kana or
-# hangul, which carry less each: 2.5 is a rough guess. Other scripts count 1 (Gale & Church:
-# c ≈ 1 for English–French and English–German).
+# tests/translated_posts.py (a writer's own, terser); Traditional Chinese the same. Japanese
+# and Korean mix in kana or hangul, which carry less each: 2.5 is a rough guess. Other
+# scripts count 1 (Gale & Church: c ≈ 1 for English–French and English–German).
 CJK_CHAR_LENGTH = {"zh": 3.5, "ja": 2.5, "ko": 2.5}
 # Variance of the length difference per character: Gale & Church's s² = 6.8 (English–
 # German/French sentences). Chinese–English paragraphs, counted as above, measured 3.1
@@ -109,7 +109,7 @@ def length(text: str, lang: str) -> float:
         text = pattern.sub(" ", text)
     text = _SPACE.sub("", text)
     cjk = len(_CJK_CHAR.findall(text))
-    return cjk * CJK_CHAR_LENGTH.get(lang, 1.0) + (len(text) - cjk)
+    return cjk * CJK_CHAR_LENGTH.get(languages.family(lang), 1.0) + (len(text) - cjk)
 
 
 def _log_two_tailed(delta: float) -> float:

@@ -3,6 +3,9 @@
 The corrected text is aligned with the translation paragraph by paragraph; each
 paragraph the user changed becomes a pair (source = the text they translated, target =
 their wording), weighted above synthetic pairs: it is the user's own voice, first hand.
+The corrected text is cut into paragraphs the way the translated text was: as HTML, plain
+text or Markdown (an HTML page's `*` or a text file's `# ` is the user's words, not
+Markdown's markup; nor does an indented HTML line become a Markdown code block).
 """
 
 from __future__ import annotations
@@ -40,11 +43,27 @@ def render_diff(ops: list[tuple[str, str]]) -> str:
     return "".join(marks[op].format(text) for op, text in ops)
 
 
+def format_of(translation: dict) -> str:
+    """The format (document.FORMATS) a history translation's text was cut in: the one its
+    settings name, else the one that cuts its source into the paragraphs it translated
+    (HTML first for a text that starts with a tag, else Markdown: the translator's
+    default)."""
+    named = (translation.get("settings") or {}).get("format")
+    if named in document.FORMATS:
+        return named
+    sources = [unit["source"] for unit in translation["units"]]
+    tagged = translation["source_text"].lstrip().startswith("<")
+    for fmt in ("html", "markdown", "text") if tagged else ("markdown", "html", "text"):
+        if [u.text for u in document.split(translation["source_text"], fmt).units] == sources:
+            return fmt
+    return "markdown"
+
+
 def correction_pairs(translation: dict, corrected: str) -> list[dict]:
     """Training pairs for the paragraphs the user changed (one pair for all if they no
     longer line up with the translation's paragraphs)."""
     units = translation["units"]
-    corrected_units = [u.text for u in document.split(corrected).units]
+    corrected_units = [u.text for u in document.split(corrected, format_of(translation)).units]
     base = {"source_lang": translation["source_lang"], "target_lang": translation["target_lang"],
             "weight": CORRECTION_WEIGHT}
     if len(corrected_units) == len(units):

@@ -32,7 +32,7 @@ def check_numbers(original: str, output: str) -> str | None:
 
 
 def check_language(output: str, into: str) -> str | None:
-    detected, confident = langdetect.detect(output)
+    detected, confident = langdetect.detect(output, prefer=into)
     if detected is None:
         return "no words in the output"
     if detected != into and (confident or not langdetect.same_script(detected, into)):

@@ -14,16 +14,24 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from engine import files, jsonl, llm, paths
+from engine import files, jsonl, llm, openai_models, paths
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind, JobMeta, JobState
 from engine.pairs import dataset
 from engine.translation import registry
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
+# OpenAI is closing self-serve fine-tuning (its deprecations page): since 2026-05-07 an
+# organisation that never fine-tuned cannot create a job, since 2026-07-02 neither can one
+# without fine-tuned inference in the last 60 days, and from this day nobody can.
+OPENAI_FINE_TUNING_ENDS = date(2027, 1, 6)
+CLOSED = ("OpenAI no longer lets this organisation start fine-tuning jobs (self-serve "
+          "fine-tuning is closing: new organisations since 2026-05-07, inactive ones since "
+          "2026-07-02, everyone on 2027-01-06). Train on this machine or a rented box "
+          "instead (`ownvoice train`).")
 
 
 @dataclass
@@ -69,7 +77,12 @@ def _write(pairs: list[dict], path: Path) -> int:
 
 
 def prepare(store, *, pairs: int = 50, model: str = DEFAULT_MODEL, epochs: int = 3,
-            seed: int = 0) -> PilotPlan:
+            seed: int = 0, base_url: str | None = None, today: date | None = None) -> PilotPlan:
+    """Pick the pairs, write and check the files, estimate the cost (nothing is sent).
+    OpenAI's own API (`base_url` None) refuses new jobs from OPENAI_FINE_TUNING_ENDS on: so
+    does this, before any work; another server with OpenAI's API answers for itself."""
+    if openai_models.is_openai(base_url) and (today or date.today()) >= OPENAI_FINE_TUNING_ENDS:
+        raise OwnVoiceError(CLOSED)
     folder = paths.data_dir() / "pilot"
     folder.mkdir(exist_ok=True)
     train = _pick(store.training_pairs(split="train"), pairs, seed)
@@ -118,6 +131,8 @@ def start(store, plan: PilotPlan, *, base_url: str | None = None,
     except Exception as exc:
         import openai
 
+        if isinstance(exc, openai.PermissionDeniedError):
+            raise OwnVoiceError(f"{CLOSED} (OpenAI answered: {exc.message})") from exc
         if isinstance(exc, openai.OpenAIError):
             raise llm.explain(exc, base_url or llm.OPENAI_BASE_URL) from exc
         raise

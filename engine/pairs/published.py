@@ -4,6 +4,12 @@ every confident alignment is a `published-translation` pair — input: the trans
 paragraph(s), output: the writer's original — weighted like a correction, in the work's
 split. Kept in step with the corpus after every import and every change of the writer's
 languages; what could not be aligned with confidence is counted and left out.
+
+A bilingual post in one file (engine/corpus/bilingual.py) is a work too: its prose in its
+original language, aligned in the same way with its `translation` paragraphs. Versions that
+differ only in script (Simplified and Traditional Chinese, the one often OpenCC's conversion
+of the other) give no pairs: the words are the same, and a pair would teach a character
+table, not the writer's voice.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 
+from engine import languages
 from engine.pairs import alignment
+from engine.store.corpus import TRANSLATION_KIND
 
 
 @dataclass
@@ -31,12 +39,10 @@ def refresh(store) -> Refreshed:
     (ids of unchanged pairs kept). Returns the counts."""
     report = Refreshed()
     pairs: list[dict] = []
-    for original_id, translation_id in store.translated_works():
-        original = store.segments(kind="prose", document_id=original_id)
-        translation = store.segments(kind="prose", document_id=translation_id)
+    for original, translation in _versions(store):
         source_lang, target_lang = _language(translation), _language(original)
         if not original or not translation or None in (source_lang, target_lang) or (
-                source_lang == target_lang):
+                languages.family(source_lang) == languages.family(target_lang)):
             continue
         found, left_out = alignment.published_pairs(
             [s["text"] for s in original], target_lang, [s["text"] for s in translation],
@@ -61,6 +67,19 @@ def summary(report: Refreshed) -> str:
             if report.left_out else "")
     return (f"Your published translations: {report.pairs} training pair(s) from "
             f"{report.works} post(s){left}.")
+
+
+def _versions(store):
+    """(the original's prose paragraphs, a translation's), for every original with a
+    translation: in another document of its work, or in its own (a bilingual post)."""
+    for original_id, translation_id in store.translated_works():
+        yield (store.segments(kind="prose", document_id=original_id),
+               store.segments(kind="prose", document_id=translation_id))
+    for doc_id in store.paragraph_translated_documents():
+        prose = store.segments(kind="prose", document_id=doc_id)
+        lang = _language(prose)  # the document's original language
+        yield ([s for s in prose if s["lang"] == lang],
+               store.segments(kind=TRANSLATION_KIND, document_id=doc_id))
 
 
 def _language(segments: list[dict]) -> str | None:

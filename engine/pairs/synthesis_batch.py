@@ -16,7 +16,7 @@ import io
 import json
 from dataclasses import asdict
 
-from engine import jsonl, llm
+from engine import jsonl, llm, openai_models
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind, JobMeta, JobState
 from engine.pairs import filters
@@ -45,13 +45,13 @@ def submit(store, config: SynthConfig, *, model: str, base_url: str | None = Non
     todo = [(s, style) for s, style in todo if _custom_id(s["id"], style) not in waiting]
     if not todo:
         return None
-    limit = "max_completion_tokens" if base_url is None else "max_tokens"
     lines = []
     for segment, style in todo:
-        body = {"model": model, "temperature": 0.7,
+        body = {"model": model,
                 "messages": prompts.synth_messages(segment["text"], style,
                                                    user_lang=config.user_lang, into=config.into),
-                limit: request_budget(segment["text"])}
+                **openai_models.chat_params(model, base_url=base_url, temperature=0.7,
+                                            max_tokens=request_budget(segment["text"]))}
         lines.append(jsonl.line({"custom_id": _custom_id(segment["id"], style),
                                  "method": "POST", "url": "/v1/chat/completions",
                                  "body": body}))

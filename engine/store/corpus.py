@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from pathlib import Path
 
 from engine.languages import count_words
@@ -14,6 +14,9 @@ from engine.store.db import _dicts, _equal, utc_now
 # versions of their posts themselves ("1": those versions are their prose too).
 ORIGINAL_LANGUAGES = "original_languages"
 TRANSLATED_BY_ME = "translated_by_me"
+# The kind of a paragraph that translates the writer's own in the same document (a bilingual
+# post in one file: engine/corpus/bilingual.py). Prose to the parser, not the writer's prose.
+TRANSLATION_KIND = "translation"
 
 
 class CorpusQueries:
@@ -23,6 +26,14 @@ class CorpusQueries:
         row = self.conn.execute("SELECT content_hash FROM documents WHERE key = ?",
                                 (key,)).fetchone()
         return row[0] if row else None
+
+    def document_warnings(self, key: str) -> list[str] | None:
+        """What was wrong with the document's file when it was last read (engine/corpus/
+        importer.py says it again on every import); None when not known (read before
+        warnings were kept, or no such document)."""
+        row = self.conn.execute("SELECT warnings FROM documents WHERE key = ?",
+                                (key,)).fetchone()
+        return json.loads(row[0]) if row and row[0] is not None else None
 
     def moved_document(self, content_hash: str, fmt: str) -> int | None:
         """A document with this content whose file is gone: the same post, moved or renamed."""
@@ -43,26 +54,30 @@ class CorpusQueries:
 
     def save_document(self, doc) -> tuple[str, int]:
         """Insert or replace a document (an engine.corpus.parsed.ParsedDocument) and its
-        segments in one transaction.
+        segments in one transaction, with what was wrong with its file (its `warnings`).
 
         Returns ("imported" | "updated" | "unchanged", segments added). The stored hash is
         checked again inside the write transaction: of two imports of one file at once, the
-        second finds the first's version and says "unchanged". On update, segments whose
-        words did not change keep their id (and so their pairs and exclusions).
+        second finds the first's version and says "unchanged" (its warnings are recorded). On
+        update, segments whose words did not change keep their id (and so their pairs and
+        exclusions).
         """
         now = utc_now()
+        said = json.dumps(doc.warnings, ensure_ascii=False)
         fields = (doc.path, doc.format, doc.title, doc.date, doc.url, doc.lang,
-                  json.dumps(doc.meta, ensure_ascii=False, default=str), doc.content_hash)
+                  json.dumps(doc.meta, ensure_ascii=False, default=str), doc.content_hash,
+                  said)
         with self.transaction() as conn:
             row = conn.execute("SELECT id, content_hash FROM documents WHERE key = ?",
                                (doc.key,)).fetchone()
             if row is not None and row[1] == doc.content_hash:
+                conn.execute("UPDATE documents SET warnings = ? WHERE id = ?", (said, row[0]))
                 return "unchanged", 0
             if row is None:
                 cur = conn.execute(
                     "INSERT INTO documents (path, format, title, date, url, lang, meta,"
-                    " content_hash, key, split_key, work_key, split, imported_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " content_hash, warnings, key, split_key, work_key, split, imported_at,"
+                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*fields, doc.key, doc.split_key, doc.split_key, doc.split, now, now))
                 doc_id = cur.lastrowid
                 for position, segment in enumerate(doc.segments):
@@ -72,13 +87,16 @@ class CorpusQueries:
             doc_id = row[0]
             conn.execute(
                 "UPDATE documents SET path = ?, format = ?, title = ?, date = ?, url = ?,"
-                " lang = ?, meta = ?, content_hash = ?, updated_at = ? WHERE id = ?",
+                " lang = ?, meta = ?, content_hash = ?, warnings = ?, updated_at = ?"
+                " WHERE id = ?",
                 (*fields, now, doc_id))
             old: dict[tuple[str, str], deque[int]] = defaultdict(deque)
             for seg_id, kind, hashed in conn.execute(
                     "SELECT id, kind, text_hash FROM segments WHERE document_id = ?"
                     " ORDER BY position", (doc_id,)):
-                old[(kind, hashed)].append(seg_id)
+                # A bilingual post's translation paragraph is prose to the parser; it stays a
+                # translation until the works are linked again (engine/corpus/bilingual.py).
+                old[("prose" if kind == TRANSLATION_KIND else kind, hashed)].append(seg_id)
             # Park old positions out of the way of UNIQUE(document_id, position).
             conn.execute("UPDATE segments SET position = -1 - position WHERE document_id = ?",
                          (doc_id,))
@@ -130,6 +148,42 @@ class CorpusQueries:
                                  " (SELECT id FROM segments WHERE document_id = ?)",
                                  (split, doc_id))
 
+    def set_paragraph_translations(self, wanted: dict[int, tuple[str, str]]) -> int:
+        """Bilingual documents in one file (engine/corpus/bilingual.py): for each document id
+        in `wanted`, (its original language, its translation's), its prose paragraphs in the
+        translation's language become kind 'translation', its others prose, and its language
+        the original's; any other document's translation paragraphs become prose again. One
+        transaction; returns how many documents changed."""
+        changed: set[int] = set()
+        with self.transaction() as conn:
+            for (doc_id,) in conn.execute(
+                    "SELECT DISTINCT document_id FROM segments WHERE kind = ?",
+                    (TRANSLATION_KIND,)).fetchall():
+                if doc_id not in wanted:
+                    conn.execute("UPDATE segments SET kind = 'prose' WHERE document_id = ?"
+                                 " AND kind = ?", (doc_id, TRANSLATION_KIND))
+                    changed.add(doc_id)
+            for doc_id, (original, translation) in wanted.items():
+                for sql, params in (
+                        ("UPDATE segments SET kind = ? WHERE document_id = ? AND kind = 'prose'"
+                         " AND lang = ?", (TRANSLATION_KIND, doc_id, translation)),
+                        ("UPDATE segments SET kind = 'prose' WHERE document_id = ? AND kind = ?"
+                         " AND lang IS NOT ?", (doc_id, TRANSLATION_KIND, translation)),
+                        ("UPDATE documents SET lang = ? WHERE id = ? AND lang IS NOT ?",
+                         (original, doc_id, original))):
+                    if conn.execute(sql, params).rowcount:
+                        changed.add(doc_id)
+        return len(changed)
+
+    def paragraph_translated_documents(self) -> list[int]:
+        """Original documents, not excluded, with translation paragraphs of their own (a
+        bilingual post in one file): where the rest of the writer's published translations
+        are."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT d.id FROM documents d WHERE d.role = 'original' AND NOT d.excluded"
+            " AND EXISTS (SELECT 1 FROM segments s WHERE s.document_id = d.id AND s.kind = ?)"
+            " ORDER BY d.id", (TRANSLATION_KIND,))]
+
     def translated_by_me(self) -> bool:
         return self.meta(TRANSLATED_BY_ME) == "1"
 
@@ -138,21 +192,29 @@ class CorpusQueries:
 
     def work_stats(self) -> dict:
         """Works (a post and its translations): how many, how many have translations, and
-        which languages translate which (original → translation: count)."""
+        which languages translate which (original → translation: count). A bilingual post in
+        one file is a work with a translation too."""
         q = self.conn.execute
         works, translated = q(
             "SELECT COUNT(*), COALESCE(SUM(versions > 1), 0) FROM (SELECT COUNT(*) AS versions"
             " FROM documents GROUP BY work_key)").fetchone()
-        directions = q(
+        directions = Counter({f"{a}→{b}": n for a, b, n in q(
             "SELECT COALESCE(o.lang, '?'), COALESCE(t.lang, '?'), COUNT(*) FROM documents t"
             " JOIN documents o ON o.work_key = t.work_key AND o.role = 'original'"
-            " WHERE t.role = 'translation' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2").fetchall()
+            " WHERE t.role = 'translation' GROUP BY 1, 2")})
+        for a, b, n in q(
+                "SELECT COALESCE(d.lang, '?'), COALESCE(s.lang, '?'), COUNT(DISTINCT d.id)"
+                " FROM documents d JOIN segments s ON s.document_id = d.id AND s.kind = ?"
+                " WHERE d.work_key IN (SELECT work_key FROM documents GROUP BY work_key"
+                " HAVING COUNT(*) = 1) GROUP BY 1, 2", (TRANSLATION_KIND,)):
+            directions[f"{a}→{b}"] += n
+            translated += n
         return {
             "works": works,
             "with_translations": translated,
             "translations": q("SELECT COUNT(*) FROM documents"
                               " WHERE role = 'translation'").fetchone()[0],
-            "directions": {f"{a}→{b}": n for a, b, n in directions},
+            "directions": dict(sorted(directions.items(), key=lambda kv: (-kv[1], kv[0]))),
             "original_languages": self.original_languages(),
             "translated_by_me": self.translated_by_me(),
         }
@@ -260,11 +322,14 @@ class CorpusQueries:
         """Prose paragraphs in the user's language that may become pairs: not excluded, and
         each distinct paragraph once (a sign-off repeated in every post counts once). The
         versions of a work that are translations are the writer's prose only when they say
-        they translated them themselves (`translated_by_me`)."""
+        they translated them themselves (`translated_by_me`), and so, then, are the
+        translation paragraphs of a bilingual post in one file."""
         marks = ", ".join("?" for _ in splits)
-        own = "" if self.translated_by_me() else " AND d.role = 'original'"
+        mine = self.translated_by_me()
+        own = "" if mine else " AND d.role = 'original'"
+        kinds = f"('prose', '{TRANSLATION_KIND}')" if mine else "('prose')"
         sql = ("SELECT s.id, s.text, d.split FROM segments s JOIN documents d"
-               " ON d.id = s.document_id WHERE s.kind = 'prose' AND s.lang = ?"
+               f" ON d.id = s.document_id WHERE s.kind IN {kinds} AND s.lang = ?"
                f" AND NOT s.excluded AND NOT d.excluded AND d.split IN ({marks}){own}"
                " AND s.id IN (SELECT MIN(id) FROM segments GROUP BY text_hash)"
                " ORDER BY d.split = 'train' DESC, d.date DESC, s.document_id, s.position")

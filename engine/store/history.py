@@ -65,5 +65,18 @@ class HistoryQueries:
                 ids.append(cur.lastrowid)
         return ids
 
+    def history_fingerprint(self) -> tuple[int, int]:
+        """(how many translations, the newest id): changes whenever the history does."""
+        count, newest = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM translations").fetchone()
+        return count, newest
+
+    def translation_texts(self) -> list[tuple[int, str, str]]:
+        """(id, source text, output) of every translation: what an import checks files
+        against, so that OwnVoice's own output never comes back as the writer's
+        (engine/corpus/machine.py)."""
+        return list(self.conn.execute(
+            "SELECT id, source_text, output_text FROM translations ORDER BY id"))
+
     def _translation_rows(self, cur: sqlite3.Cursor) -> list[dict]:
         return _dicts(cur, units="null", settings="null", warnings="null")

@@ -414,3 +414,11 @@ def m011_works(db: sqlite_utils.Database) -> None:
     rows = list(db.execute("SELECT id, text FROM segments"))
     db.conn.executemany("UPDATE segments SET words = ? WHERE id = ?",
                         ((count_words(text), seg_id) for seg_id, text in rows))
+
+
+@migration
+def m012_document_warnings(db: sqlite_utils.Database) -> None:
+    # What was wrong with a document's file when it was read (a header recovered line by
+    # line…), a JSON list, so that importing the same file again says it again. NULL: read
+    # before this column existed; the next import reads such a file once more to fill it.
+    db.execute("ALTER TABLE documents ADD COLUMN warnings TEXT")

@@ -163,7 +163,7 @@ def wrong_language(output: str, target: str) -> str | None:
     """The language code the output confidently is, when that is not `target` (a script
     of its own, or any other language where the target is Chinese, Japanese or Korean);
     None when the output is in the target language or too short to tell."""
-    detected, confident = langdetect.detect(output)
+    detected, confident = langdetect.detect(output, prefer=target)
     if detected and confident and detected != target and (
             not langdetect.same_script(detected, target) or target in languages.CJK):
         return detected

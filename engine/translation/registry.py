@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
-from engine import paths
+from engine import openai_models, paths
 from engine.download import download, file_sha256, hf_url
 from engine.errors import OwnVoiceError
 from engine.translation import chat_template, gguf_meta, model_files
@@ -92,15 +92,55 @@ def _assemble_default(*, keep_existing: bool = True, mtime_ns: int | None = None
 
 
 def list_models(store) -> list[dict]:
-    """Every registered model, `active` marked; the built-in one is registered first, unless
-    the data folder is read-only (then what is there is listed)."""
+    """Every registered model, `active` marked, and for an endpoint model the date its
+    provider shuts it down (`shutdown_date`, 'YYYY-MM-DD' or None) and whether that date
+    has passed (`retired`), from the dates last read (`refresh_shutdowns`; nothing is asked
+    here). The built-in one is registered first, unless the data folder is read-only (then
+    what is there is listed)."""
     if not getattr(store, "read_only", False):
         ensure_default(store)
     active = store.meta(ACTIVE_KEY)
     rows = store.models()
     for row in rows:
         row["active"] = str(row["id"]) == active
+        _mark_shutdown(row)
     return rows
+
+
+def _mark_shutdown(row: dict, today=None) -> dict:
+    from datetime import date
+
+    stamp = None
+    if row.get("backend") == "openai" and row.get("model_id"):
+        dates = openai_models.cached(row.get("base_url"))
+        stamp = dates.get(row["model_id"]) or dates.get(openai_models.base_of(row["model_id"]))
+    row["shutdown_date"] = stamp
+    try:
+        row["retired"] = bool(stamp) and date.fromisoformat(stamp) <= (today or date.today())
+    except ValueError:
+        row["retired"] = False
+    return row
+
+
+def refresh_shutdowns(store, *, also: tuple[str, ...] = (), base_url: str | None = None,
+                      today=None) -> list[openai_models.Retirement]:
+    """Read the shutdown dates of every registered endpoint model's server (GET /v1/models,
+    at most once a day each) and return those retiring within WARN_DAYS or retired, with
+    the models in `also` (served at `base_url`, None: OpenAI) — e.g. the synthesis model.
+    Never raises for an endpoint that cannot be read."""
+    from engine import llm
+
+    wanted: dict[str | None, set[str]] = {}
+    for row in store.models():
+        if row["backend"] == "openai" and row.get("model_id"):
+            wanted.setdefault(row.get("base_url"), set()).add(row["model_id"])
+    if also:
+        wanted.setdefault(base_url, set()).update(also)
+    found = []
+    for url, models in wanted.items():
+        dates = llm.shutdown_dates(url)
+        found += openai_models.retirements(sorted(models), dates=dates, today=today)
+    return sorted(found, key=lambda r: (r.shutdown, r.model))
 
 
 def active(store) -> dict:
@@ -108,7 +148,7 @@ def active(store) -> dict:
     return store.model(int(store.meta(ACTIVE_KEY)))
 
 
-def resolve(store, name: str | None) -> dict:
+def _find(store, name: str | None) -> dict:
     if name is None:
         return active(store)
     ensure_default(store)
@@ -117,6 +157,21 @@ def resolve(store, name: str | None) -> dict:
         known = ", ".join(m["name"] for m in store.models())
         raise OwnVoiceError(f"No model named {name!r}. Known models: {known}. "
                             "Add one with `ownvoice models add`.")
+    return row
+
+
+def resolve(store, name: str | None) -> dict:
+    """The registry row named `name` (None: the active one). A model its provider has shut
+    down is refused (one line naming the replacement): it would only answer 404s."""
+    row = _find(store, name)
+    if _mark_shutdown(row)["retired"]:
+        from datetime import date
+
+        notice = openai_models.retirements(
+            [row["model_id"]], dates={row["model_id"]: row["shutdown_date"]},
+            today=date.today())[0]
+        raise OwnVoiceError(f"{row['name']}: {notice.message()} Choose another model "
+                            "(`ownvoice models list`).")
     return row
 
 
@@ -232,7 +287,7 @@ def _gguf_fields(path: Path, *, sha256: str | None, origin: str, meta: dict) -> 
 
 
 def remove(store, name: str, *, delete_file: bool = False) -> dict:
-    row = resolve(store, name)
+    row = _find(store, name)  # a retired model can always be removed
     if row["origin"] == "default":
         raise OwnVoiceError("The embedded default model cannot be removed.")
     store.remove_model(row["id"])

@@ -82,7 +82,7 @@ class AlreadyInTarget(OwnVoiceError):
 def paragraph_language(text: str, default: str) -> str:
     """The language of one paragraph when the detector is sure and OwnVoice knows it, else
     `default` (the document's): a short line ("OK.", "10:00") keeps the document's."""
-    detected, confident = langdetect.detect(text)
+    detected, confident = langdetect.detect(text, prefer=default)
     return detected if confident and detected in languages.NAMES else default
 
 
@@ -373,7 +373,7 @@ TEMPLATE_MARGIN = 32
 
 def join_sentences(pieces: list[str], language: str) -> str:
     """Sentences joined the way the language writes them: no space in Chinese and Japanese."""
-    return ("" if language in ("zh", "ja") else " ").join(pieces)
+    return ("" if languages.family(language) in ("zh", "ja") else " ").join(pieces)
 
 
 def request_tokens(backend: Backend, request: Request) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from engine import openai_models
 from engine.errors import OwnVoiceError
 from engine.llm import OPENAI_BASE_URL, explain, make_openai_client
 from engine.translation.backends import Backend, Request, Sampling, Usage
@@ -32,13 +33,18 @@ class OpenAIBackend(Backend):
         self.check_fits(sum(self.count_tokens(m["content"]) for m in request.messages),
                         request.max_tokens)
         s = request.sampling
-        limit = {"max_completion_tokens" if self.is_openai else "max_tokens": request.max_tokens}
+        # Reasoning models take a temperature only without reasoning (openai_models).
+        params = openai_models.chat_params(self.model, base_url=self.base_url,
+                                           max_tokens=request.max_tokens,
+                                           temperature=s.temperature, top_p=s.top_p)
+        if request.stop:
+            params["stop"] = request.stop
+        if s.seed is not None:
+            params["seed"] = s.seed
         try:
             chunks = self.client.chat.completions.create(
                 model=self.model, messages=request.messages, stream=True,
-                temperature=s.temperature, top_p=s.top_p, stop=request.stop or None,
-                stream_options={"include_usage": True},
-                **({"seed": s.seed} if s.seed is not None else {}), **limit)
+                stream_options={"include_usage": True}, **params)
             # The server's finish_reason: "stop" (end of turn, stop sequence), "length"
             # (the max_tokens budget), or rarer ones (content_filter…) read as stop.
             finish, produced, usage = "stop", 0, None

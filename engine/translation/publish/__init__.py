@@ -3,7 +3,9 @@
 `ownvoice translate post.md --to en --publish` translates the post, then a *profile*
 rewrites the copied front matter the way the site generator pairs a translation with its
 original, points links to the writer's own posts at their translations where those exist,
-and the CLI writes the result beside the original. Three profiles ship, each following its
+and the CLI writes the result beside the original, marked as OwnVoice's machine translation
+(`translated_by: OwnVoice` in its header, else a comment at its end: engine/corpus/machine.py)
+so that the next import of the blog leaves it out. Three profiles ship, each following its
 generator's documented convention (read 2026-11-30):
 
 - **pelican** (docs.getpelican.com, "Translations"): articles with the same slug are
@@ -41,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import languages
+from engine.corpus import machine
 from engine.errors import OwnVoiceError
 from engine.translation.publish.header import TranslateText, rewrite_header, split_header
 from engine.translation.publish.links import Post, own_posts, rewrite_links
@@ -112,7 +115,7 @@ def choose_profile(name: str | None, settings: Settings, text: str,
 
 def _language_suffix(stem: str) -> str | None:
     base, dot, code = stem.rpartition(".")
-    return code.lower() if dot and base and code.lower() in languages.NAMES else None
+    return code.lower() if dot and base and languages.code(code) is not None else None
 
 
 # --- the whole post ---------------------------------------------------------------------------
@@ -134,7 +137,7 @@ def publish(source_text: str, translated: str, *, source_path: Path, target: str
     source_path = Path(source_path)
     header = split_header(source_text)
     lines, warnings = rewrite_header(header, profile, target=target,
-                                     translate_text=translate_text, tags=tags)
+                                     translate_text=translate_text, tags=tags, mark=True)
     copied = "\n".join(header.lines) + "\n" if header.lines else ""
     if translated.startswith(copied):
         body = translated[len(copied):]
@@ -146,4 +149,6 @@ def publish(source_text: str, translated: str, *, source_path: Path, target: str
     body, count = rewrite_links(body, posts=posts, profile=profile, target=target,
                                 source=source_path, output=output)
     text = "\n".join(lines) + "\n" + body if lines else body
+    if not machine.is_marked(text):  # no header, or one copied as it was: a comment says it
+        text = text.rstrip("\n") + "\n\n" + machine.COMMENT + "\n"
     return Published(text, output, count, warnings)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from engine.corpus import frontmatter
+from engine.corpus import frontmatter, machine
 from engine.translation.publish.profiles import _get
 
 if TYPE_CHECKING:
@@ -210,10 +210,12 @@ def _one_line(text: str) -> str:
 
 
 def rewrite_header(header: Header, profile: Profile, *, target: str,
-                   translate_text: TranslateText,
-                   tags: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+                   translate_text: TranslateText, tags: dict[str, str] | None = None,
+                   mark: bool = False) -> tuple[list[str], list[str]]:
     """(the header's new lines, warnings). A header that does not parse, or that this
-    could not rewrite exactly, is kept as it is, with a warning."""
+    could not rewrite exactly, is kept as it is, with a warning. `mark`: say in it that
+    OwnVoice translated the post (`translated_by: OwnVoice`, engine/corpus/machine.py), so
+    that importing the blog again never takes it for the writer's own translation."""
     if not header.lines:
         return [], []
     if header.kind == "json":
@@ -244,6 +246,10 @@ def rewrite_header(header: Header, profile: Profile, *, target: str,
         editor.set(str(key), value)
     if tags:
         editor.map_tags(header.meta, tags)
+    if mark:
+        key = next((k for k in header.meta if str(k).lower() == machine.MARKER_KEY),
+                   machine.MARKER_KEY)
+        editor.set(str(key), machine.MARKER_VALUE)
     lines = [header.lines[0], *editor.lines, header.lines[-1]] if fenced else editor.lines
     reread = frontmatter.parse("\n".join(lines) + "\n\n")
     meant = {str(k).lower(): v for k, v in header.meta.items()}

@@ -41,9 +41,9 @@ class _Hugo(Profile):
     def output_path(self, source, target):
         stem = source.stem
         base, dot, code = stem.rpartition(".")
-        if dot and code.lower() in languages.NAMES:  # post.zh.md → post.en.md
+        if dot and languages.code(code) is not None:  # post.zh.md → post.en.md
             stem = base
-        return source.with_name(f"{stem}.{target}{source.suffix}")
+        return source.with_name(f"{stem}.{target.lower()}{source.suffix}")  # zh-hant
 
     def fields(self, meta, target):
         if _get(meta, "iscjklanguage") is None:
