@@ -28,7 +28,7 @@ REQUIRED = {"torch": "torch", "transformers": "transformers", "peft": "peft",
             "accelerate": "accelerate", "safetensors": "safetensors",
             "sentencepiece": "sentencepiece", "gguf": "gguf", "llama-cpp-python": "llama_cpp",
             "py3langid": "py3langid", "markdown-it-py": "markdown_it", "PyYAML": "yaml",
-            "mdit-py-plugins": "mdit_py_plugins",
+            "mdit-py-plugins": "mdit_py_plugins", "hanzidentifier": "hanzidentifier",
             "Jinja2": "jinja2"}
 
 
