@@ -39,6 +39,8 @@ class JobKind(StrEnum):
     LOCAL = "local"            # LoRA fine-tune on this machine
     REMOTE = "remote"          # LoRA fine-tune on an SSH box (your own, or rented: `cloud`)
     PILOT = "openai-pilot"     # OpenAI's managed fine-tuning
+    TINKER_PILOT = "tinker-pilot"  # the same sizing on Tinker's managed LoRA training
+    TINKER = "tinker"          # LoRA fine-tune on Tinker (all pairs), exported to GGUF here
     BATCH = "openai-batch"     # reverse synthesis through OpenAI's Batch API
 
 
@@ -217,6 +219,12 @@ class JobMeta(_Strict):
       trained_tokens (count)
     OpenAI batch (engine/pairs/synthesis_batch.py):
       config (the SynthConfig), custom_ids (the requests), input_file_id, base_url
+    Tinker pilot (engine/training/tinker_pilot.py; also model, epochs, examples, tokens,
+    estimated_cost_usd, base_url):
+      tokenizer           the Hugging Face id or folder of the base (its tokenizer, the merge)
+      losses              the training loss after each step (nats per answer token)
+      tinker_model_id, sampler_path, external_path, state_path   Tinker's ids and tinker://
+                          paths of the run, its sampler weights, downloadable weights, state
     Any kind:
       provider_status     the provider's own word for the state (OpenAI's status)
       error               why it failed, for people
@@ -246,12 +254,19 @@ class JobMeta(_Strict):
     validation_examples: int | None = None
     tokens: int | None = None
     model: str | None = None
-    epochs: int | None = None
+    epochs: float | None = None
     estimated_cost_usd: float | None = None
     base_url: str | None = None
     training_file_id: str | None = None
     validation_file_id: str | None = None
     trained_tokens: int | None = None
+    # the Tinker pilot
+    tokenizer: str | None = None
+    losses: list[float] | None = None
+    tinker_model_id: str | None = None
+    sampler_path: str | None = None
+    external_path: str | None = None
+    state_path: str | None = None
     # an OpenAI batch
     config: dict | None = None
     custom_ids: list[str] | None = None
@@ -356,4 +371,6 @@ class Job:
             return self.meta.remote.host
         if self.meta.cloud is not None:
             return f"{self.meta.cloud.provider} {self.meta.cloud.instance_type}"
+        if self.kind in (JobKind.TINKER, JobKind.TINKER_PILOT):
+            return "Tinker"
         return "OpenAI" if self.kind in (JobKind.PILOT, JobKind.BATCH) else self.kind.value

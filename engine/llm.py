@@ -55,15 +55,18 @@ def estimate_tokens(text: str) -> int:
 # --- prices ----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _default_prices() -> dict:
-    return json.loads(resources.files("resources").joinpath("prices.json").read_text("utf-8"))
+@lru_cache(maxsize=4)
+def _shipped(name: str) -> str:
+    return resources.files("resources").joinpath(name).read_text("utf-8")
 
 
-def price_table() -> dict:
-    """The shipped prices, overridden by prices.json in the data folder if the user has one."""
-    table = json.loads(json.dumps(_default_prices()))
-    override = paths.data_dir() / "prices.json"
+def price_file(name: str) -> dict:
+    """A price table: resources/NAME as shipped, with NAME in the data folder (if the user
+    has one) laid over it — its "models" added to or replacing the shipped ones by name, its
+    other keys (batch_discount, read_on…) replacing theirs. Raises OwnVoiceError for a file
+    that is not JSON."""
+    table = json.loads(_shipped(name))
+    override = paths.data_dir() / name
     if override.exists():
         try:
             user = json.loads(override.read_text("utf-8"))
@@ -71,8 +74,13 @@ def price_table() -> dict:
             raise OwnVoiceError(f"{override} is not valid JSON ({exc}); fix or delete it.") \
                 from exc
         table["models"].update(user.get("models", {}))
-        table["batch_discount"] = user.get("batch_discount", table["batch_discount"])
+        table.update({k: v for k, v in user.items() if k != "models"})
     return table
+
+
+def price_table() -> dict:
+    """OpenAI's prices (resources/prices.json, or the user's prices.json over it)."""
+    return price_file("prices.json")
 
 
 def price_for(model: str) -> dict | None:

@@ -240,11 +240,18 @@ def _stage(on_event: EventSink | None, job: Job, state: JobState, detail: str) -
 
 
 def target_for(spec: str, **options) -> TrainingTarget:
-    """"local" → this machine; "lambda:TYPE" → a rented Lambda box of that type (options:
-    ssh_key_name, budget, region, key_file); anything else → your box of that name
-    (options: watchdog_idle_s)."""
+    """"local" → this machine; "tinker" → Tinker's managed training (options: tokenizer, a
+    local copy of the base; budget, whose max_usd caps the estimate); "lambda:TYPE" → a
+    rented Lambda box of that type (options: ssh_key_name, budget, region, key_file);
+    anything else → your box of that name (options: watchdog_idle_s)."""
     if spec == "local":
         return LocalTarget()
+    if spec == "tinker":
+        from engine.training.tinker_target import TinkerTarget
+
+        budget = options.get("budget")
+        return TinkerTarget(tokenizer=options.get("tokenizer"),
+                            max_usd=budget.max_usd if budget is not None else None)
     if spec.startswith("lambda:"):
         return RentedTarget(spec.partition(":")[2], **{
             k: v for k, v in options.items()
@@ -256,9 +263,13 @@ def target_of(store, job: Job) -> TrainingTarget:
     """The target a job runs on, from its row (to attach to it or cancel it)."""
     if job.kind is JobKind.LOCAL:
         return LocalTarget()
-    if job.kind is JobKind.PILOT:
-        raise OwnVoiceError(f"Job {job.id} is an OpenAI pilot, not a training run here: see "
+    if job.kind in (JobKind.PILOT, JobKind.TINKER_PILOT):
+        raise OwnVoiceError(f"Job {job.id} is a pilot, not a training run here: see "
                             f"`ownvoice pilot status --job {job.id}`.")
+    if job.kind is JobKind.TINKER:
+        from engine.training.tinker_target import TinkerTarget
+
+        return TinkerTarget()
     if job.kind is not JobKind.REMOTE:
         raise OwnVoiceError(f"Job {job.id} is an OpenAI batch of reverse synthesis: "
                             "`ownvoice synth --batch` collects it when it is done.")

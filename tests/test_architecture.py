@@ -23,6 +23,7 @@ TRAINING_MODULES = {"engine/training/__main__.py", "engine/training/export.py",
                     "engine/training/loop.py", "engine/training/data.py",
                     "engine/training/choose.py", "engine/training/base.py",
                     "engine/training/checkpoint.py", "engine/training/progress.py",
+                    "engine/training/tinker.py",  # a base's tokenizer, for Tinker's datums
                     "remote/runner.py"}  # runs on the GPU box, inside its training env
 # The rooms, lowest first. A module may import its own room and any room of a lower rank;
 # rooms of equal rank (training, evaluation) never import each other.

@@ -358,6 +358,8 @@ def test_data_page_runs_the_pilot(qtbot, window, blog, store, monkeypatch):
     answer_yes(monkeypatch)
     with FakeOpenAI() as fake:
         page.base_url.setText(fake.url)
+        page.pilot_on.setCurrentIndex(page.pilot_on.findData("openai"))
+        assert page.pilot_model.text() == "gpt-4o-mini-2024-07-18"
         page.pilot_pairs.setValue(12)
         page.start_pilot()
         qtbot.waitUntil(lambda: page.pilot_status.text().startswith("Pilot 1 started"),

@@ -30,8 +30,9 @@ def make_pairs(store, blog, styles=("plain", "formal"), limit=None) -> int:
 def test_from_upload_to_a_usable_model_in_the_registry(store, blog, default_model):
     make_pairs(store, blog)
     with FakeOpenAI(reply=lambda messages: "我的声音。") as fake:
-        started = json.loads(run_ownvoice("pilot", "start", "--pairs", "12", "--epochs", "2",
-                                          "--base-url", fake.url, "--yes", "--json").stdout)
+        started = json.loads(run_ownvoice(
+            "pilot", "start", "--on", "openai", "--pairs", "12", "--epochs", "2",
+            "--base-url", fake.url, "--yes", "--json").stdout)
         assert (started["status"], started["provider_status"]) == ("queued",
                                                                    "validating_files")
         assert started["plan"]["examples"] == 12
@@ -75,7 +76,8 @@ def test_from_upload_to_a_usable_model_in_the_registry(store, blog, default_mode
 def test_a_checkpoint_can_be_used_instead(store, blog, default_model):
     make_pairs(store, blog)
     with FakeOpenAI() as fake:
-        run_ownvoice("pilot", "start", "--pairs", "10", "--base-url", fake.url, "--yes")
+        run_ownvoice("pilot", "start", "--on", "openai", "--pairs", "10", "--base-url", fake.url,
+                     "--yes")
         for _ in range(2):
             run_ownvoice("pilot", "status")
         run_ownvoice("pilot", "use", "--checkpoint", "10")
@@ -90,7 +92,8 @@ def test_spending_needs_a_yes_and_too_few_pairs_are_refused(store, blog, tmp_pat
         pilot.prepare(store, pairs=50)
     make_pairs(store, blog, styles=("formal",))
     with FakeOpenAI() as fake:
-        refused = run_ownvoice("pilot", "start", "--base-url", fake.url, check=False)
+        refused = run_ownvoice("pilot", "start", "--on", "openai", "--base-url", fake.url,
+                               check=False)
         assert refused.returncode == 1 and "pass --yes" in refused.stderr
         assert "cost about $" in refused.stderr
         assert fake.files == {} and fake.jobs == {}
@@ -100,7 +103,7 @@ def test_the_plan_prefers_corrections_and_spreads_over_documents(store, blog):
     make_pairs(store, blog)
     pairs = store.training_pairs(split="train")
     pairs.append({**pairs[0], "id": 999, "origin": "correction", "document_id": None})
-    picked = pilot._pick(pairs, 6, seed=1)
+    picked = pilot.pick(pairs, 6, seed=1)
     assert picked[0]["origin"] == "correction"
     documents = [p["document_id"] for p in picked[1:]]
     distinct = len({p["document_id"] for p in pairs if p["origin"] != "correction"})

@@ -208,31 +208,52 @@ def stats(model, as_json):
 
 @click.group(cls=Group)
 def pilot():
-    """The OpenAI fine-tuning pilot: is your voice worth a real fine-tune? (~$3 for 50 pairs)"""
+    """The pilot: is your voice worth a real fine-tune? 50 pairs on Tinker (about a cent), or
+    on OpenAI where OpenAI still lets your organisation fine-tune (~$3; closing 2027-01-06)."""
 
 
 def _pilot_job(store, job_id: int | None) -> Job:
     from engine.jobs import JobKind
 
-    jobs = store.jobs(kind=JobKind.PILOT, job_id=job_id)
+    jobs = [j for kind in (JobKind.TINKER_PILOT, JobKind.PILOT)
+            for j in store.jobs(kind=kind, job_id=job_id)]
     if not jobs:
         raise click.ClickException("No pilot yet: start one with `ownvoice pilot start`."
                                    if job_id is None else f"No pilot job {job_id}.")
-    return jobs[0]
+    return max(jobs, key=lambda j: j.id)
+
+
+def _confirm(yes: bool, question: str) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.ClickException("This spends money: run it in a terminal to confirm, or "
+                                   "pass --yes.")
+    click.confirm(question, abort=True, err=True)
 
 
 @pilot.command()
+@click.option("--on", "provider", type=click.Choice(["tinker", "openai"]), default="tinker",
+              show_default=True, help="Where the pilot trains.")
 @click.option("--pairs", type=click.IntRange(10, 10000), default=50, show_default=True)
+@click.option("--base", "base_model", help="tinker: the base model (default "
+              "Qwen/Qwen3-4B-Instruct-2507; `ownvoice pilot bases` lists them).")
+@click.option("--tokenizer", help="tinker: the base's Hugging Face id or a local folder with "
+                                  "its tokenizer (default: the base's id on the hub).")
 @click.option("--model", default="gpt-4o-mini-2024-07-18", show_default=True,
-              help="The OpenAI model to fine-tune.")
+              help="openai: the OpenAI model to fine-tune.")
 @click.option("--epochs", type=click.IntRange(1, 10), default=3, show_default=True)
-@click.option("--base-url", help="Another OpenAI-compatible fine-tuning API (default: OpenAI).")
+@click.option("--base-url", help="Another address for the service (default: Tinker's or "
+                                 "OpenAI's own).")
 @click.option("--yes", is_flag=True, help="Do not ask before spending money.")
 @click.option("--json", "as_json", is_flag=True)
-def start(pairs, model, epochs, base_url, yes, as_json):
-    """Pick pairs, check them, upload them and start a fine-tuning job."""
+def start(provider, pairs, base_model, tokenizer, model, epochs, base_url, yes, as_json):
+    """Pick pairs, check them, price them, and train (Tinker) or start a job (OpenAI)."""
     from dataclasses import asdict
 
+    if provider == "tinker":
+        _start_tinker(pairs, base_model, tokenizer, epochs, base_url, yes, as_json)
+        return
     from engine.pairs import pilot
 
     with open_store() as store:
@@ -240,11 +261,7 @@ def start(pairs, model, epochs, base_url, yes, as_json):
         click.echo(f"{plan.examples} training and {plan.validation_examples} validation "
                    f"example(s), about {plan.tokens:,} tokens; {epochs} epoch(s) of {model} "
                    f"cost about ${plan.estimated_cost_usd:.2f}.", err=True)
-        if not yes:
-            if not sys.stdin.isatty():
-                raise click.ClickException("This spends money: run it in a terminal to "
-                                           "confirm, or pass --yes.")
-            click.confirm("Start the fine-tune?", abort=True, err=True)
+        _confirm(yes, "Start the fine-tune?")
         job = pilot.start(store, plan, base_url=base_url)
     if as_json:
         print_json({"job": job.id, "provider_id": job.provider_id, "status": job.status.value,
@@ -255,19 +272,69 @@ def start(pairs, model, epochs, base_url, yes, as_json):
                "Follow it with: ownvoice pilot status --watch")
 
 
+def _start_tinker(pairs, base_model, tokenizer, epochs, base_url, yes, as_json) -> None:
+    from engine.training import tinker, tinker_pilot
+
+    live = sys.stderr.isatty() and not as_json
+
+    def step(done: int, total: int, loss: float) -> None:
+        if not as_json:
+            start = "\r" if live else ""
+            click.echo(f"{start}step {done}/{total} · loss {loss:.3f}", nl=not live, err=True)
+
+    with open_store() as store:
+        key = tinker_pilot.api_key()
+        plan = tinker_pilot.prepare(store, pairs=pairs, base_model=base_model or
+                                    tinker.DEFAULT_BASE, tokenizer=tokenizer, epochs=epochs,
+                                    base_url=base_url)
+        click.echo(f"{plan.examples} training example(s), {plan.tokens:,} training tokens "
+                   f"({plan.steps} steps of {plan.run.base_model} on Tinker): about "
+                   f"${plan.estimated_cost_usd:.2f} at Tinker's listed prices.", err=True)
+        _confirm(yes, "Start the pilot?")
+        job = tinker_pilot.start(store, plan, key=key, on_step=step)
+    if live:
+        click.echo("", err=True)
+    losses = job.meta.losses or []
+    if as_json:
+        print_json({"job": job.id, "status": job.status.value, "base_model": job.model,
+                    "examples": plan.examples, "tokens": plan.tokens,
+                    "estimated_cost_usd": plan.estimated_cost_usd, "losses": losses,
+                    "sampler_path": job.meta.sampler_path})
+        return
+    trend = f": loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else ""
+    click.echo(f"Pilot {job.id} trained on Tinker{trend}. Translate and compare with it: "
+               "ownvoice pilot use; bring it home as a GGUF: ownvoice pilot export")
+
+
+@pilot.command()
+def bases():
+    """The base models a Tinker pilot can train, with Tinker's listed prices."""
+    from engine.training import tinker
+
+    for base, hub in tinker.BASES.items():
+        price = tinker.prices(base)
+        click.echo(f"{base:<36} train ${price['train']:.2f}, sample ${price['sample']:.2f} per "
+                   f"1M tokens (prices of {price['read_on']}); weights: {hub}")
+
+
 @pilot.command()
 @click.option("--job", "job_id", type=ID, help="Which pilot (default: the latest).")
 @click.option("--watch", is_flag=True, help="Check again every 30 s until it ends.")
 @click.option("--json", "as_json", is_flag=True)
 def status(job_id, watch, as_json):
-    """The pilot's status, events and checkpoints (with their losses)."""
+    """The pilot's status, its losses (Tinker) or events and checkpoints (OpenAI)."""
     import time
 
+    from engine.jobs import JobKind
     from engine.pairs import pilot
 
     with open_store() as store:
+        job = _pilot_job(store, job_id)
+        if job.kind is JobKind.TINKER_PILOT:
+            _tinker_status(job, as_json)
+            return
         while True:
-            state = pilot.refresh(store, _pilot_job(store, job_id))
+            state = pilot.refresh(store, job)
             if as_json or not watch or state["status"].terminal:
                 break
             click.echo(f"{pilot.status_text(state['status'], state['provider_status'])}…",
@@ -290,30 +357,71 @@ def status(job_id, watch, as_json):
         click.echo(f"error: {state['error']}", err=True)
 
 
+def _tinker_status(job: Job, as_json: bool) -> None:
+    losses = job.meta.losses or []
+    if as_json:
+        print_json({"id": job.id, "kind": job.kind.value, "status": job.status.value,
+                    "base_model": job.model, "losses": losses,
+                    "sampler_path": job.meta.sampler_path, "error": job.meta.error})
+        return
+    click.echo(f"Pilot {job.id} on Tinker ({job.model}): {job.status.value}")
+    for step, loss in list(enumerate(losses, 1))[-12:]:
+        click.echo(f"  step {step}: loss {loss:.3f}")
+    if job.meta.error:
+        click.echo(f"error: {job.meta.error}", err=True)
+
+
 @pilot.command()
 @click.option("--job", "job_id", type=ID, help="Which pilot (default: the latest).")
-@click.option("--checkpoint", type=ID, help="Use the checkpoint of this step instead.")
+@click.option("--checkpoint", type=ID, help="openai: use the checkpoint of this step instead.")
 @click.option("--activate", is_flag=True, help="Also make it the model that translates.")
 def use(job_id, checkpoint, activate):
     """Register the pilot's fine-tuned model, so it can translate and be compared."""
+    from engine.jobs import JobKind
     from engine.pairs import pilot
     from engine.translation import registry
 
     with open_store() as store:
         job = _pilot_job(store, job_id)
-        chosen = None
-        if checkpoint is not None:
-            state = pilot.refresh(store, job)
-            chosen = next((c["model"] for c in state["checkpoints"] if c["step"] == checkpoint),
-                          None)
-            if chosen is None:
-                raise click.ClickException(f"No checkpoint at step {checkpoint}.")
-        row = pilot.use(store, store.job(job.id), checkpoint_model=chosen)
+        if job.kind is JobKind.TINKER_PILOT:
+            from engine.training import tinker_pilot
+
+            row = tinker_pilot.use(store, job)
+        else:
+            chosen = None
+            if checkpoint is not None:
+                state = pilot.refresh(store, job)
+                chosen = next((c["model"] for c in state["checkpoints"]
+                               if c["step"] == checkpoint), None)
+                if chosen is None:
+                    raise click.ClickException(f"No checkpoint at step {checkpoint}.")
+            row = pilot.use(store, store.job(job.id), checkpoint_model=chosen)
         if activate:
             registry.use(store, row["name"])
     click.echo(f"Registered {row['name']} ({row['model_id']})."
                + ("" if activate else f" Translate with it: ownvoice translate --model "
                                        f"{row['name']} …"))
+
+
+@pilot.command("export")
+@click.option("--job", "job_id", type=ID, help="Which pilot (default: the latest).")
+@click.option("--quant", type=click.Choice(["auto", "Q4_K_M", "Q8_0", "F16"]), default="auto",
+              show_default=True)
+def export_pilot(job_id, quant):
+    """Bring a Tinker pilot home: download its LoRA adapter, merge it with the base (from the
+    Hugging Face hub), convert to GGUF and register it as voice-N."""
+    from engine.jobs import JobKind
+    from engine.training import tinker_pilot
+
+    with open_store() as store:
+        job = _pilot_job(store, job_id)
+        if job.kind is not JobKind.TINKER_PILOT:
+            raise click.ClickException("Only a Tinker pilot can be exported: OpenAI keeps its "
+                                       "fine-tunes' weights.")
+        row = tinker_pilot.export(store, job, quant=quant)
+    unverified = (row.get("meta") or {}).get("unverified")
+    click.echo(f"Registered {row['name']} ({row['path']})."
+               + (f" Unverified: {unverified}" if unverified else ""))
 
 
 COMMANDS = (synth, dataset, pilot)

@@ -92,7 +92,7 @@ class _Printer(EventPrinter):
 def start_training(*, on: str, base_model, max_steps, epochs, learning_rate, quant,
                    checkpoint_step, ssh_key_name=None, key_file=None, region=None,
                    max_hours=4.0, max_usd=None, watchdog_minutes=None, detach=False,
-                   as_json=False) -> None:
+                   as_json=False, tokenizer=None) -> None:
     """`train --on …` through the shared operations: targets.run (or targets.start with
     --detach), as the Train page does."""
     from engine.training import targets
@@ -104,7 +104,8 @@ def start_training(*, on: str, base_model, max_steps, epochs, learning_rate, qua
                                       checkpoint_step=checkpoint_step)
     target = target_for(on, ssh_key_name=ssh_key_name, key_file=key_file, region=region,
                         budget=Budget(max_hours=max_hours, max_usd=max_usd),
-                        watchdog_idle_s=watchdog_minutes * 60 if watchdog_minutes else None)
+                        watchdog_idle_s=watchdog_minutes * 60 if watchdog_minutes else None,
+                        tokenizer=tokenizer)
     if detach and not isinstance(target, BoxTarget):
         raise click.UsageError("--detach is for a job on your own box: a job here or on a "
                                "rented box needs this command to follow it.")
@@ -152,7 +153,10 @@ def _target_options(command):
         click.option("--max-hours", type=click.FloatRange(0.01, 24 * 14), default=4.0,
                      show_default=True, help="lambda: stop and terminate after this long."),
         click.option("--max-usd", type=click.FloatRange(0.01, 100_000),
-                     help="lambda: stop and terminate when it has cost this much."),
+                     help="lambda: stop and terminate when it has cost this much; tinker: "
+                          "refuse a run estimated above it."),
+        click.option("--tokenizer", help="tinker: a local copy (or Hugging Face id) of the "
+                                         "base's weights, for its tokenizer and the merge."),
         click.option("--watchdog-minutes", type=click.FloatRange(1, 60 * 24 * 7),
                      help="BOX: stop the run when this app has not been heard from for so "
                           "long."),
@@ -164,17 +168,18 @@ def _target_options(command):
 
 
 @click.command()
-@click.option("--on", "on", metavar="local|BOX|lambda:TYPE",
+@click.option("--on", "on", metavar="local|BOX|lambda:TYPE|tinker",
               help="Where to train: this machine, one of your boxes (`ownvoice remote "
-                   "list`), or a Lambda Cloud instance rented for the job (e.g. "
-                   "lambda:gpu_1x_gh200).")
+                   "list`), a Lambda Cloud instance rented for the job (e.g. "
+                   "lambda:gpu_1x_gh200), or Tinker's managed training (`--base "
+                   "Qwen/Qwen3-8B`; `ownvoice keys set tinker`).")
 @click.option("--local", is_flag=True, help="The same as --on local.")
 @click.option("--resume", "resume_job", type=ID,
               help="Continue job N after an interruption (the same as `ownvoice jobs "
                    "attach N`).")
 @_target_options
 def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, quant,
-          checkpoint_step, ssh_key_name, key_file, region, max_hours, max_usd,
+          checkpoint_step, ssh_key_name, key_file, region, max_hours, max_usd, tokenizer,
           watchdog_minutes, detach, as_json):
     """Fine-tune a model on your pairs, export it to GGUF and register it.
 
@@ -193,12 +198,12 @@ def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, q
         on = "local"
     if not on:
         raise click.UsageError("Say where to train: --on local, --on BOX (see `ownvoice "
-                               "remote list`) or --on lambda:TYPE.")
+                               "remote list`), --on lambda:TYPE or --on tinker.")
     start_training(on=on, base_model=base_model, max_steps=max_steps, epochs=epochs,
                    learning_rate=learning_rate, quant=quant, checkpoint_step=checkpoint_step,
                    ssh_key_name=ssh_key_name, key_file=key_file, region=region,
                    max_hours=max_hours, max_usd=max_usd, watchdog_minutes=watchdog_minutes,
-                   detach=detach, as_json=as_json)
+                   detach=detach, as_json=as_json, tokenizer=tokenizer)
 
 
 def attach_job(job_id: int, *, as_json: bool, checkpoint_step: int | None = None,
@@ -300,7 +305,7 @@ def jobs_cancel(job_id):
 @click.pass_context
 def finetune(ctx, host_name, instance_type, attach, cancel, base_model, max_steps, epochs,
              learning_rate, quant, checkpoint_step, ssh_key_name, key_file, region, max_hours,
-             max_usd, watchdog_minutes, detach, as_json):
+             max_usd, tokenizer, watchdog_minutes, detach, as_json):
     """Older spelling of `ownvoice train --on …` and `ownvoice jobs attach|cancel N`."""
     if sum(x is not None for x in (host_name, instance_type, attach, cancel)) != 1:
         raise click.UsageError("Give one of --remote NAME, --lambda TYPE, --attach JOB or "
@@ -316,7 +321,7 @@ def finetune(ctx, host_name, instance_type, attach, cancel, base_model, max_step
                    learning_rate=learning_rate, quant=quant, checkpoint_step=checkpoint_step,
                    ssh_key_name=ssh_key_name, key_file=key_file, region=region,
                    max_hours=max_hours, max_usd=max_usd, watchdog_minutes=watchdog_minutes,
-                   detach=detach, as_json=as_json)
+                   detach=detach, as_json=as_json, tokenizer=tokenizer)
 
 
 @click.command("export")

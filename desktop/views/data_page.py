@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.table_models.rows import ROW_ROLE
 from desktop.table_models.tables import pairs_model
+from desktop.views.loss_plot import LossPlot
 from desktop.views.widgets import Label, ask, language_combo, select_data, table_view
 from engine import openai_models
 from engine.jobs import Job, JobKind
@@ -106,23 +107,36 @@ class DataPage(QWidget):
         pair_actions.addWidget(self.save_edit)
 
         self.pilot_pairs = QSpinBox(minimum=10, maximum=10000, value=50)
-        self.pilot_model = QLineEdit("gpt-4o-mini-2024-07-18")
+        self.pilot_on = QComboBox()
+        self.pilot_on.addItem("Tinker", "tinker")
+        self.pilot_on.addItem("OpenAI (closing)", "openai")
+        # Tinker: its base model; OpenAI: the model to fine-tune.
+        self.pilot_model = QLineEdit(tinker_default_base())
+        self.pilot_on.currentIndexChanged.connect(self._pilot_provider_changed)
         self.pilot_epochs = QSpinBox(minimum=1, maximum=10, value=3)
         self.pilot_button = QPushButton("Start pilot…")
         self.pilot_refresh = QPushButton("Check progress")
         self.pilot_use = QPushButton("Use the fine-tuned model")
+        self.pilot_export = QPushButton("Export as GGUF")
+        self.pilot_export.setToolTip("Download the Tinker pilot's adapter, merge it with the "
+                                     "base and register it as voice-N")
+        self.pilot_loss = LossPlot()
+        self.pilot_loss.setMinimumHeight(120)
         self.pilot_status = Label(wordWrap=True)
         self.pilot_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        pilot_box = QGroupBox("OpenAI pilot: is your voice worth a fine-tune? (~$3 for 50 pairs)")
+        pilot_box = QGroupBox("Pilot: is your voice worth a fine-tune? (50 pairs: about a cent "
+                              "on Tinker)")
         pilot_layout = QVBoxLayout(pilot_box)
         pilot_row = QHBoxLayout()
-        for label, widget in (("Pairs", self.pilot_pairs), ("Model", self.pilot_model),
-                              ("Epochs", self.pilot_epochs)):
+        for label, widget in (("On", self.pilot_on), ("Pairs", self.pilot_pairs),
+                              ("Model", self.pilot_model), ("Epochs", self.pilot_epochs)):
             pilot_row.addWidget(Label(label))
             pilot_row.addWidget(widget)
-        for button in (self.pilot_button, self.pilot_refresh, self.pilot_use):
+        for button in (self.pilot_button, self.pilot_refresh, self.pilot_use,
+                       self.pilot_export):
             pilot_row.addWidget(button)
         pilot_layout.addLayout(pilot_row)
+        pilot_layout.addWidget(self.pilot_loss)
         pilot_layout.addWidget(self.pilot_status)
 
         browser = QWidget()
@@ -147,6 +161,8 @@ class DataPage(QWidget):
         self.pilot_button.clicked.connect(self.start_pilot)
         self.pilot_refresh.clicked.connect(self.refresh_pilot)
         self.pilot_use.clicked.connect(self.use_pilot)
+        self.pilot_export.clicked.connect(self.export_pilot)
+        self._pilot_provider_changed()
         self._pair_selected()
         self._show_last_pilot()
 
@@ -303,10 +319,19 @@ class DataPage(QWidget):
     def _pilot_base_url(self) -> str | None:
         return self.base_url.text().strip() or None
 
+    def _pilot_provider_changed(self) -> None:
+        tinker = self.pilot_on.currentData() == "tinker"
+        self.pilot_model.setText(tinker_default_base() if tinker else "gpt-4o-mini-2024-07-18")
+        self.pilot_refresh.setEnabled(not tinker)
+        self.pilot_export.setEnabled(False)
+
     def start_pilot(self) -> None:
         from engine.errors import OwnVoiceError
         from engine.pairs import pilot
 
+        if self.pilot_on.currentData() == "tinker":
+            self.start_tinker_pilot()
+            return
         try:
             plan = pilot.prepare(self.store, pairs=self.pilot_pairs.value(),
                                  model=self.pilot_model.text().strip(),
@@ -331,6 +356,69 @@ class DataPage(QWidget):
         self.pilot_status.setText(f"Pilot {job.id} started ({job.provider_id}, "
                                   f"{_state(job.status, job.meta.provider_status)}). Check "
                                   "its progress now and then.")
+
+    def start_tinker_pilot(self) -> None:
+        from engine import events
+        from engine.errors import OwnVoiceError
+        from engine.training import tinker_pilot
+
+        try:
+            key = tinker_pilot.api_key()
+            plan = tinker_pilot.prepare(self.store, pairs=self.pilot_pairs.value(),
+                                        base_model=self.pilot_model.text().strip(),
+                                        epochs=self.pilot_epochs.value())
+        except OwnVoiceError as exc:
+            self.pilot_status.setText(f"⚠ {exc}")
+            return
+        if not ask(self, "Start the pilot on Tinker",
+                   f"{plan.examples} training pairs, {plan.tokens:,} training tokens "
+                   f"({plan.steps} steps of {plan.run.base_model}): about "
+                   f"${plan.estimated_cost_usd:.2f} at Tinker's listed prices. Start?"):
+            return
+        self.pilot_loss.clear()
+
+        def work(ctx):
+            def step(done: int, total: int, loss: float) -> None:
+                ctx.emit_event(events.Step(step=done, total_steps=total, epoch=0.0, loss=loss,
+                                           lr=plan.run.learning_rate, tokens_per_s=0.0,
+                                           elapsed_s=0.0))
+
+            return tinker_pilot.start(ctx.store, plan, key=key, on_step=step,
+                                      stop=ctx.cancelled)
+
+        task = self.runner.submit("training the pilot on Tinker", work, writes=True)
+        task.event.connect(self.pilot_loss.add)
+        task.succeeded.connect(self._tinker_pilot_done)
+        task.failed.connect(self._pilot_failed)
+        self.pilot_status.setText("Training on Tinker…")
+
+    def _tinker_pilot_done(self, job: Job) -> None:
+        losses = job.meta.losses or []
+        trend = f": loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else ""
+        self.pilot_status.setText(f"Pilot {job.id} trained on Tinker{trend}. Use it to translate "
+                                  "and compare, or export it as a GGUF.")
+        self.pilot_use.setEnabled(job.status.value == "done")
+        self.pilot_export.setEnabled(job.status.value == "done")
+
+    def export_pilot(self) -> None:
+        jobs = self.store.jobs(kind=JobKind.TINKER_PILOT)
+        if not jobs:
+            return
+        job_id = jobs[0].id
+
+        def work(ctx):
+            from engine.training import tinker_pilot
+
+            return tinker_pilot.export(ctx.store, ctx.store.job(job_id))
+
+        task = self.runner.submit("exporting the pilot", work, writes=True)
+        task.succeeded.connect(self._pilot_exported)
+        task.failed.connect(self._pilot_failed)
+        self.pilot_status.setText("Downloading the adapter, merging, converting to GGUF…")
+
+    def _latest_pilot(self) -> Job | None:
+        jobs = [*self.store.jobs(kind=JobKind.TINKER_PILOT), *self.store.jobs(kind=JobKind.PILOT)]
+        return max(jobs, key=lambda j: j.id) if jobs else None
 
     def refresh_pilot(self) -> None:
         jobs = self.store.jobs(kind=JobKind.PILOT)
@@ -360,22 +448,30 @@ class DataPage(QWidget):
         self.pilot_use.setEnabled(bool(state["fine_tuned_model"]))
 
     def use_pilot(self) -> None:
-        jobs = self.store.jobs(kind=JobKind.PILOT)
-        if not jobs:
+        latest = self._latest_pilot()
+        if latest is None:
             return
-        job_id = jobs[0].id
+        job_id, tinker = latest.id, latest.kind is JobKind.TINKER_PILOT
 
         def work(ctx):
             from engine.pairs import pilot
+            from engine.training import tinker_pilot
             from engine.translation import registry
 
-            row = pilot.use(ctx.store, ctx.store.job(job_id))
+            job = ctx.store.job(job_id)
+            row = tinker_pilot.use(ctx.store, job) if tinker else pilot.use(ctx.store, job)
             registry.use(ctx.store, row["name"])
             return row
 
         task = self.runner.submit("registering the fine-tuned model", work, writes=True)
         task.succeeded.connect(self._pilot_used)
         task.failed.connect(self._pilot_failed)
+
+    def _pilot_exported(self, row: dict) -> None:
+        self.hub.models_changed.emit()
+        unverified = (row.get("meta") or {}).get("unverified")
+        self.pilot_status.setText(f"Registered {row['name']} ({row['path']})."
+                                  + (f" ⚠ Unverified: {unverified}" if unverified else ""))
 
     def _pilot_used(self, row: dict) -> None:
         self.hub.models_changed.emit()
@@ -386,10 +482,26 @@ class DataPage(QWidget):
         self.pilot_status.setText(f"⚠ {message}")
 
     def _show_last_pilot(self) -> None:
-        jobs = self.store.jobs(kind=JobKind.PILOT)
-        self.pilot_use.setEnabled(bool(jobs and jobs[0].result))
-        if jobs:
-            job = jobs[0]
+        from engine import events
+
+        job = self._latest_pilot()
+        self.pilot_use.setEnabled(bool(job and job.result))
+        self.pilot_export.setEnabled(bool(job and job.kind is JobKind.TINKER_PILOT
+                                          and job.meta.external_path))
+        if job is not None and job.kind is JobKind.TINKER_PILOT:
+            self.pilot_loss.clear()
+            losses = job.meta.losses or []
+            for step, loss in enumerate(losses, 1):
+                self.pilot_loss.add(events.Step(step=step, total_steps=len(losses), epoch=0.0,
+                                                loss=loss, lr=0.0, tokens_per_s=0.0,
+                                                elapsed_s=0.0))
+        if job is not None:
             self.pilot_status.setText(
                 f"Pilot {job.id}: {_state(job.status, job.meta.provider_status)}"
                 + (f" — {job.result}" if job.result else ""))
+
+
+def tinker_default_base() -> str:
+    from engine.training.tinker import DEFAULT_BASE
+
+    return DEFAULT_BASE

@@ -137,6 +137,7 @@ class TrainPage(QWidget):
                 self.target.addItem(f"{host['name']} — {host['user']}@{host['host']}",
                                     f"remote:{host['name']}")
         self.target.addItem("Rent a Lambda Cloud GPU", "lambda")
+        self.target.addItem("Tinker (managed training: Base e.g. Qwen/Qwen3-8B)", "tinker")
         index = self.target.findData(current) if current else 0
         self.target.setCurrentIndex(max(0, index))
         self.target.blockSignals(False)
@@ -144,7 +145,7 @@ class TrainPage(QWidget):
         self.jobs.blockSignals(True)
         self.jobs.clear()
         for job in self.store.jobs():
-            if job.kind not in (JobKind.LOCAL, JobKind.REMOTE):
+            if job.kind not in (JobKind.LOCAL, JobKind.REMOTE, JobKind.TINKER):
                 continue
             item = QListWidgetItem(f"#{job.id} {job.where} · {job.status.value}"
                                    + (f" → {job.result}" if job.result else ""))
@@ -177,6 +178,8 @@ class TrainPage(QWidget):
             spec = spec.partition(":")[2]
         elif spec == "lambda":
             spec = f"lambda:{self.instance_type.text().strip()}"
+        elif spec == "tinker":
+            return target_for("tinker")
         return target_for(spec, ssh_key_name=self.ssh_key_name.text().strip() or None,
                           budget=Budget(max_hours=self.max_hours.value(),
                                         max_usd=self.max_usd.value() or None))

@@ -46,7 +46,7 @@ class PilotPlan:
     estimated_cost_usd: float
 
 
-def _pick(pairs: list[dict], count: int, seed: int) -> list[dict]:
+def pick(pairs: list[dict], count: int, seed: int) -> list[dict]:
     """Corrections first (the user's own voice), then pairs spread over many documents."""
     rng = random.Random(seed)
     corrections = [p for p in pairs if p["origin"] == "correction"]
@@ -85,13 +85,13 @@ def prepare(store, *, pairs: int = 50, model: str = DEFAULT_MODEL, epochs: int =
         raise OwnVoiceError(CLOSED)
     folder = paths.data_dir() / "pilot"
     folder.mkdir(exist_ok=True)
-    train = _pick(store.training_pairs(split="train"), pairs, seed)
+    train = pick(store.training_pairs(split="train"), pairs, seed)
     if len(train) < dataset.OPENAI_MIN_EXAMPLES:
         raise OwnVoiceError(f"Only {len(train)} training pair(s): OpenAI needs at least "
                             f"{dataset.OPENAI_MIN_EXAMPLES}. Make more with `ownvoice synth`.")
     train_path = folder / "train.jsonl"
     tokens = _write(train, train_path)
-    validation = _pick(store.training_pairs(split="val"), min(20, pairs), seed)
+    validation = pick(store.training_pairs(split="val"), min(20, pairs), seed)
     validation_path = folder / "validation.jsonl" if validation else None
     if validation_path:
         _write(validation, validation_path)

@@ -254,7 +254,12 @@ class LocalTarget(TrainingTarget):
 
     def fetch(self, store, job: Job) -> dict:
         """A local job's GGUF is already home: its registered model."""
-        row = store.model(job.result) if job.result else None
-        if row is None:
-            raise OwnVoiceError(f"Job {job.id} has no model yet ({job.status.value}).")
-        return row
+        return registered_model(store, job)
+
+
+def registered_model(store, job: Job) -> dict:
+    """The model a finished job registered (its GGUF is home); OwnVoiceError before that."""
+    row = store.model(job.result) if job.result else None
+    if row is None:
+        raise OwnVoiceError(f"Job {job.id} has no model yet ({job.status.value}).")
+    return row
