@@ -198,7 +198,8 @@ class LLMClient:
                     continue
                 if not _retryable(exc) or attempt >= self.max_retries:
                     raise explain(exc, self.base_url) from exc
-                delay = _retry_after(exc) or self.backoff * (2 ** attempt) * (
+                asked = _retry_after(exc)  # the server's word (0: now) before our backoff
+                delay = asked if asked is not None else self.backoff * (2 ** attempt) * (
                     0.5 + random.random())
                 attempt += 1
                 with self._lock:
@@ -232,8 +233,8 @@ def shutdown_dates(base_url: str | None = None, *, max_age_s: float | None = Non
     """{model id: 'YYYY-MM-DD'} from the endpoint's `GET /v1/models` (cached a day; {} when
     it cannot be read): see engine.openai_models.shutdowns."""
     def connect():
-        return make_openai_client(base_url, key_for(base_url, None), timeout=20.0,
-                                  max_retries=1)
+        return make_openai_client(base_url, key_for(base_url, "openai"), timeout=5.0,
+                                  max_retries=0)
 
     extra = {} if max_age_s is None else {"max_age_s": max_age_s}
     return openai_models.shutdowns(connect, base_url=base_url, **extra)

@@ -14,7 +14,8 @@ guide and model pages, read 2026-11-30):
   the reasoning ones); other OpenAI-compatible servers (llama.cpp, vLLM) get `max_tokens`,
   unless the model is one of OpenAI's reasoning families (a proxy in front of OpenAI).
 A model this table does not know is sent the GPT-4o form; if OpenAI refuses a parameter,
-`adapted` gives the reasoning form once, and the client remembers it for that model.
+`adapted` gives the other form once, and engine.llm's client remembers it for that model
+(the streaming translation backend sends the table's form and fails in one line).
 
 Retirement (`shutdowns`, `retirements`). `GET /v1/models` gives each model's optional
 `shutdown_date` (YYYY-MM-DD, OpenAI's deprecations page); it is read at most once a day and
@@ -117,6 +118,10 @@ def adapted(exc: Exception, model: str, params: dict) -> dict | None:
             "temperature", "top_p", "max_tokens", "reasoning_effort"):
         return None
     limit = params.get("max_completion_tokens", params.get("max_tokens", 1024))
+    if param == "reasoning_effort" and params.get("reasoning_effort") == "none":
+        # A reasoning model without "none" (a newer Sol or Astra): its least effort, and no
+        # sampling parameters, which it refuses at any other effort.
+        return {"reasoning_effort": "low", "max_completion_tokens": limit}
     if param == "reasoning_effort" and "reasoning_effort" in params:
         return {"max_completion_tokens": limit, **{k: params[k] for k in ("temperature",
                                                                           "top_p") if k in params}}

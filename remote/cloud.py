@@ -201,8 +201,7 @@ class LambdaCloud:
             if exc.code != "global/object-does-not-exist":  # already gone is fine
                 raise CloudError(f"Could not terminate Lambda instance {instance_id}: {exc} "
                                  "It may still be running and billing: terminate it in "
-                                 "Lambda's dashboard (cloud.lambda.ai) or with `ownvoice "
-                                 "train stop`.", exc.code) from exc
+                                 "Lambda's dashboard (cloud.lambda.ai).", exc.code) from exc
 
     def wait_active(self, instance_id: str, *, timeout_s: float = 1200,
                     poll_s: float = 10, on_status: Callable[[str], None] | None = None

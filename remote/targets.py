@@ -263,10 +263,10 @@ def target_of(store, job: Job) -> TrainingTarget:
     """The target a job runs on, from its row (to attach to it or cancel it)."""
     if job.kind is JobKind.LOCAL:
         return LocalTarget()
-    if job.kind in (JobKind.PILOT, JobKind.TINKER_PILOT):
-        raise OwnVoiceError(f"Job {job.id} is a pilot, not a training run here: see "
+    if job.kind is JobKind.PILOT:
+        raise OwnVoiceError(f"Job {job.id} is an OpenAI pilot, not a training run here: see "
                             f"`ownvoice pilot status --job {job.id}`.")
-    if job.kind is JobKind.TINKER:
+    if job.kind in (JobKind.TINKER, JobKind.TINKER_PILOT):  # cancel; attach exports it
         from engine.training.tinker_target import TinkerTarget
 
         return TinkerTarget()

@@ -24,7 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Reasoning efforts each family accepts (OpenAI's model pages); absent: does not reason.
 _EFFORTS = {"gpt-6.1-sol": ("low", "medium", "high", "xhigh", "max"),
+            "gpt-6.2-sol": ("low", "medium", "high", "xhigh", "max"),
             "gpt-6-astra": ("low", "medium", "high", "xhigh", "max"),
+            "o1": ("low", "medium", "high"), "o3": ("low", "medium", "high"),
+            "o4": ("low", "medium", "high"),
             "gpt-6": ("none", "low", "medium", "high", "xhigh", "max"),
             "gpt-5.": ("none", "low", "medium", "high", "xhigh", "max"),  # 5.1 to 5.6
             "gpt-5": ("minimal", "low", "medium", "high")}
@@ -35,7 +38,8 @@ def refusal(body: dict) -> tuple[str, str] | None:
     model = body["model"]
     base = model.split(":")[1] if model.startswith("ft:") else model
     efforts = next((v for k, v in sorted(_EFFORTS.items(), key=lambda kv: -len(kv[0]))
-                    if base.startswith(k)), None)
+                    if base == k or base.startswith((k + "-", k + ".")) or k.endswith(".")
+                    and base.startswith(k)), None)
     if efforts is None:
         if "reasoning_effort" in body:
             return "reasoning_effort", f"Unrecognized request argument for {model}."

@@ -20,6 +20,7 @@ OPENAI = None  # base_url None: api.openai.com's rules
 
 
 @pytest.mark.parametrize("model", ["gpt-6-luna", "gpt-6-sol", "gpt-6.1-sol", "gpt-6-astra",
+                                   "gpt-6.2-sol", "o3", "o4-mini-2025-04-16",
                                    "gpt-6.1-terra", "gpt-5.6-luna", "gpt-5-mini",
                                    "gpt-4o-mini-2024-07-18", "gpt-4.1",
                                    "ft:gpt-4o-mini-2024-07-18:org:ownvoice:abc123"])
@@ -94,6 +95,34 @@ def test_any_retry_after_is_waited_out_never_a_crash(header, ownvoice_home, monk
         assert client.chat([{"role": "user", "content": "hi"}]).text == "Fine."
     assert len(slept) == 2 and all(0 <= s <= 60 for s in slept), slept
     assert client.usage.retries == 2
+
+
+@pytest.mark.parametrize("header, waits", [("5", [5.0, 5.0]), ("Sat, 01 Jan 2000 00:00:00 GMT",
+                                                               [0.0, 0.0])])
+def test_a_valid_retry_after_is_what_is_waited(header, waits, ownvoice_home, monkeypatch):
+    slept = []
+    monkeypatch.setattr(llm.time, "sleep", slept.append)
+    with FakeOpenAI(reply=lambda m: "Fine.", retry_after=header) as fake:
+        fake.failures = [429, 429]
+        llm.LLMClient(model="gpt-4o-mini", base_url=fake.url, api_key="k",
+                      backoff=100).chat([{"role": "user", "content": "hi"}])
+    # "5" is five seconds; a date in the past is now — never the client's own backoff
+    # (100 s here), which is for a server that says nothing.
+    assert slept == waits
+
+
+def test_a_model_without_none_is_learnt_from_refusing_it(monkeypatch, ownvoice_home):
+    import tests.openai_fake as fake_module
+
+    # A future Sol our table takes for a "none" family; the stand-in knows better.
+    monkeypatch.setitem(fake_module._EFFORTS, "gpt-6.3-sol", ("low", "medium"))
+    with FakeOpenAI(reply=lambda m: "Fine.") as fake:
+        _real_base_url(monkeypatch, fake)
+        client = llm.LLMClient(model="gpt-6.3-sol", base_url=fake.url, api_key="k", backoff=0)
+        assert client.chat([{"role": "user", "content": "hi"}]).text == "Fine."
+    bodies = [r["body"] for r in fake.requests]
+    assert bodies[0]["reasoning_effort"] == "none" and refusal(bodies[0])
+    assert bodies[1]["reasoning_effort"] == "low" and "temperature" not in bodies[1]
 
 
 def test_prices_are_current_and_count_cached_input_and_batch(ownvoice_home):
@@ -178,8 +207,11 @@ def test_the_command_line_warns_marks_and_refuses_retired_models(store, ownvoice
     with FakeOpenAI(models={"gpt-4o-mini-2024-07-18": soon, "gpt-4.1-mini": gone,
                             "gpt-6-luna": None}) as fake:
         for model in ("gpt-4o-mini-2024-07-18", "gpt-4.1-mini", "gpt-6-luna"):
-            registry.add(store, f"openai:{model}", base_url=fake.url, key_name="none")
+            registry.add(store, f"openai:{model}", base_url=fake.url, key_name="openai")
+        registry.add(store, "http://127.0.0.1:9/v1", model_id="local", name="local")
         listed = run_ownvoice("models", "list")
+        asked = json.loads((ownvoice_home / openai_models.CACHE_FILE).read_text())
+        assert list(asked) == [fake.url]  # a local server is never asked for dates
         rows = {r["name"]: r for r in json.loads(
             run_ownvoice("models", "list", "--json").stdout)}
     assert f"Warning: gpt-4o-mini-2024-07-18 shuts down on {soon} (in 45 days). OpenAI " \
@@ -202,8 +234,8 @@ def test_the_app_shows_a_banner_and_stops_offering_retired_models(qtbot, window,
     soon = (date.today() + timedelta(days=30)).isoformat()
     gone = (date.today() - timedelta(days=3)).isoformat()
     with FakeOpenAI(models={"gpt-4o-2024-11-20": soon, "gpt-4.1-2025-04-14": gone}) as fake:
-        registry.add(store, "openai:gpt-4o-2024-11-20", base_url=fake.url, key_name="none")
-        registry.add(store, "openai:gpt-4.1-2025-04-14", base_url=fake.url, key_name="none")
+        registry.add(store, "openai:gpt-4o-2024-11-20", base_url=fake.url, key_name="openai")
+        registry.add(store, "openai:gpt-4.1-2025-04-14", base_url=fake.url, key_name="openai")
         window.hub.models_changed.emit()
         assert window.translate_page.model_combo.findText("gpt-4.1-2025-04-14") >= 0
         window.check_retirements()

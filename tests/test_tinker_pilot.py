@@ -118,13 +118,19 @@ def test_train_on_tinker_registers_a_gguf_voice_model(store, tiny_base, fake_tin
     prices.write_text(json.dumps({"models": {BASE: {"prefill": 1, "cached_prefill": 1,
                                                     "sample": 1, "train": 1_000_000}}}))
     refused = run_ownvoice("train", "--on", "tinker", "--base", BASE, "--tokenizer",
-                           str(tiny_base), "--max-usd", "5", check=False, env=env(fake_tinker))
+                           str(tiny_base), "--max-usd", "5", "--yes", check=False,
+                           env=env(fake_tinker))
     assert refused.returncode == 2 and "above --max-usd 5" in refused.stderr
     assert fake_tinker.trained_tokens == 0 and "Traceback" not in refused.stderr
     prices.unlink()
     trained_before = fake_tinker.trained_tokens
+    unconfirmed = run_ownvoice("train", "--on", "tinker", "--base", BASE, "--tokenizer",
+                               str(tiny_base), check=False, env=env(fake_tinker))
+    assert unconfirmed.returncode == 1 and "pass --yes" in unconfirmed.stderr
+    assert "training tokens" in unconfirmed.stderr and fake_tinker.trained_tokens == 0
     out = run_ownvoice("train", "--on", "tinker", "--base", BASE, "--tokenizer",
-                       str(tiny_base), "--epochs", "1", "--json", env=env(fake_tinker))
+                       str(tiny_base), "--epochs", "1", "--yes", "--json",
+                       env=env(fake_tinker))
     assert fake_tinker.trained_tokens > trained_before
     jobs = json.loads(run_ownvoice("jobs", "--json").stdout)
     tinker_jobs = [j for j in jobs if j["kind"] == "tinker"]
@@ -135,3 +141,45 @@ def test_train_on_tinker_registers_a_gguf_voice_model(store, tiny_base, fake_tin
     voice = {m["name"]: m for m in json.loads(
         run_ownvoice("models", "list", "--json").stdout)}[name]
     assert voice["path"].endswith(".gguf") and voice["origin"] == "fine-tuned"
+
+
+def test_a_failed_export_keeps_the_paid_training_and_attach_exports_it_again(
+        store, tiny_base, fake_tinker, default_model, monkeypatch):
+    from engine.errors import OwnVoiceError
+    from engine.jobs import JobState
+    from engine.training import targets, tinker_pilot
+    from engine.training.tinker_target import TinkerTarget
+
+    add_correction_pairs(store)
+    for name, value in env(fake_tinker).items():
+        monkeypatch.setenv(name, value)
+    real_export = tinker_pilot.export
+
+    def full_disk(*_args, **_kwargs):
+        raise OwnVoiceError("No space left on the disk for the merged model.")
+
+    monkeypatch.setattr(tinker_pilot, "export", full_disk)
+    target = TinkerTarget(tokenizer=str(tiny_base))
+    request = targets.TrainingRequest(base_model=BASE, epochs=1.0)
+    with pytest.raises(OwnVoiceError, match="export failed.*jobs attach"):
+        targets.run(target, store, request)
+    (job,) = store.jobs()
+    assert job.status is JobState.DONE and job.meta.external_path and job.result is None
+    trained = fake_tinker.trained_tokens
+    monkeypatch.setattr(tinker_pilot, "export", real_export)
+    row = TinkerTarget().follow(store, job)  # a new process: nothing is trained again
+    assert row["name"] == f"voice-{job.id}" and fake_tinker.trained_tokens == trained
+    assert store.job(job.id).result == row["name"] and store.job(job.id).meta.error is None
+
+
+@pytest.mark.parametrize("tokenizer, says", [("/no/such/folder", "does not exist"),
+                                             ("EMPTY", "Cannot load the tokenizer")])
+def test_a_bad_tokenizer_is_one_line(store, tmp_path, fake_tinker, tokenizer, says):
+    add_correction_pairs(store)
+    if tokenizer == "EMPTY":
+        (tmp_path / "empty").mkdir()
+        tokenizer = str(tmp_path / "empty")
+    result = run_ownvoice("pilot", "start", "--tokenizer", tokenizer, "--yes", check=False,
+                          env=env(fake_tinker))
+    assert result.returncode == 1 and says in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

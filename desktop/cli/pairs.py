@@ -240,8 +240,8 @@ def _confirm(yes: bool, question: str) -> None:
               "Qwen/Qwen3-4B-Instruct-2507; `ownvoice pilot bases` lists them).")
 @click.option("--tokenizer", help="tinker: the base's Hugging Face id or a local folder with "
                                   "its tokenizer (default: the base's id on the hub).")
-@click.option("--model", default="gpt-4o-mini-2024-07-18", show_default=True,
-              help="openai: the OpenAI model to fine-tune.")
+@click.option("--model", help="openai: the OpenAI model to fine-tune (default "
+                              "gpt-4o-mini-2024-07-18).")
 @click.option("--epochs", type=click.IntRange(1, 10), default=3, show_default=True)
 @click.option("--base-url", help="Another address for the service (default: Tinker's or "
                                  "OpenAI's own).")
@@ -252,9 +252,17 @@ def start(provider, pairs, base_model, tokenizer, model, epochs, base_url, yes, 
     from dataclasses import asdict
 
     if provider == "tinker":
+        if model is not None:
+            raise click.UsageError("--model names an OpenAI model; on Tinker choose the base "
+                                   "with --base.")
         _start_tinker(pairs, base_model, tokenizer, epochs, base_url, yes, as_json)
         return
+    if base_model is not None or tokenizer is not None:
+        raise click.UsageError("--base and --tokenizer are for Tinker; on OpenAI choose the "
+                               "model with --model.")
     from engine.pairs import pilot
+
+    model = model or pilot.DEFAULT_MODEL
 
     with open_store() as store:
         plan = pilot.prepare(store, pairs=pairs, model=model, epochs=epochs, base_url=base_url)

@@ -65,6 +65,9 @@ def _interrupted(target, job_id: int | None) -> None:
     elif isinstance(target, LocalTarget):
         click.echo(f"\nStopped job {job_id}; continue it with: ownvoice train --resume "
                    f"{job_id}", err=True)
+    elif target.name == "Tinker":
+        click.echo(f"\nStopped job {job_id} on Tinker (it is not resumed: start a new run).",
+                   err=True)
     else:
         click.echo(f"\nStopped job {job_id} and terminated its instance (a rented box bills "
                    "until it is gone); its checkpoints were on the box.", err=True)
@@ -92,7 +95,7 @@ class _Printer(EventPrinter):
 def start_training(*, on: str, base_model, max_steps, epochs, learning_rate, quant,
                    checkpoint_step, ssh_key_name=None, key_file=None, region=None,
                    max_hours=4.0, max_usd=None, watchdog_minutes=None, detach=False,
-                   as_json=False, tokenizer=None) -> None:
+                   as_json=False, tokenizer=None, yes=False) -> None:
     """`train --on …` through the shared operations: targets.run (or targets.start with
     --detach), as the Train page does."""
     from engine.training import targets
@@ -112,6 +115,16 @@ def start_training(*, on: str, base_model, max_steps, epochs, learning_rate, qua
     printer = _Printer(as_json)
     with open_store() as store:
         try:
+            if on == "tinker":  # it spends money: the estimate first, and a yes
+                plan = target.prepare(store, request).options["tinker"]
+                click.echo(f"{plan.examples} training pair(s), {plan.tokens:,} training tokens "
+                           f"({plan.steps} steps of {plan.run.base_model} on Tinker): about "
+                           f"${plan.estimated_cost_usd:.2f} at Tinker's listed prices.", err=True)
+                if not yes:
+                    if not sys.stdin.isatty():
+                        raise click.ClickException("This spends money: run it in a terminal "
+                                                   "to confirm, or pass --yes.")
+                    click.confirm("Start training on Tinker?", abort=True, err=True)
             if detach:
                 job = targets.start(target, store, request, on_event=printer)
                 if as_json:
@@ -157,6 +170,7 @@ def _target_options(command):
                           "refuse a run estimated above it."),
         click.option("--tokenizer", help="tinker: a local copy (or Hugging Face id) of the "
                                          "base's weights, for its tokenizer and the merge."),
+        click.option("--yes", is_flag=True, help="tinker: do not ask before spending money."),
         click.option("--watchdog-minutes", type=click.FloatRange(1, 60 * 24 * 7),
                      help="BOX: stop the run when this app has not been heard from for so "
                           "long."),
@@ -179,7 +193,7 @@ def _target_options(command):
                    "attach N`).")
 @_target_options
 def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, quant,
-          checkpoint_step, ssh_key_name, key_file, region, max_hours, max_usd, tokenizer,
+          checkpoint_step, ssh_key_name, key_file, region, max_hours, max_usd, tokenizer, yes,
           watchdog_minutes, detach, as_json):
     """Fine-tune a model on your pairs, export it to GGUF and register it.
 
@@ -203,7 +217,7 @@ def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, q
                    learning_rate=learning_rate, quant=quant, checkpoint_step=checkpoint_step,
                    ssh_key_name=ssh_key_name, key_file=key_file, region=region,
                    max_hours=max_hours, max_usd=max_usd, watchdog_minutes=watchdog_minutes,
-                   detach=detach, as_json=as_json, tokenizer=tokenizer)
+                   detach=detach, as_json=as_json, tokenizer=tokenizer, yes=yes)
 
 
 def attach_job(job_id: int, *, as_json: bool, checkpoint_step: int | None = None,
@@ -221,6 +235,9 @@ def attach_job(job_id: int, *, as_json: bool, checkpoint_step: int | None = None
         target = target_of(store, job)
         if job.status is JobState.DONE and job.result:
             raise click.ClickException(f"Job {job.id} is done: model {job.result}.")
+        if job.status.terminal and job.kind is JobKind.TINKER and not job.meta.external_path:
+            raise click.ClickException(f"Job {job.id} {job.status.value} on Tinker"
+                                       + (f": {job.meta.error}" if job.meta.error else "."))
         if job.status.terminal and job.kind is JobKind.REMOTE:
             raise click.ClickException(f"Job {job.id} {job.status.value}"
                                        + (f": {job.meta.error}" if job.meta.error else "."))
@@ -305,7 +322,7 @@ def jobs_cancel(job_id):
 @click.pass_context
 def finetune(ctx, host_name, instance_type, attach, cancel, base_model, max_steps, epochs,
              learning_rate, quant, checkpoint_step, ssh_key_name, key_file, region, max_hours,
-             max_usd, tokenizer, watchdog_minutes, detach, as_json):
+             max_usd, tokenizer, yes, watchdog_minutes, detach, as_json):
     """Older spelling of `ownvoice train --on …` and `ownvoice jobs attach|cancel N`."""
     if sum(x is not None for x in (host_name, instance_type, attach, cancel)) != 1:
         raise click.UsageError("Give one of --remote NAME, --lambda TYPE, --attach JOB or "
@@ -321,7 +338,7 @@ def finetune(ctx, host_name, instance_type, attach, cancel, base_model, max_step
                    learning_rate=learning_rate, quant=quant, checkpoint_step=checkpoint_step,
                    ssh_key_name=ssh_key_name, key_file=key_file, region=region,
                    max_hours=max_hours, max_usd=max_usd, watchdog_minutes=watchdog_minutes,
-                   detach=detach, as_json=as_json, tokenizer=tokenizer)
+                   detach=detach, as_json=as_json, tokenizer=tokenizer, yes=yes)
 
 
 @click.command("export")

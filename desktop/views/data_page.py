@@ -358,18 +358,27 @@ class DataPage(QWidget):
                                   "its progress now and then.")
 
     def start_tinker_pilot(self) -> None:
+        """Prepare off the GUI thread (the base's tokenizer may come from the hub), then ask
+        with the estimate, then train."""
+        pairs, base = self.pilot_pairs.value(), self.pilot_model.text().strip()
+        epochs = self.pilot_epochs.value()
+
+        def work(ctx):
+            from engine.training import tinker_pilot
+
+            key = tinker_pilot.api_key()
+            return key, tinker_pilot.prepare(ctx.store, pairs=pairs, base_model=base,
+                                             epochs=epochs)
+
+        task = self.runner.submit("pricing the pilot", work)
+        task.succeeded.connect(lambda prepared: self._confirm_tinker_pilot(*prepared))
+        task.failed.connect(self._pilot_failed)
+        self.pilot_status.setText("Encoding the pairs and pricing the run…")
+
+    def _confirm_tinker_pilot(self, key: str, plan) -> None:
         from engine import events
-        from engine.errors import OwnVoiceError
         from engine.training import tinker_pilot
 
-        try:
-            key = tinker_pilot.api_key()
-            plan = tinker_pilot.prepare(self.store, pairs=self.pilot_pairs.value(),
-                                        base_model=self.pilot_model.text().strip(),
-                                        epochs=self.pilot_epochs.value())
-        except OwnVoiceError as exc:
-            self.pilot_status.setText(f"⚠ {exc}")
-            return
         if not ask(self, "Start the pilot on Tinker",
                    f"{plan.examples} training pairs, {plan.tokens:,} training tokens "
                    f"({plan.steps} steps of {plan.run.base_model}): about "
@@ -395,8 +404,11 @@ class DataPage(QWidget):
     def _tinker_pilot_done(self, job: Job) -> None:
         losses = job.meta.losses or []
         trend = f": loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else ""
-        self.pilot_status.setText(f"Pilot {job.id} trained on Tinker{trend}. Use it to translate "
-                                  "and compare, or export it as a GGUF.")
+        if job.status.value != "done":
+            self.pilot_status.setText(f"Pilot {job.id} {job.status.value} on Tinker{trend}.")
+        else:
+            self.pilot_status.setText(f"Pilot {job.id} trained on Tinker{trend}. Use it to "
+                                      "translate and compare, or export it as a GGUF.")
         self.pilot_use.setEnabled(job.status.value == "done")
         self.pilot_export.setEnabled(job.status.value == "done")
 
@@ -485,7 +497,7 @@ class DataPage(QWidget):
         from engine import events
 
         job = self._latest_pilot()
-        self.pilot_use.setEnabled(bool(job and job.result))
+        self.pilot_use.setEnabled(bool(job and (job.result or job.meta.sampler_path)))
         self.pilot_export.setEnabled(bool(job and job.kind is JobKind.TINKER_PILOT
                                           and job.meta.external_path))
         if job is not None and job.kind is JobKind.TINKER_PILOT:

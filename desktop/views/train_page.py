@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.views.loss_plot import LossPlot
-from desktop.views.widgets import Label
+from desktop.views.widgets import Label, ask
 from engine import events
 from engine.errors import OwnVoiceError
 from engine.jobs import JobKind, JobState
@@ -192,11 +192,34 @@ class TrainPage(QWidget):
         request = self._request()
         try:
             target = self._target()
+            if target.name == "Tinker":  # it encodes every pair: off the GUI thread
+                self._price_on_tinker(target, request)
+                return
             target.prepare(self.store, request)
         except OwnVoiceError as exc:
             self.status.setText(str(exc))
             return
+        self._train(target, request)
 
+    def _price_on_tinker(self, target, request) -> None:
+        task = self.runner.submit("pricing the run on Tinker",
+                                  lambda ctx: target.prepare(ctx.store, request))
+        task.failed.connect(self.status.setText)
+
+        def priced(plan) -> None:
+            run = plan.options["tinker"]
+            if ask(self, "Train on Tinker",
+                   f"{run.examples} training pairs, {run.tokens:,} training tokens "
+                   f"({run.steps} steps of {run.run.base_model}): about "
+                   f"${run.estimated_cost_usd:.2f} at Tinker's listed prices. Start?"):
+                self._train(target, request)
+            else:
+                self.status.setText("Not started.")
+
+        task.succeeded.connect(priced)
+        self.status.setText("Encoding the pairs and pricing the run on Tinker…")
+
+    def _train(self, target, request) -> None:
         cancel = self._cancel = threading.Event()
 
         def work(ctx):

@@ -9,7 +9,8 @@ back as a PEFT adapter folder that engine.training.export merges into a GGUF.
     sample(run, done.sampler_path, [messages], api_key=key)
     download_adapter(run, done.external_path, Path("adapter"), api_key=key)
 
-The SDK (`tinker`, pinned; an optional extra) is imported inside the functions. The wire,
+The SDK (`tinker`, pinned in the core dependencies) is imported inside the functions;
+its telemetry is off unless TINKER_TELEMETRY says otherwise. The wire,
 the checkpoint layout and the prices are in docs/design/tinker.md. OwnVoice never uses the
 SDK's tokenizer: `TinkerRun.tokenizer` (a local folder or hub id of the same model) formats
 the chat, masks the loss and later merges the adapter.
@@ -110,11 +111,17 @@ def load_tokenizer(run: TinkerRun):
 
     from engine.training.base import default_chat_template
 
+    where = Path(run.tokenizer).expanduser()
+    looks_local = run.tokenizer.startswith(("/", ".", "~")) or "\\" in run.tokenizer
+    if looks_local and not where.exists():
+        raise OwnVoiceError(f"The tokenizer folder {run.tokenizer} does not exist.")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(run.tokenizer)
-    except OSError as exc:
-        raise OwnVoiceError(f"Cannot load the tokenizer {run.tokenizer}: "
-                            f"{str(exc).splitlines()[0]}") from exc
+        tokenizer = AutoTokenizer.from_pretrained(str(where) if looks_local else run.tokenizer)
+    except (OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise OwnVoiceError(f"Cannot load the tokenizer of {run.tokenizer}: {first} (a gated "
+                            "model on the Hugging Face hub needs `hf auth login`; a folder "
+                            "must hold the model's tokenizer files).") from exc
     if not tokenizer.chat_template:
         tokenizer.chat_template = default_chat_template(tokenizer)
     return tokenizer
@@ -219,6 +226,9 @@ def _explain(exc: BaseException, url: str) -> OwnVoiceError:
 
 
 def _client(run: TinkerRun, api_key: str):
+    # The SDK reports usage telemetry to Thinking Machines unless told not to: OwnVoice
+    # sends nothing nobody asked for (set TINKER_TELEMETRY=1 to allow it).
+    os.environ.setdefault("TINKER_TELEMETRY", "0")
     import tinker
 
     url = _base_url(run)

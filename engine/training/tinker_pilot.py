@@ -52,6 +52,15 @@ def api_key() -> str:
     return key
 
 
+def missing_training_stack() -> list[str]:
+    """The distributions of the `train` extra (torch, peft…) not installed here."""
+    from importlib.util import find_spec
+
+    from engine.training.stages import REQUIRED
+
+    return [name for name, module in REQUIRED.items() if find_spec(module) is None]
+
+
 def prepare(store, *, pairs: int | None = 50, base_model: str = tinker.DEFAULT_BASE,
             tokenizer: str | None = None, epochs: float = 3.0, base_url: str | None = None,
             seed: int = 0, learning_rate: float | None = None) -> TinkerPlan:
@@ -129,7 +138,7 @@ def train_job(store, job: Job, plan: TinkerPlan, *, key: str,
     stopped = trained.sampler_path is None  # stopped by `stop`: only its state was saved
     return store.update_job(
         job.id, status=JobState.CANCELLED if stopped else JobState.DONE,
-        result=trained.sampler_path, meta=store.job(job.id).meta.replace(
+        meta=store.job(job.id).meta.replace(
             losses=trained.losses or losses, tinker_model_id=trained.model_id,
             sampler_path=trained.sampler_path, external_path=trained.external_path,
             state_path=trained.state_path))
@@ -160,9 +169,14 @@ def export(store, job: Job, *, key: str | None = None, quant: str = "auto") -> d
     from engine.training import export as exporting
     from engine.training import pipeline
 
-    if job.status is not JobState.DONE or not job.meta.external_path:
-        raise OwnVoiceError(f"Pilot job {job.id} has no downloadable weights (status: "
+    if not job.meta.external_path:
+        raise OwnVoiceError(f"Job {job.id} has no downloadable weights (status: "
                             f"{job.status.value}).")
+    missing = missing_training_stack()
+    if missing:
+        raise OwnVoiceError(f"Bringing the model home (merge, GGUF) needs {', '.join(missing)} "
+                            "(OwnVoice's `train` extra): install PyTorch for your machine, "
+                            "then `pip install 'ownvoice[train]'` in OwnVoice's environment.")
     key = key or api_key()
     run = tinker.TinkerRun(base_model=job.model, tokenizer=job.meta.tokenizer,
                            base_url=job.meta.base_url)

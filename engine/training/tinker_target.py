@@ -35,10 +35,23 @@ class TinkerTarget(TrainingTarget):
                  max_usd: float | None = None):
         self.tokenizer, self.base_url, self.max_usd = tokenizer, base_url, max_usd
         self._plans: dict[int, tinker_pilot.TinkerPlan] = {}
+        self._prepared: dict[TrainingRequest, Plan] = {}
 
     def prepare(self, store, request: TrainingRequest) -> Plan:
-        """The request, the key, the base (one Tinker trains), the pairs encoded and
-        priced; nothing sent. Raises InvalidRequest."""
+        """The request, the key, the base (one Tinker trains), the training stack for the
+        merge, the pairs encoded and priced; nothing sent. Raises InvalidRequest. The same
+        request is prepared once (the estimate shown is the plan that runs)."""
+        if request in self._prepared:
+            return self._prepared[request]
+        if request.max_steps is not None or request.checkpoint_step is not None:
+            raise InvalidRequest("Tinker runs whole epochs and exports its last weights: "
+                                 "--max-steps and --checkpoint do not apply (use --epochs).")
+        missing = tinker_pilot.missing_training_stack()
+        if missing:
+            raise InvalidRequest(f"The model comes home as a GGUF, merged here: that needs "
+                                 f"{', '.join(missing)} (OwnVoice's `train` extra). Install "
+                                 "PyTorch for your machine, then `pip install "
+                                 "'ownvoice[train]'` in OwnVoice's environment.")
         plan = super().prepare(store, request)
         base = request.base_model or tinker.DEFAULT_BASE
         try:
@@ -59,8 +72,9 @@ class TinkerTarget(TrainingTarget):
             raise InvalidRequest(f"Training {run_plan.tokens:,} tokens on Tinker costs about "
                                  f"${run_plan.estimated_cost_usd:.2f}, above --max-usd "
                                  f"{self.max_usd:g}.")
-        return Plan(request=request, target=self.name, pairs=plan.pairs,
-                    options={"tinker": run_plan})
+        self._prepared[request] = Plan(request=request, target=self.name, pairs=plan.pairs,
+                                       options={"tinker": run_plan})
+        return self._prepared[request]
 
     def start(self, store, plan: Plan, *, on_event: EventSink | None = None) -> Job:
         run_plan: tinker_pilot.TinkerPlan = plan.options["tinker"]
@@ -81,6 +95,8 @@ class TinkerTarget(TrainingTarget):
         job = store.job(job.id)
         if job.status is JobState.DONE and job.result and store.model(job.result):
             return self.fetch(store, job)
+        if job.meta.external_path:  # trained (and paid for): only the export is left
+            return self._export(store, job, on_event)
         run_plan = self._plans.get(job.id)
         if run_plan is None:
             raise OwnVoiceError(f"Job {job.id} ran on Tinker from a process that has ended; "
@@ -100,16 +116,24 @@ class TinkerTarget(TrainingTarget):
                                      on_step=step, stop=stop)
         if job.status is not JobState.DONE:
             return None
+        return self._export(store, job, on_event)
+
+    def _export(self, store, job: Job, on_event: EventSink | None) -> dict:
+        """Download, merge, convert, register. A failure keeps the trained job (done, with
+        the error): `ownvoice jobs attach N` tries the export again, nothing is retrained."""
         if on_event is not None:
             on_event(events.Stage(stage=JobState.EXPORTING.value, job=job.id,
                                   detail="downloading the adapter, merging, converting"))
         try:
             row = tinker_pilot.export(store, store.job(job.id), quant=job.meta.quant or "auto")
-        except BaseException as exc:
-            store.update_job(job.id, status=JobState.FAILED,
-                             meta=store.job(job.id).meta.replace(error=str(exc)))
-            raise
-        store.update_job(job.id, status=JobState.DONE, result=row["name"])
+        except Exception as exc:
+            store.update_job(job.id, status=JobState.DONE, meta=store.job(job.id).meta.replace(
+                error=f"{exc} (the training is kept: `ownvoice jobs attach {job.id}` exports "
+                      "it again)"))
+            raise OwnVoiceError(f"Job {job.id} trained on Tinker, but its export failed: {exc}"
+                                f" Try again with `ownvoice jobs attach {job.id}`.") from exc
+        store.update_job(job.id, status=JobState.DONE, result=row["name"],
+                         meta=store.job(job.id).meta.replace(error=None))
         return row
 
     def cancel(self, store, job: Job) -> Job:

@@ -130,9 +130,12 @@ def refresh_shutdowns(store, *, also: tuple[str, ...] = (), base_url: str | None
     Never raises for an endpoint that cannot be read."""
     from engine import llm
 
+    # Only OpenAI publishes shutdown dates: its own address, or a stand-in keyed as OpenAI.
+    # Local servers and other providers (Tinker's sampling) are never asked.
     wanted: dict[str | None, set[str]] = {}
     for row in store.models():
-        if row["backend"] == "openai" and row.get("model_id"):
+        if row["backend"] == "openai" and row.get("model_id") and (
+                openai_models.is_openai(row.get("base_url")) or row.get("key_name") == "openai"):
             wanted.setdefault(row.get("base_url"), set()).add(row["model_id"])
     if also:
         wanted.setdefault(base_url, set()).update(also)
