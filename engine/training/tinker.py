@@ -239,11 +239,27 @@ def _client(run: TinkerRun, api_key: str):
         raise _explain(exc, url) from exc
 
 
-def _close(client, status: str) -> None:
-    import contextlib
+class _Session:
+    """A Tinker session for one call: `with _Session(run, key) as session:` gives
+    `session.client`; the SDK's errors leave as one OwnVoiceError line, and the session is
+    closed with `session.status` ("errored" unless the call set "success"/"interrupted")."""
 
-    with contextlib.suppress(Exception):  # the session ends server-side anyway
-        client.close(status).result(timeout=30)
+    def __init__(self, run: TinkerRun, api_key: str):
+        self.url = _base_url(run)
+        self.client = _client(run, api_key)
+        self.status = "errored"
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, kind, exc, _traceback) -> None:
+        import contextlib
+
+        with contextlib.suppress(Exception):  # the session ends server-side anyway
+            self.client.close(self.status).result(timeout=30)
+        if exc is not None and isinstance(exc, Exception) \
+                and not isinstance(exc, OwnVoiceError):
+            raise _explain(exc, self.url) from exc
 
 
 def train(run: TinkerRun, batch: list, *, api_key: str,
@@ -258,11 +274,8 @@ def train(run: TinkerRun, batch: list, *, api_key: str,
     from tinker import types
 
     steps = schedule(batch, run)
-    url = _base_url(run)
-    client = _client(run, api_key)
-    status = "errored"
-    try:
-        trainer = client.create_lora_training_client(
+    with _Session(run, api_key) as session:
+        trainer = session.client.create_lora_training_client(
             run.base_model, rank=run.rank, seed=run.seed, train_unembed=False,
         ).result(timeout=CREATE_TIMEOUT_S)
         losses: list[float] = []
@@ -280,7 +293,7 @@ def train(run: TinkerRun, batch: list, *, api_key: str,
                 on_step(number, len(steps), losses[-1])
             if stop and stop() and number < len(steps):
                 state = trainer.save_state(f"step-{number}").result(timeout=STEP_TIMEOUT_S)
-                status = "interrupted"
+                session.status = "interrupted"
                 return TrainedRun(model_id=trainer.model_id, sampler_path=None,
                                   external_path=None, state_path=state.path, steps=number,
                                   losses=losses)
@@ -288,16 +301,10 @@ def train(run: TinkerRun, batch: list, *, api_key: str,
         external = trainer.save_weights_external("final", ttl_seconds=EXTERNAL_TTL_S) \
             .result(timeout=STEP_TIMEOUT_S)
         state = trainer.save_state("final").result(timeout=STEP_TIMEOUT_S)
-        status = "success"
+        session.status = "success"
         return TrainedRun(model_id=trainer.model_id, sampler_path=sampler.path,
                           external_path=external.path, state_path=state.path,
                           steps=len(steps), losses=losses)
-    except OwnVoiceError:
-        raise
-    except Exception as exc:
-        raise _explain(exc, url) from exc
-    finally:
-        _close(client, status)
 
 
 def sample(run: TinkerRun, model_path: str, prompts: list[list[dict]], *, api_key: str,
@@ -311,13 +318,10 @@ def sample(run: TinkerRun, model_path: str, prompts: list[list[dict]], *, api_ke
 
     tokenizer = load_tokenizer(run)
     stops = end_of_turn_ids(tokenizer)
-    url = _base_url(run)
-    client = _client(run, api_key)
-    status = "errored"
-    try:
+    with _Session(run, api_key) as session:
         where = {"model_path": model_path} if model_path.startswith("tinker://") \
             else {"base_model": model_path}
-        sampler = client.create_sampling_client(**where)
+        sampler = session.client.create_sampling_client(**where)
         if hasattr(sampler, "result"):
             sampler = sampler.result(timeout=CREATE_TIMEOUT_S)
         params = types.SamplingParams(max_tokens=max_tokens, temperature=0.0, stop=stops)
@@ -329,14 +333,8 @@ def sample(run: TinkerRun, model_path: str, prompts: list[list[dict]], *, api_ke
             tokens = [t for t in future.result(timeout=STEP_TIMEOUT_S).sequences[0].tokens
                       if t not in stops]
             answers.append(tokenizer.decode(tokens, skip_special_tokens=True).strip())
-        status = "success"
+        session.status = "success"
         return answers
-    except OwnVoiceError:
-        raise
-    except Exception as exc:
-        raise _explain(exc, url) from exc
-    finally:
-        _close(client, status)
 
 
 # --- the adapter -----------------------------------------------------------------------
