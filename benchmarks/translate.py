@@ -104,15 +104,19 @@ def main() -> None:
                 / summary["bare llama-cpp-python"]["total_ms"] - 1) * 100
     print(f"OwnVoice overhead over bare llama.cpp: {overhead:+.1f}% of the time per request")
     print()
-    print(f"{'prompt':<44}{'tokens':>8}")
+    print(f"{'prompt':<50}{'tokens':>8}{'ratio':>8}")
+    fewshot = prompt_rows["retrieval few-shot (8 corpus paragraphs)"]
     for name, tokens in prompt_rows.items():
-        print(f"{name:<44}{tokens:>8}")
+        print(f"{name:<50}{tokens:>8}{tokens / fewshot:>8.3f}")
 
     from benchmarks.record import save
 
     save("translate", {"OwnVoice tokens/s": summary["OwnVoice translate"]["tokens_per_s"],
                        "bare tokens/s": summary["bare llama-cpp-python"]["tokens_per_s"],
-                       "overhead %": overhead},
+                       "overhead %": overhead,
+                       "voice / few-shot prompt tokens": prompt_rows[
+                           "fine-tuned, voice prompt (system prompt + text)"] / prompt_rows[
+                           "retrieval few-shot (8 corpus paragraphs)"]},
          details={"model": args.model.name, "paths": summary, "prompt_tokens": prompt_rows})
 
 
@@ -132,13 +136,14 @@ def prompt_sizes(backend, tmp: Path) -> dict:
         if len(found) < 8:
             found += [r["text"] for r in store.segments(kind="prose", lang="zh", limit=8)]
     count = backend.count_tokens
-    plain = prompts.chat_messages(text, "en", "zh")
+    voice = prompts.chat_messages(text, "en", "zh", voice=True)
+    instruction = prompts.chat_messages(text, "en", "zh")
     fewshot = prompts.style_examples_messages(text, "en", "zh", found[:8])
     return {
-        "fine-tuned style (system prompt + text)": sum(count(m["content"]) for m in plain),
+        "fine-tuned, voice prompt (system prompt + text)": sum(count(m["content"]) for m in voice),
+        "instruction prompt (system prompt + text)": sum(count(m["content"]) for m in instruction),
         "retrieval few-shot (8 corpus paragraphs)": sum(count(m["content"]) for m in fewshot),
     }
-
 
 if __name__ == "__main__":
     main()

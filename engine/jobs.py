@@ -202,6 +202,8 @@ class JobMeta(_Strict):
       pairs, val_pairs    training and validation examples (count)
       held_out_documents  training documents held out for validation (count)
       source_lang, target_lang   the languages the model translates between (codes)
+      prompt              "voice": its data has the short system prompt (prompts.VOICE_PROMPT);
+                          None: a job from before it, trained with the instruction
       smoke_text          the paragraph the exported model translates as a smoke test
       quant               the GGUF quantisation asked for (auto, Q4_K_M, Q8_0, F16)
       processes           training processes on the box (None: one per GPU)
@@ -236,6 +238,7 @@ class JobMeta(_Strict):
     held_out_documents: int | None = None
     source_lang: str | None = None
     target_lang: str | None = None
+    prompt: str | None = None
     smoke_text: str | None = None
     quant: str | None = None
     processes: int | None = None

@@ -45,7 +45,9 @@ def test_chat_export_uses_the_inference_prompt_and_keeps_weights(store, blog, tm
     train_kept = len([i for i in range(len(segments)) if i % 3 == 0 and i != 1])
     assert report.pairs == train_kept + 1 == len(lines)  # + the correction
     first = lines[0]
-    assert first["messages"][:2] == prompts.chat_messages("Machine version 0.", "en", "zh")
+    assert first["messages"][:2] == prompts.chat_messages("Machine version 0.", "en", "zh",
+                                                          voice=True)
+    assert first["messages"][0]["content"] == "English → Chinese"  # the direction, no more
     assert first["messages"][2] == {"role": "assistant", "content": segments[0]["text"]}
     assert first["weight"] == 1.0 and first["origin"] == "synthetic"
     correction = lines[-1]

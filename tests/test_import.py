@@ -10,6 +10,7 @@ import pytest
 from engine.corpus import importer
 from engine.corpus.split import split_for
 from engine.store import Store
+from engine.store import corpus as corpus_queries
 from tests.blog import (
     EXPECTED_DOCUMENTS,
     EXPECTED_PASSED_OVER,
@@ -78,16 +79,17 @@ def test_a_failure_while_writing_leaves_no_half_document(store, tmp_path, monkey
     write(tmp_path / "a.md", "Alpha one.\n\nAlpha two.\n\nAlpha three.\n")
     write(tmp_path / "b.md", "Beta one.\n\nBeta two.\n")
     calls = {"n": 0}
-    original = Store._insert_segment
+    original = corpus_queries._segment_row
 
-    def failing_insert(self, doc_id, position, segment):
+    def failing_row(doc_id, position, segment):  # every segment written goes through it
         calls["n"] += 1
         if segment.text == "Alpha two.":
             raise RuntimeError("simulated crash in the middle of a document")
-        return original(self, doc_id, position, segment)
+        return original(doc_id, position, segment)
 
-    monkeypatch.setattr(Store, "_insert_segment", failing_insert)
+    monkeypatch.setattr(corpus_queries, "_segment_row", failing_row)
     report = importer.import_paths(store, [tmp_path])
+    assert calls["n"] >= 3
     assert report.imported == 1
     assert [Path(s.path).name for s in report.skipped] == ["a.md"]
     assert "nothing of it was saved" in report.skipped[0].reason

@@ -70,7 +70,8 @@ def test_from_upload_to_a_usable_model_in_the_registry(store, blog, default_mode
         assert translated["model"] == "pilot-1" and translated["output"] == "我的声音。"
         chat = [r for r in fake.requests if r["path"].endswith("/chat/completions")][-1]
         assert chat["body"]["model"] == final["fine_tuned_model"]
-        assert chat["body"]["messages"][0]["content"].startswith("Translate the following text")
+        # The model is prompted as it was trained: the short voice prompt, nothing more.
+        assert chat["body"]["messages"][0] == {"role": "system", "content": "English → Chinese"}
 
 
 def test_a_checkpoint_can_be_used_instead(store, blog, default_model):

@@ -159,6 +159,8 @@ def import_paths(store, paths: Iterable[Path | str], *, progress: Progress | Non
             report.skipped.append(Skipped(str(root), "no such file or folder"))
     files, report.passed_over, links = find_documents(r for r in roots if r.exists())
     report.skipped += links
+    if files:
+        lang.warm_up()
     for done, (file, root) in enumerate(files):
         if cancelled is not None and cancelled():
             break

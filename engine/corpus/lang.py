@@ -82,9 +82,9 @@ def chinese_script(text: str, *, sample: bool = True) -> str | None:
     only in Simplified, 'zh' for the reverse, None when its characters do not tell. Only
     the start of the text is read unless `sample` is False (a whole document's)."""
     simplified_only, traditional_only = _chinese_only()
-    sample = text[:_SAMPLE_CHARS] if sample else text
-    simplified = sum(ch in simplified_only for ch in sample)
-    traditional = sum(ch in traditional_only for ch in sample)
+    counts = Counter(text[:_SAMPLE_CHARS] if sample else text)  # counted in C, then looked up
+    simplified = sum(n for ch, n in counts.items() if ch in simplified_only)
+    traditional = sum(n for ch, n in counts.items() if ch in traditional_only)
     if simplified == traditional:
         return None
     return languages.TRADITIONAL_CHINESE if traditional > simplified else "zh"
@@ -132,17 +132,29 @@ def same_script(a: str, b: str) -> bool:
 
 
 _lock = threading.Lock()
+_loaded = []  # the one py3langid identifier, once loaded
 
 
-@lru_cache(maxsize=1)
 def _identifier():
-    """One py3langid model (1.4 s to load, mostly xz), restricted to the languages above."""
+    """One py3langid model (0.7–1.4 s to load, mostly xz), restricted to the languages above;
+    loaded once per process, whichever thread asks first (warm_up's or a caller's)."""
     with _lock:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+        if not _loaded:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-        identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
-        identifier.set_languages(sorted({code for codes in _BY_SCRIPT.values() for code in codes}))
-        return identifier
+            identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
+            identifier.set_languages(
+                sorted({code for codes in _BY_SCRIPT.values() for code in codes}))
+            _loaded.append(identifier)
+        return _loaded[0]
+
+
+def warm_up() -> None:
+    """Start loading the language identifier in the background (its xz decompression runs
+    outside the GIL), so that an import reading and parsing files meanwhile does not wait
+    for it at its first Latin-script paragraph."""
+    if not _loaded:
+        threading.Thread(target=_identifier, name="langid-load", daemon=True).start()
 
 
 def _classify(text: str, script: str) -> tuple[str, float]:

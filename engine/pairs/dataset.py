@@ -1,7 +1,8 @@
 """Pairs → JSONL for fine-tuning: chat format for OwnVoice's trainer, or OpenAI's format.
 
-Every example is the conversation the model will see at inference: the same short
-system prompt (engine.translation.prompts), the machine-flavoured text as the user turn, the user's
+Every example is the conversation the model will see at inference: the short voice
+system prompt (engine.translation.prompts.VOICE_PROMPT, only the direction: the weights learn
+the rest), the machine-flavoured text as the user turn, the user's
 own words as the assistant turn. The split follows the document split; corrections
 count `weight` times more.
 """
@@ -24,8 +25,15 @@ OPENAI_MIN_EXAMPLES = 10
 OPENAI_MAX_EXAMPLE_TOKENS = 65_536  # gpt-4o-mini / gpt-4.1 family context for training
 
 
+# The system prompt every dataset is written with; a job records it (JobMeta.prompt) and the
+# model it makes is registered with it (model meta "prompt"), so translation matches training.
+PROMPT = prompts.VOICE
+
+
 def messages_for(pair: dict) -> list[dict]:
-    return [*prompts.chat_messages(pair["source_text"], pair["source_lang"], pair["target_lang"]),
+    """[system, user, assistant]: the voice prompt, the source text, the writer's words."""
+    return [*prompts.chat_messages(pair["source_text"], pair["source_lang"], pair["target_lang"],
+                                   voice=True),
             {"role": "assistant", "content": pair["target_text"]}]
 
 

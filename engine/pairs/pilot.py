@@ -138,7 +138,7 @@ def start(store, plan: PilotPlan, *, base_url: str | None = None,
         raise
     meta = JobMeta(**asdict(plan), base_url=base_url, training_file_id=training.id,
                    validation_file_id=validation.id if validation else None,
-                   provider_status=job.status)
+                   provider_status=job.status, prompt=dataset.PROMPT)
     return store.add_job(kind=JobKind.PILOT, status=JobState.of_openai_fine_tuning(job.status),
                          provider_id=job.id, model=plan.model, meta=meta)
 
@@ -200,7 +200,7 @@ def use(store, job: Job, *, checkpoint_model: str | None = None) -> dict:
         return existing
     row = registry.add(store, f"openai:{model_id}", name=name, base_model=job.model,
                      origin="openai-fine-tuned", job_id=job.id, base_url=job.meta.base_url,
-                     source_lang=None, target_lang=None)
+                     source_lang=None, target_lang=None, prompt=job.meta.prompt)
     return row
 
 

@@ -19,6 +19,16 @@ TRANSLATED_BY_ME = "translated_by_me"
 TRANSLATION_KIND = "translation"
 
 
+
+_INSERT_SEGMENT = ("INSERT INTO segments (document_id, position, kind, lang, text, source,"
+                   " text_hash, chars, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _segment_row(doc_id: int, position: int, segment) -> tuple:
+    return (doc_id, position, segment.kind, segment.lang, segment.text, segment.source,
+            segment.text_hash, len(segment.text), count_words(segment.text))
+
+
 class CorpusQueries:
     """Documents and segments; a Store mixin."""
 
@@ -80,8 +90,9 @@ class CorpusQueries:
                     " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*fields, doc.key, doc.split_key, doc.split_key, doc.split, now, now))
                 doc_id = cur.lastrowid
-                for position, segment in enumerate(doc.segments):
-                    self._insert_segment(doc_id, position, segment)
+                conn.executemany(_INSERT_SEGMENT, (_segment_row(doc_id, position, segment)
+                                                   for position, segment
+                                                   in enumerate(doc.segments)))
                 return "imported", len(doc.segments)
 
             doc_id = row[0]
@@ -117,11 +128,7 @@ class CorpusQueries:
             return "updated", added
 
     def _insert_segment(self, doc_id: int, position: int, segment) -> None:
-        self.conn.execute(
-            "INSERT INTO segments (document_id, position, kind, lang, text, source, text_hash,"
-            " chars, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc_id, position, segment.kind, segment.lang, segment.text, segment.source,
-             segment.text_hash, len(segment.text), count_words(segment.text)))
+        self.conn.execute(_INSERT_SEGMENT, _segment_row(doc_id, position, segment))
 
     # --- works: a post and its translations ------------------------------------------------
 

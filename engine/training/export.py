@@ -111,16 +111,19 @@ def quantize(source: str | Path, target: str | Path, quant: str) -> Path:
     return Path(target)
 
 
-def smoke_test(gguf: str | Path, text: str, *, source: str, target: str) -> dict:
+def smoke_test(gguf: str | Path, text: str, *, source: str, target: str,
+               voice: bool = False) -> dict:
     """Load the GGUF with llama-cpp-python and translate one paragraph: it must answer and
     stop at the end of its turn, not at the token limit — or the export is broken. A wrong
     language or length is the model's quality, not the export's: reported, not fatal (a
-    small base on a few pairs often echoes; the comparison report judges quality)."""
+    small base on a few pairs often echoes; the comparison report judges quality).
+    `voice`: prompt it with the short system prompt it was trained with (prompts.VOICE_PROMPT)."""
     from engine.translation.backends.llama import LlamaCppBackend
     from engine.translation.guards import StopReason, wrong_language
     from engine.translation.translate import Translator
 
     backend = LlamaCppBackend(gguf)
+    backend.voice_prompt = voice
     try:
         if backend.prompt_style != "chat":
             raise OwnVoiceError("The exported GGUF has no chat template: the translator would "
@@ -176,7 +179,8 @@ def write_modelfile(gguf: Path, chat_template: str, system: str) -> Path | None:
 
 def export(*, base_model: str, adapter_dir: str | Path, out_dir: str | Path,
            quant: str = "auto", name: str = "ownvoice", smoke_text: str | None = None,
-           source: str = "en", target: str = "zh", card: dict | None = None) -> ExportResult:
+           source: str = "en", target: str = "zh", voice: bool = False,
+           card: dict | None = None) -> ExportResult:
     from engine.translation import prompts
 
     out_dir = Path(out_dir)
@@ -190,12 +194,14 @@ def export(*, base_model: str, adapter_dir: str | Path, out_dir: str | Path,
         f16.unlink(missing_ok=True)
     # A failed smoke test keeps the GGUF (the training was paid for): the result says so,
     # and the model is registered as unverified (see unverified_reason).
-    smoke = smoke_test(gguf, smoke_text or "Good morning.", source=source, target=target)
+    smoke = smoke_test(gguf, smoke_text or "Good morning.", source=source, target=target,
+                       voice=voice)
     template = json.loads((merged / "tokenizer_config.json").read_text()).get(
         "chat_template") or ""
     if not template and (merged / "chat_template.jinja").exists():
         template = (merged / "chat_template.jinja").read_text()
-    modelfile = write_modelfile(gguf, template, prompts.system_prompt(source, target))
+    modelfile = write_modelfile(gguf, template,
+                                prompts.system_prompt(source, target, voice=voice))
     result = ExportResult(gguf=str(gguf), sha256=file_sha256(gguf),
                           size_bytes=gguf.stat().st_size,
                           quant=quant, smoke_test=smoke,
@@ -215,10 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quant", default="auto", choices=QUANT_CHOICES,
                         help="auto: Q8_0 below 1.5B parameters, Q4_K_M above")
     parser.add_argument("--name", default="ownvoice")
+    parser.add_argument("--prompt", default="voice", choices=("voice", "instruction"),
+                        help="the system prompt its training data used (OwnVoice's datasets: "
+                             "voice; jobs from before 2026-11-30: instruction)")
     args = parser.parse_args(argv)
     try:
         result = export(base_model=args.base, adapter_dir=args.adapter, out_dir=args.out,
-                        quant=args.quant, name=args.name)
+                        quant=args.quant, name=args.name, voice=args.prompt == "voice")
     except OwnVoiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -103,7 +103,8 @@ def prepare(store, *, base_model: str | None = None, max_steps: int | None = Non
                    val_pairs=len(val_pairs), held_out_documents=held_out,
                    source_lang=train_pairs[0]["source_lang"],
                    target_lang=train_pairs[0]["target_lang"],
-                   smoke_text=(val_pairs or train_pairs)[0]["source_text"][:400], quant=quant)
+                   smoke_text=(val_pairs or train_pairs)[0]["source_text"][:400], quant=quant,
+                   prompt=dataset.PROMPT)
     return store.update_job(job.id, status=JobState.PREPARED, meta=meta)
 
 
@@ -112,7 +113,8 @@ def register(store, job: Job, *, gguf: str, sha256: str, base_model: str) -> dic
     name = f"voice-{job.id}"
     return store.model(name) or registry.add(
         store, gguf, name=name, base_model=base_model, source_lang=job.meta.source_lang,
-        target_lang=job.meta.target_lang, origin="fine-tuned", job_id=job.id, sha256=sha256)
+        target_lang=job.meta.target_lang, origin="fine-tuned", job_id=job.id, sha256=sha256,
+        prompt=job.meta.prompt)
 
 
 def mark_verification(store, row: dict, smoke: dict) -> dict:

@@ -49,6 +49,7 @@ def train_and_export(config, meta: JobMeta, *, folder: Path, name: str, quant: s
     from engine.training import choose
     from engine.training.export import export
     from engine.training.loop import train
+    from engine.translation import prompts
 
     result = trainer(config, resume) if trainer is not None else train(
         config, resume=resume, cancelled=cancelled, on_progress=on_event)
@@ -72,7 +73,7 @@ def train_and_export(config, meta: JobMeta, *, folder: Path, name: str, quant: s
     exported = export(base_model=config.base_model, adapter_dir=adapter_dir,
                       out_dir=folder / "export", quant=quant, name=name,
                       smoke_text=meta.smoke_text, source=meta.source_lang,
-                      target=meta.target_lang,
+                      target=meta.target_lang, voice=meta.prompt == prompts.VOICE,
                       card={"pairs": meta.pairs, "steps": result.steps,
                             "best_val_loss": result.best_val_loss,
                             "base_val_loss": result.base_val_loss,

@@ -25,6 +25,7 @@ from engine.jobs import Job, JobKind, JobMeta, JobState
 from engine.pairs import dataset
 from engine.pairs import pilot as openai_pilot
 from engine.training import tinker
+from engine.translation import prompts
 
 KEY_NAME = "tinker"
 MIN_PAIRS = 10
@@ -95,7 +96,7 @@ def new_job(store, plan: TinkerPlan, *, kind: JobKind = JobKind.TINKER_PILOT,
                    examples=plan.examples, pairs=plan.examples, tokens=plan.tokens,
                    base_url=run.base_url, estimated_cost_usd=plan.estimated_cost_usd,
                    losses=[], source_lang=plan.source_lang, target_lang=plan.target_lang,
-                   smoke_text=first[1]["content"][:400])
+                   smoke_text=first[1]["content"][:400], prompt=dataset.PROMPT)
     return store.add_job(kind=kind, status=status, provider_id=None, model=run.base_model,
                          meta=meta)
 
@@ -158,7 +159,8 @@ def use(store, job: Job) -> dict:
         return existing
     return registry.add(store, f"openai:{job.meta.sampler_path}", name=name,
                         base_url=tinker.openai_base_url(job.meta.base_url), key_name=KEY_NAME,
-                        base_model=job.model, origin="tinker-fine-tuned", job_id=job.id)
+                        base_model=job.model, origin="tinker-fine-tuned", job_id=job.id,
+                        prompt=job.meta.prompt)
 
 
 def export(store, job: Job, *, key: str | None = None, quant: str = "auto") -> dict:
@@ -188,6 +190,7 @@ def export(store, job: Job, *, key: str | None = None, quant: str = "auto") -> d
                               out_dir=folder / "export", quant=quant, name=f"voice-{job.id}",
                               smoke_text=first, source=job.meta.source_lang or "en",
                               target=job.meta.target_lang or "zh",
+                              voice=job.meta.prompt == prompts.VOICE,
                               card={"trained_on": "tinker", "tinker_base": job.model})
     row = pipeline.register(store, job, gguf=result.gguf, sha256=result.sha256,
                             base_model=run.tokenizer)

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from engine import languages
 
+# Instruction models (not trained by OwnVoice, and the cloud baselines) are told what to do.
 SYSTEM_PROMPT = ("Translate the following text from {source} into {target}. "
                  "Reply with the translation only.")
+# OwnVoice's fine-tuned models learnt what to do: their training data (engine/pairs/dataset.py)
+# and every request they get carry only the direction. Models trained before this prompt
+# existed keep the instruction (a model row's meta "prompt" says which it was trained with).
+VOICE_PROMPT = "{source} → {target}"
+VOICE = "voice"
 # Base models (no chat template) continue a list of translations instead.
 COMPLETION_STOP = ["\n"]
 
 
-def system_prompt(source: str, target: str) -> str:
-    return SYSTEM_PROMPT.format(source=languages.name(source), target=languages.name(target))
+def system_prompt(source: str, target: str, *, voice: bool = False) -> str:
+    template = VOICE_PROMPT if voice else SYSTEM_PROMPT
+    return template.format(source=languages.name(source), target=languages.name(target))
 
 
 # Added on the retry of a paragraph whose protected spans (⟦1⟧…, engine/translation/
@@ -24,11 +31,14 @@ KEEP_MARKERS = (" Keep every marker such as ⟦1⟧ exactly as it is, once, wher
                 "the sentence.")
 
 
-def chat_messages(text: str, source: str, target: str, *, strict: bool = False) -> list[dict]:
-    """The prompt of fine-tuned and instruction models: short, the same as in training
-    (`strict`: the retry that insists on the placeholders)."""
+def chat_messages(text: str, source: str, target: str, *, strict: bool = False,
+                  voice: bool = False) -> list[dict]:
+    """The prompt of chat models: [system, user]. `voice`: a model OwnVoice fine-tuned, which
+    gets exactly the short system prompt of its training data (VOICE_PROMPT); otherwise the
+    instruction (SYSTEM_PROMPT). `strict`: the retry that insists on the placeholders."""
     return [{"role": "system",
-             "content": system_prompt(source, target) + (KEEP_MARKERS if strict else "")},
+             "content": system_prompt(source, target, voice=voice)
+             + (KEEP_MARKERS if strict else "")},
             {"role": "user", "content": text}]
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from engine import openai_models, paths
 from engine.download import download, file_sha256, hf_url
 from engine.errors import OwnVoiceError
-from engine.translation import chat_template, gguf_meta, model_files
+from engine.translation import chat_template, gguf_meta, model_files, prompts
 from engine.translation.backends import Backend
 
 DEFAULT_NAME = "gemma-3-270m"
@@ -211,14 +211,16 @@ def add(store, spec: str, *, name: str | None = None, model_id: str | None = Non
         sha256: str | None = None,
         progress: Callable[[int, int | None], None] | None = None,
         cancelled: Callable[[], bool] | None = None, origin: str | None = None,
-        job_id: int | None = None, base_url: str | None = None) -> dict:
+        job_id: int | None = None, base_url: str | None = None,
+        prompt: str | None = None) -> dict:
     """Register a model from a GGUF path, `hf:OWNER/REPO/FILE.gguf`, an https URL of a GGUF,
     `openai:MODEL`, or the base URL of an OpenAI-compatible server (with `model_id`); returns
     its row. The name is checked (check_name) before anything is downloaded. A GGUF must be
     whole (gguf_meta.check_complete); its size, sha256 and modification time are recorded
     for the check at every opening (model_files). A download is saved under a name no other
     file has (FILE-2.gguf…) and deleted again when it is not a whole GGUF. Raises
-    OwnVoiceError (one line) for every refusal."""
+    OwnVoiceError (one line) for every refusal. `prompt`: "voice" for a model OwnVoice
+    fine-tuned with the short system prompt (prompts.VOICE_PROMPT), kept in its meta."""
     ensure_default(store)
     common = {"base_model": base_model, "source_lang": source_lang, "target_lang": target_lang}
     if spec.startswith("openai:"):
@@ -260,6 +262,8 @@ def add(store, spec: str, *, name: str | None = None, model_id: str | None = Non
     check_name(store, name)
     if origin is not None:
         fields["origin"] = origin
+    if prompt is not None:
+        fields["meta"] = {**(fields.get("meta") or {}), "prompt": prompt}
     store.add_model(name=name, job_id=job_id, **fields, **common)
     return store.model(name)
 
@@ -316,12 +320,15 @@ def open_backend(row: dict) -> Backend:
                 raise
             path = _assemble_default(keep_existing=False,
                                      mtime_ns=(row.get("meta") or {}).get("mtime_ns"))
-        return LlamaCppBackend(path)
-    from engine.secrets import get_secret
-    from engine.translation.backends.openai_compat import OpenAIBackend
+        backend = LlamaCppBackend(path)
+    else:
+        from engine.secrets import get_secret
+        from engine.translation.backends.openai_compat import OpenAIBackend
 
-    key = get_secret(row["key_name"]) if row["key_name"] else None
-    return OpenAIBackend(model=row["model_id"], base_url=row["base_url"], api_key=key)
+        key = get_secret(row["key_name"]) if row["key_name"] else None
+        backend = OpenAIBackend(model=row["model_id"], base_url=row["base_url"], api_key=key)
+    backend.voice_prompt = (row.get("meta") or {}).get("prompt") == prompts.VOICE
+    return backend
 
 
 def origin_label(row: dict) -> str:

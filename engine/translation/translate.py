@@ -105,7 +105,8 @@ class Translator:
             return Request(max_tokens=max_tokens, prompt=prompt, stop=prompts.COMPLETION_STOP,
                            sampling=sampling)
         return Request(max_tokens=guards.max_new_tokens(self.backend.count_tokens(text)),
-                       messages=prompts.chat_messages(text, source, target, strict=strict),
+                       messages=prompts.chat_messages(text, source, target, strict=strict,
+                                                      voice=self.backend.voice_prompt),
                        sampling=sampling)
 
     def translate(self, text: str, *, target: str, source: str | None = None,

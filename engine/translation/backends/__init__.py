@@ -66,6 +66,9 @@ class Usage:
 class Backend(ABC):
     kind: str = ""
     prompt_style: str = "chat"  # "chat" or "completion" (base models without a template)
+    # A model OwnVoice fine-tuned with the short system prompt (prompts.VOICE_PROMPT); set by
+    # registry.open_backend from the model's meta.
+    voice_prompt: bool = False
     default_sampling: Sampling = Sampling()
     # Tokens one request may use, prompt and output together: a local model's context; for
     # an endpoint, OwnVoice's own ceiling (a paragraph needing more is not a paragraph).
