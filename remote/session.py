@@ -78,6 +78,20 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
+def changed_key(host: Host, detail: str = "") -> HostKeyError:
+    """The error for a box whose host key is not the pinned one."""
+    return HostKeyError(
+        f"The host key of {host.name} ({host.host}:{host.port}) has CHANGED{detail}. Refusing "
+        "to connect. If the box was reinstalled, remove it and add it again with its new "
+        "fingerprint.")
+
+
+def unpinned_key(host: Host) -> HostKeyError:
+    """The error for a box with no pinned host key."""
+    return HostKeyError(f"The host key of {host.name} is not pinned yet: add the host with "
+                        "`ownvoice remote add … --fingerprint SHA256:…`.")
+
+
 def scan_host_key(host: str, port: int = 22, timeout: float = CONNECT_TIMEOUT_S
                   ) -> paramiko.PKey:
     """The key the server presents, before any authentication (for the user to confirm)."""
@@ -121,7 +135,7 @@ def _rewrite_known_hosts(host: Host, replacement: paramiko.HostKeys,
     keys = paramiko.HostKeys(str(path))
     kept = paramiko.HostKeys()
     for entry in keys._entries:  # noqa: SLF001 - paramiko has no public way to drop one
-        if host.known_hosts_name not in entry.hostnames:
+        if not keys._hostname_matches(host.known_hosts_name, entry):  # noqa: SLF001 (hashed)
             kept._entries.append(entry)  # noqa: SLF001
     kept._entries.extend(replacement._entries)  # noqa: SLF001
     partial = path.with_name(path.name + ".part")
@@ -157,17 +171,12 @@ class Session:
                            banner_timeout=CONNECT_TIMEOUT_S, auth_timeout=CONNECT_TIMEOUT_S)
         except paramiko.BadHostKeyException as exc:
             client.close()
-            raise HostKeyError(
-                f"The host key of {self.host.name} ({self.host.host}:{self.host.port}) has "
-                f"CHANGED: it is now {fingerprint(exc.key)}, pinned was "
-                f"{fingerprint(exc.expected_key)}. Refusing to connect. If the box was "
-                "reinstalled, remove it and add it again with its new fingerprint.") from exc
+            raise changed_key(self.host, f": it is now {fingerprint(exc.key)}, pinned was "
+                                         f"{fingerprint(exc.expected_key)}") from exc
         except paramiko.SSHException as exc:
             client.close()
             if "not found in known_hosts" in str(exc):
-                raise HostKeyError(
-                    f"The host key of {self.host.name} is not pinned yet: add the host with "
-                    "`ownvoice remote add … --fingerprint SHA256:…`.") from exc
+                raise unpinned_key(self.host) from exc
             raise
         transport = client.get_transport()
         if transport is not None:
@@ -261,12 +270,20 @@ class Session:
                               f"{(err.strip() or out.strip())[-500:]}")
         return result
 
-    def start(self, argv: list[str]) -> Callable[[], Completed]:
+    def start(self, argv: list[str], *, stdin: bytes | None = None,
+              end_input: bool = True) -> Callable[[], Completed]:
         """Start a command and return a function that waits for its result: the box works
-        while this side does something else (e.g. hashing while a download runs)."""
+        while this side does something else (e.g. hashing while a download runs). The
+        command reads `stdin`, then the end of its input — or, with `end_input=False`, an
+        input that stays open until its result has been read or the connection closes (a
+        command can watch it to learn that nobody waits for it any more). The result raises
+        RemoteError for a non-zero exit."""
         try:
             channel_in, channel_out, channel_err = self.ensure().exec_command(shlex.join(argv))
-            channel_in.channel.shutdown_write()
+            if stdin is not None:
+                channel_in.write(stdin)
+            if end_input:
+                channel_in.channel.shutdown_write()
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
             raise RemoteError(f"The connection to {self.host.name} broke: {exc}.") from exc
@@ -275,6 +292,7 @@ class Session:
             out = channel_out.read().decode("utf-8", "replace")
             err = channel_err.read().decode("utf-8", "replace")
             code = channel_out.channel.recv_exit_status()
+            channel_in.close()  # held open until now (closing it ends the command's input)
             if code != 0:
                 raise RemoteError(f"{shlex.join(argv)} failed on {self.host.name} "
                                   f"(exit {code}): {(err.strip() or out.strip())[-500:]}")

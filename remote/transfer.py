@@ -1,52 +1,93 @@
-"""SFTP upload and download that survive a cut connection.
+"""Uploads and downloads that survive a cut connection.
 
 A file travels under a `.part` name, is checked by sha256 on both ends, and only then takes
 its final name: a partial file is never mistaken for a whole one (and never registered as a
 model). After a cut, the transfer reconnects and continues from the bytes already there.
+
+The bytes travel through OpenSSH's own `sftp` where it is installed (remote/openssh.py:
+`reput`/`reget` resume, the same pinned host key, user and key as the session), and through
+paramiko's SFTP where it is not, or where it cannot do what the session does. Either way both
+ends hash the file while it travels (remote/digest.py, the same code on each side).
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import errno
 import os
+import posixpath
 import stat
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import paramiko
 
-from remote.session import RemoteError, Session
+from remote import digest, openssh
+from remote.session import HostKeyError, RemoteError, Session
 
 CHUNK = 1 << 20  # 1 MiB per write; paramiko pipelines the SFTP requests underneath
 CUT = (OSError, EOFError, paramiko.SSHException)
-# Read-ahead requests in flight while downloading (REQUEST_SIZE each): enough to fill a fast link,
-# bounded so a multi-GB GGUF is not buffered in memory faster than the disk takes it.
+# Read-ahead requests in flight while paramiko downloads (REQUEST_SIZE each): enough to fill a
+# fast link, bounded so a multi-GB GGUF is not buffered in memory faster than the disk takes it.
 PREFETCH_REQUESTS = 64
-# Bytes per SFTP request: OpenSSH's sftp-server takes messages of up to 256 KiB (reads are
-# capped at 255 KiB); fewer, larger requests cost paramiko (pure Python) far less per byte
+# Bytes per paramiko SFTP request: OpenSSH's sftp-server takes messages of up to 256 KiB (reads
+# are capped at 255 KiB); fewer, larger requests cost paramiko (pure Python) far less per byte
 # than its 32 KiB default.
 REQUEST_SIZE = 255 * 1024
+# Below this many bytes to move, paramiko's open session wins: OpenSSH's sftp would first have
+# to connect and log in again (~0.1 s on loopback, several round trips to a distant box).
+OPENSSH_MIN_BYTES = 32 << 20
+SYNC_EVERY = 64 << 20  # bytes downloaded between flushes to disk while the rest travels
+DIGEST_SOURCE = Path(digest.__file__).read_bytes()  # sent to the box (digest.BOOT)
+
+# Errors that another try would only repeat: a missing file or folder, no permission, a
+# full or read-only disk.
+USER_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+               errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 
 Progress = Callable[[int, int], None]  # bytes done, bytes total
 
 
-def local_sha256(path: Path, *, upto: int | None = None) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        remaining = upto
-        while remaining is None or remaining > 0:
-            block = f.read(CHUNK if remaining is None else min(CHUNK, remaining))
-            if not block:
-                break
-            digest.update(block)
-            if remaining is not None:
-                remaining -= len(block)
-    return digest.hexdigest()
+def local_sha256(path: Path | str) -> str:
+    """The sha256 (hex) of a file on this machine."""
+    return digest.sha256_file(path)
+
+
+def _on_box(session: Session, *args: str) -> Callable[[], str | None]:
+    """remote/digest.py started on the box with `args` (it ends when the session does, at the
+    latest); the returned function waits for the hash it prints, or None where there is
+    none (no python3 there, a cut, a file that stopped growing)."""
+    boot = digest.BOOT.format(size=len(DIGEST_SOURCE))
+    try:
+        started = session.start(["python3", "-c", boot, *args], stdin=DIGEST_SOURCE,
+                                end_input=False)
+    except RemoteError:
+        return lambda: None
+
+    def result() -> str | None:
+        try:
+            return started().stdout.split()[0]
+        except (RemoteError, *CUT, IndexError):
+            return None
+
+    return result
 
 
 def remote_sha256(session: Session, path: str) -> str:
-    result = session.run(["sha256sum", "--", path])
-    return result.stdout.split()[0]
+    """The sha256 (hex) of a file on the box (sha256sum where the box has no python3).
+    Raises RemoteError."""
+    return (_on_box(session, "file", path)()
+            or session.run(["sha256sum", "--", path]).stdout.split()[0])
+
+
+def _background(fn: Callable, *args, **kwargs) -> Callable:
+    """Start `fn(*args, **kwargs)` in a thread; the returned function waits for its result."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(fn, *args, **kwargs)
+    pool.shutdown(wait=False)
+    return future.result
 
 
 def _remote_size(sftp: paramiko.SFTPClient, path: str) -> int | None:
@@ -56,16 +97,34 @@ def _remote_size(sftp: paramiko.SFTPClient, path: str) -> int | None:
         return None
 
 
+def _local_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+@contextlib.contextmanager
+def _naming(path: Path):
+    """Errors writing this machine's `path` name it (paramiko's, from the box, name none)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
 def _attempts(session: Session, what: str, step: Callable[[], bool], retries: int) -> None:
     """Run `step` until it reports completion, reconnecting after each cut."""
     for attempt in range(retries + 1):
         try:
             if step():
                 return
-        except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-            raise RemoteError(f"{what} failed: {exc.strerror or exc} "
-                              f"({exc.filename or 'on the box'}).") from exc
         except CUT as exc:
+            if isinstance(exc, OSError) and exc.errno in USER_ERRNOS:  # not a cut: say so
+                raise RemoteError(f"{what} failed: {exc.strerror or exc} "
+                                  f"({exc.filename or 'on the box'}).") from exc
             if attempt == retries:
                 raise RemoteError(f"{what} kept failing after {retries + 1} attempts "
                                   f"({exc}); run it again to continue from where it "
@@ -74,88 +133,181 @@ def _attempts(session: Session, what: str, step: Callable[[], bool], retries: in
             session.sleep(min(session.backoff_s * 2 ** attempt, 30))
 
 
+def _by_openssh(session: Session, line: str | None, remaining: int, *, what: str,
+                watch: Callable[[], None]) -> bool:
+    """Run one sftp batch line with OpenSSH; False where paramiko is to do it instead."""
+    if line is None or remaining < OPENSSH_MIN_BYTES or not openssh.usable(session.host):
+        return False
+    try:
+        openssh.run(session.host, session.known_hosts, line, what=what, watch=watch)
+    except openssh.Refused:
+        return False
+    return True
+
+
+def _box_full(session: Session, partial: str, total: int, what: str) -> RemoteError | None:
+    """The error to show where the box has no room for the rest of `partial`, else None."""
+    folder = posixpath.dirname(partial) or "."
+    result = session.run(["df", "-Pk", folder], check=False)
+    try:
+        free = int(result.stdout.splitlines()[-1].split()[3]) * 1024
+    except (IndexError, ValueError):
+        return None
+    needed = total - (_remote_size(session.sftp(), partial) or 0)
+    if free >= needed:
+        return None
+    return RemoteError(f"{what} failed: the box's disk is full ({folder} has "
+                       f"{free / 1e6:.0f} MB free, {needed / 1e6:.0f} MB more are needed). Free "
+                       "some space there, then run it again to continue.")
+
+
+def _send(session: Session, local: Path, partial: str, done: int, total: int,
+          progress: Progress | None, what: str) -> None:
+    """Bytes [done, total) of `local` onto the end of the box's `partial`."""
+    sftp = session.sftp()
+
+    def watch() -> None:
+        if progress is not None:
+            try:
+                size = _remote_size(sftp, partial) or 0
+            except CUT:
+                return  # the session's link broke: sftp's own exit says more
+            progress(size, total)
+
+    line = openssh.batch_line("reput" if done else "put", local.absolute().as_posix(), partial)
+    if _by_openssh(session, line, total - done, what=what, watch=watch):
+        return
+    with open(local, "rb") as source, sftp.open(partial, "ab" if done else "wb") as target:
+        target.MAX_REQUEST_SIZE = REQUEST_SIZE
+        target.set_pipelined(True)
+        source.seek(done)
+        while block := source.read(CHUNK):
+            target.write(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
+
+
+def _receive(session: Session, remote: str, partial: Path, done: int, total: int,
+             progress: Progress | None, what: str) -> None:
+    """Bytes [done, total) of the box's `remote` onto the end of the local `partial`."""
+
+    def watch() -> None:
+        if progress is not None:
+            progress(_local_size(partial), total)
+
+    line = openssh.batch_line("reget" if done else "get", remote, partial.absolute().as_posix())
+    if _by_openssh(session, line, total - done, what=what, watch=watch):
+        return
+    with session.sftp().open(remote, "rb") as source, open(partial, "ab") as target:
+        source.MAX_REQUEST_SIZE = REQUEST_SIZE
+        source.seek(done)
+        source.prefetch(total, max_concurrent_requests=PREFETCH_REQUESTS)
+        while done < total:
+            block = source.read(min(CHUNK, total - done))
+            if not block:
+                raise EOFError("the file ended early")
+            with _naming(partial):
+                target.write(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
+
+
 def upload(session: Session, local: Path | str, remote: str, *,
            progress: Progress | None = None, retries: int = 5) -> str:
-    """Put `local` at `remote` (a file path on the box); returns its sha256."""
+    """Put the local file `local` at `remote` (a file path on the box, absolute or relative to
+    the login folder), by way of `remote + ".part"`; returns its sha256 (hex), the same on
+    both ends. `progress(bytes_done, bytes_total)` follows the bytes landed, a few times a
+    second. A cut is retried `retries` times, each resuming from the bytes already there.
+    Raises HostKeyError, RemoteError (one line: what failed, and why)."""
     local = Path(local)
     total = local.stat().st_size
-    expected = local_sha256(local)
+    expected = _background(local_sha256, local)  # hashed while the bytes travel
     partial = remote + ".part"
+    what = f"Uploading {local.name}"
 
     def step() -> bool:
         sftp = session.sftp()
-        if _remote_size(sftp, remote) == total and remote_sha256(session, remote) == expected:
+        if _remote_size(sftp, remote) == total and remote_sha256(session, remote) == expected():
             return True  # already there, whole
         done = _remote_size(sftp, partial) or 0
         if done > total:
             sftp.remove(partial)
             done = 0
-        with open(local, "rb") as source, sftp.open(partial, "ab" if done else "wb") as target:
-            target.MAX_REQUEST_SIZE = REQUEST_SIZE
-            target.set_pipelined(True)
-            source.seek(done)
-            while block := source.read(CHUNK):
-                target.write(block)
-                done += len(block)
-                if progress:
-                    progress(done, total)
-        if remote_sha256(session, partial) != expected:
+        landed = _on_box(session, "follow", partial, str(total))  # hashed as the bytes land
+        if progress:
+            progress(done, total)
+        if done < total or not total:
+            try:
+                _send(session, local, partial, done, total, progress, what)
+            except HostKeyError:
+                raise
+            except RemoteError as exc:  # sftp says "Failure" for a full disk: say which
+                raise _box_full(session, partial, total, what) or exc from exc
+        arrived = _remote_size(sftp, partial) or 0
+        if arrived != total:  # (paramiko's pipelined writes can fail unnoticed)
+            raise (_box_full(session, partial, total, what)
+                   or EOFError(f"{arrived} of {total} bytes arrived"))
+        if progress:
+            progress(total, total)
+        if landed() != expected() and remote_sha256(session, partial) != expected():
             sftp.remove(partial)  # a corrupt prefix: start again from zero
             raise EOFError("checksum mismatch after upload")
         sftp.posix_rename(partial, remote)
         return True
 
-    _attempts(session, f"Uploading {local.name}", step, retries)
-    return expected
+    _attempts(session, what, step, retries)
+    return expected()
 
 
 def download(session: Session, remote: str, local: Path | str, *,
              progress: Progress | None = None, retries: int = 5,
              expected_sha256: str | None = None) -> str:
-    """Get `remote` into `local`; returns its sha256 (checked against the box's)."""
+    """Get the box's file `remote` into `local`, by way of `local` + ".part" (flushed to disk
+    before it takes its name); returns its sha256 (hex), checked against the box's own
+    (`expected_sha256` where the caller has it). `progress` and `retries` as for `upload`.
+    Raises HostKeyError, RemoteError (one line: what failed, and why)."""
     local = Path(local)
     local.parent.mkdir(parents=True, exist_ok=True)
     partial = local.with_name(local.name + ".part")
+    what = f"Downloading {remote}"
     state: dict = {}
 
     def step() -> bool:
-        sftp = session.sftp()
-        attributes = sftp.stat(remote)
+        attributes = session.sftp().stat(remote)
         if stat.S_ISDIR(attributes.st_mode or 0):
             raise RemoteError(f"{remote} on the box is a folder, not a file.")
         total = attributes.st_size
-        # The box hashes its copy while the bytes travel.
-        hashing = None if expected_sha256 else session.start(["sha256sum", "--", remote])
-        done = partial.stat().st_size if partial.exists() else 0
+        theirs = (lambda: expected_sha256) if expected_sha256 else _on_box(
+            session, "file", remote)  # the box hashes its copy while the bytes travel
+        done = _local_size(partial)
         if done > total:
             partial.unlink()
             done = 0
-        digest = hashlib.sha256()  # hashed as it is written: no second pass over the file
-        if done:
-            with open(partial, "rb") as existing:
-                while block := existing.read(CHUNK):
-                    digest.update(block)
-        with sftp.open(remote, "rb") as source, open(partial, "ab") as target:
-            source.MAX_REQUEST_SIZE = REQUEST_SIZE
-            source.seek(done)
-            source.prefetch(total, max_concurrent_requests=PREFETCH_REQUESTS)
-            while done < total:
-                block = source.read(min(CHUNK, total - done))
-                if not block:
-                    raise EOFError("the file ended early")
-                target.write(block)
-                digest.update(block)
-                done += len(block)
-                if progress:
-                    progress(done, total)
-            target.flush()
-            os.fsync(target.fileno())
-        state["sha256"] = expected_sha256 or hashing().stdout.split()[0]
-        if digest.hexdigest() != state["sha256"]:
+        stop = threading.Event()
+        landed = _background(digest.sha256_growing, partial, total, stopped=stop.is_set,
+                             sync_every=SYNC_EVERY)
+        try:
+            if progress:
+                progress(done, total)
+            if done < total or not total:
+                _receive(session, remote, partial, done, total, progress, what)
+            if _local_size(partial) != total:  # the file on the box changed meanwhile
+                raise EOFError(f"{_local_size(partial)} of {total} bytes arrived")
+            with _naming(partial), open(partial, "ab") as written:
+                os.fsync(written.fileno())
+        except BaseException:
+            stop.set()
+            raise
+        if progress:
+            progress(total, total)
+        state["sha256"] = theirs() or remote_sha256(session, remote)
+        if landed() != state["sha256"] and local_sha256(partial) != state["sha256"]:
             partial.unlink()
             raise EOFError("checksum mismatch after download")
         os.replace(partial, local)
         return True
 
-    _attempts(session, f"Downloading {remote}", step, retries)
+    _attempts(session, what, step, retries)
     return state["sha256"]
