@@ -5,8 +5,10 @@ the box with this file's text sent on stdin (`BOOT`). Standard library only, any
     python3 digest.py file PATH          prints the sha256 (hex) of PATH
     python3 digest.py follow PATH BYTES  prints the sha256 (hex) of PATH's first BYTES bytes,
                                          read while another process is still writing them;
-                                         exit 1 if the file stops growing first, or stdin
-                                         closes (on the box: the SSH channel has gone)
+                                         exit 1 if the file stops growing first
+
+Either exits 1 as soon as stdin closes (on the box: the SSH channel has gone, and nobody
+waits for the answer); run by hand from a terminal, stdin stays open.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ IDLE_S = 30.0  # a growing file that has not grown for this long is given up on
 WAIT_S = 0.02  # seconds between looks at a file that has not grown
 
 
-def sha256_file(path) -> str:
-    """The sha256 (hex) of the whole file at `path` (str or Path)."""
+def sha256_file(path, *, stopped: Callable[[], bool] = lambda: False) -> str | None:
+    """The sha256 (hex) of the whole file at `path` (str or Path); None when `stopped()`
+    turns true (asked between blocks: a multi-GB file is given up on within one)."""
     digest = hashlib.sha256()
     view = memoryview(bytearray(BLOCK))
     with open(path, "rb", buffering=0) as f:
         while count := f.readinto(view):
+            if stopped():
+                return None
             digest.update(view[:count])
     return digest.hexdigest()
 
@@ -85,16 +90,16 @@ def _input_closed() -> bool:
 
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "file":
-        print(sha256_file(argv[1]))
-        return 0
-    if len(argv) == 3 and argv[0] == "follow":
+        found = sha256_file(argv[1], stopped=_input_closed)
+    elif len(argv) == 3 and argv[0] == "follow":
         found = sha256_growing(argv[1], int(argv[2]), stopped=_input_closed)
-        if found is None:
-            return 1
-        print(found)
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if found is None:
+        return 1
+    print(found)
+    return 0
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from engine.errors import OwnVoiceError
 from engine.jobs import Box, BoxStatus, Job, JobState
 from engine.training import pipeline
 from remote import bundle, transfer
-from remote.session import RemoteError, Session
+from remote.session import HostKeyError, RemoteError, Session
 
 REMOTE_ROOT = "ownvoice"
 TAIL_BYTES = 64
@@ -382,6 +382,8 @@ def follow(store, session: Session, job: Job, *, interval_s: float = 2.0,
                 job = _save(store, job, job.status,
                             pid=_launch(session, job.meta.remote.dir, job.meta.remote.code))
             cuts = 0
+        except HostKeyError:
+            raise  # not a cut: the box is not the one pinned; asking again cannot help
         except (RemoteError, *transfer.CUT):  # a cut: SFTP calls raise paramiko's own errors
             cuts += 1
             if cuts > max_cuts:

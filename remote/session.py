@@ -65,6 +65,31 @@ class Completed:
     stderr: str
 
 
+class Started:
+    """A command running on the box (`Session.start`)."""
+
+    def __init__(self, argv: list[str], host_name: str, channel_in, channel_out, channel_err):
+        self.argv, self.host_name = argv, host_name
+        self._in, self._out, self._err = channel_in, channel_out, channel_err
+
+    def __call__(self) -> Completed:
+        """Wait for its result. Raises RemoteError for a non-zero exit."""
+        out = self._out.read().decode("utf-8", "replace")
+        err = self._err.read().decode("utf-8", "replace")
+        code = self._out.channel.recv_exit_status()
+        self._in.close()  # held open until now (closing it ends the command's input)
+        if code != 0:
+            raise RemoteError(f"{shlex.join(self.argv)} failed on {self.host_name} "
+                              f"(exit {code}): {(err.strip() or out.strip())[-500:]}")
+        return Completed(self.argv, code, out, err)
+
+    def close(self) -> None:
+        """Give up on it: its channel closes, so its input ends (a command that watches its
+        input stops) and whatever it prints is dropped."""
+        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+            self._out.channel.close()
+
+
 def known_hosts_file() -> Path:
     path = paths.data_dir() / "ssh" / "known_hosts"
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -271,13 +296,12 @@ class Session:
         return result
 
     def start(self, argv: list[str], *, stdin: bytes | None = None,
-              end_input: bool = True) -> Callable[[], Completed]:
-        """Start a command and return a function that waits for its result: the box works
-        while this side does something else (e.g. hashing while a download runs). The
+              end_input: bool = True) -> Started:
+        """Start a command and return it running: calling it waits for its result (the box
+        works while this side does something else, e.g. hashing while a download runs). The
         command reads `stdin`, then the end of its input — or, with `end_input=False`, an
-        input that stays open until its result has been read or the connection closes (a
-        command can watch it to learn that nobody waits for it any more). The result raises
-        RemoteError for a non-zero exit."""
+        input that stays open until its result has been read, it is closed, or the connection
+        closes (a command can watch it to learn that nobody waits for it any more)."""
         try:
             channel_in, channel_out, channel_err = self.ensure().exec_command(shlex.join(argv))
             if stdin is not None:
@@ -287,18 +311,7 @@ class Session:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.close()
             raise RemoteError(f"The connection to {self.host.name} broke: {exc}.") from exc
-
-        def result() -> Completed:
-            out = channel_out.read().decode("utf-8", "replace")
-            err = channel_err.read().decode("utf-8", "replace")
-            code = channel_out.channel.recv_exit_status()
-            channel_in.close()  # held open until now (closing it ends the command's input)
-            if code != 0:
-                raise RemoteError(f"{shlex.join(argv)} failed on {self.host.name} "
-                                  f"(exit {code}): {(err.strip() or out.strip())[-500:]}")
-            return Completed(argv, code, out, err)
-
-        return result
+        return Started(argv, self.host.name, channel_in, channel_out, channel_err)
 
     def sftp(self) -> paramiko.SFTPClient:
         if self._sftp is None or not self.connected:

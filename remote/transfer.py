@@ -7,13 +7,16 @@ model). After a cut, the transfer reconnects and continues from the bytes alread
 The bytes travel through OpenSSH's own `sftp` where it is installed (remote/openssh.py:
 `reput`/`reget` resume, the same pinned host key, user and key as the session), and through
 paramiko's SFTP where it is not, or where it cannot do what the session does. Either way both
-ends hash the file while it travels (remote/digest.py, the same code on each side).
+ends hash the file while it travels (remote/digest.py, the same code on each side); an error
+stops both hashes. Before a try touches a `.part`, an sftp that a killed app left writing it
+is ended (`openssh.stop_left_over`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import posixpath
 import stat
@@ -24,8 +27,10 @@ from pathlib import Path
 
 import paramiko
 
+from engine import paths
+from engine.errors import OwnVoiceError
 from remote import digest, openssh
-from remote.session import HostKeyError, RemoteError, Session
+from remote.session import HostKeyError, RemoteError, Session, Started
 
 CHUNK = 1 << 20  # 1 MiB per write; paramiko pipelines the SFTP requests underneath
 CUT = (OSError, EOFError, paramiko.SSHException)
@@ -50,35 +55,44 @@ USER_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EP
 Progress = Callable[[int, int], None]  # bytes done, bytes total
 
 
+class WrongFile(OwnVoiceError):
+    """The box's file is not the one the caller expected (its sha256 differs): another try
+    would fetch the same file, so none is made. Not a RemoteError: the connection is fine."""
+
+
 def local_sha256(path: Path | str) -> str:
     """The sha256 (hex) of a file on this machine."""
     return digest.sha256_file(path)
 
 
-def _on_box(session: Session, *args: str) -> Callable[[], str | None]:
-    """remote/digest.py started on the box with `args` (it ends when the session does, at the
-    latest); the returned function waits for the hash it prints, or None where there is
-    none (no python3 there, a cut, a file that stopped growing)."""
-    boot = digest.BOOT.format(size=len(DIGEST_SOURCE))
-    try:
-        started = session.start(["python3", "-c", boot, *args], stdin=DIGEST_SOURCE,
-                                end_input=False)
-    except RemoteError:
-        return lambda: None
+class _OnBox:
+    """remote/digest.py running on the box: calling it waits for the hash it prints, or None
+    where there is none (no python3 there, a cut, a file that stopped growing); `close()`
+    stops it (it watches its input, which then ends)."""
 
-    def result() -> str | None:
+    def __init__(self, session: Session, *args: str):
+        boot = digest.BOOT.format(size=len(DIGEST_SOURCE))
         try:
-            return started().stdout.split()[0]
+            self.started: Started | None = session.start(
+                ["python3", "-c", boot, *args], stdin=DIGEST_SOURCE, end_input=False)
+        except RemoteError:
+            self.started = None
+
+    def __call__(self) -> str | None:
+        try:
+            return self.started().stdout.split()[0] if self.started else None
         except (RemoteError, *CUT, IndexError):
             return None
 
-    return result
+    def close(self) -> None:
+        if self.started is not None:
+            self.started.close()
 
 
 def remote_sha256(session: Session, path: str) -> str:
     """The sha256 (hex) of a file on the box (sha256sum where the box has no python3).
     Raises RemoteError."""
-    return (_on_box(session, "file", path)()
+    return (_OnBox(session, "file", path)()
             or session.run(["sha256sum", "--", path]).stdout.split()[0])
 
 
@@ -105,14 +119,28 @@ def _local_size(path: Path) -> int:
 
 
 @contextlib.contextmanager
-def _naming(path: Path):
-    """Errors writing this machine's `path` name it (paramiko's, from the box, name none)."""
+def _naming(name: Path | str):
+    """Errors inside name `name` where they name no file (paramiko's, from the box, never
+    do; nor do a read's or an fsync's): "PATH", or "PATH on the box"."""
     try:
         yield
     except OSError as exc:
         if exc.filename is None:
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+            raise OSError(exc.errno, exc.strerror, str(name)) from exc
         raise
+
+
+def _on_the_box(path: str):
+    return _naming(f"{path} on the box")
+
+
+def _pid_file(session: Session, partial: str) -> Path:
+    """Where the pid of the sftp uploading to the box's `partial` is kept while it runs."""
+    host = session.host
+    key = hashlib.sha256(f"{host.user}@{host.host}:{host.port}:{partial}".encode()).hexdigest()
+    folder = paths.data_dir() / "ssh" / "uploads"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder / f"{key[:32]}.pid"
 
 
 def _attempts(session: Session, what: str, step: Callable[[], bool], retries: int) -> None:
@@ -123,8 +151,8 @@ def _attempts(session: Session, what: str, step: Callable[[], bool], retries: in
                 return
         except CUT as exc:
             if isinstance(exc, OSError) and exc.errno in USER_ERRNOS:  # not a cut: say so
-                raise RemoteError(f"{what} failed: {exc.strerror or exc} "
-                                  f"({exc.filename or 'on the box'}).") from exc
+                where = f" ({exc.filename})" if exc.filename else ""
+                raise RemoteError(f"{what} failed: {exc.strerror or exc}{where}.") from exc
             if attempt == retries:
                 raise RemoteError(f"{what} kept failing after {retries + 1} attempts "
                                   f"({exc}); run it again to continue from where it "
@@ -134,12 +162,13 @@ def _attempts(session: Session, what: str, step: Callable[[], bool], retries: in
 
 
 def _by_openssh(session: Session, line: str | None, remaining: int, *, what: str,
-                watch: Callable[[], None]) -> bool:
+                watch: Callable[[], None], pid_file: Path) -> bool:
     """Run one sftp batch line with OpenSSH; False where paramiko is to do it instead."""
     if line is None or remaining < OPENSSH_MIN_BYTES or not openssh.usable(session.host):
         return False
     try:
-        openssh.run(session.host, session.known_hosts, line, what=what, watch=watch)
+        openssh.run(session.host, session.known_hosts, line, what=what, watch=watch,
+                    pid_file=pid_file)
     except openssh.Refused:
         return False
     return True
@@ -148,7 +177,7 @@ def _by_openssh(session: Session, line: str | None, remaining: int, *, what: str
 def _box_full(session: Session, partial: str, total: int, what: str) -> RemoteError | None:
     """The error to show where the box has no room for the rest of `partial`, else None."""
     folder = posixpath.dirname(partial) or "."
-    result = session.run(["df", "-Pk", folder], check=False)
+    result = session.run(["df", "-Pk", "--", folder], check=False)
     try:
         free = int(result.stdout.splitlines()[-1].split()[3]) * 1024
     except (IndexError, ValueError):
@@ -162,7 +191,7 @@ def _box_full(session: Session, partial: str, total: int, what: str) -> RemoteEr
 
 
 def _send(session: Session, local: Path, partial: str, done: int, total: int,
-          progress: Progress | None, what: str) -> None:
+          progress: Progress | None, what: str, pid_file: Path) -> None:
     """Bytes [done, total) of `local` onto the end of the box's `partial`."""
     sftp = session.sftp()
 
@@ -175,13 +204,18 @@ def _send(session: Session, local: Path, partial: str, done: int, total: int,
             progress(size, total)
 
     line = openssh.batch_line("reput" if done else "put", local.absolute().as_posix(), partial)
-    if _by_openssh(session, line, total - done, what=what, watch=watch):
+    if _by_openssh(session, line, total - done, what=what, watch=watch, pid_file=pid_file):
         return
-    with open(local, "rb") as source, sftp.open(partial, "ab" if done else "wb") as target:
+    with (open(local, "rb") as source, _on_the_box(partial),
+          sftp.open(partial, "ab" if done else "wb") as target):
         target.MAX_REQUEST_SIZE = REQUEST_SIZE
         target.set_pipelined(True)
         source.seek(done)
-        while block := source.read(CHUNK):
+        while True:
+            with _naming(local):
+                block = source.read(CHUNK)
+            if not block:
+                break
             target.write(block)
             done += len(block)
             if progress:
@@ -197,9 +231,11 @@ def _receive(session: Session, remote: str, partial: Path, done: int, total: int
             progress(_local_size(partial), total)
 
     line = openssh.batch_line("reget" if done else "get", remote, partial.absolute().as_posix())
-    if _by_openssh(session, line, total - done, what=what, watch=watch):
+    if _by_openssh(session, line, total - done, what=what, watch=watch,
+                   pid_file=_pid_beside(partial)):
         return
-    with session.sftp().open(remote, "rb") as source, open(partial, "ab") as target:
+    with (_on_the_box(remote), session.sftp().open(remote, "rb") as source,
+          open(partial, "ab") as target):
         source.MAX_REQUEST_SIZE = REQUEST_SIZE
         source.seek(done)
         source.prefetch(total, max_concurrent_requests=PREFETCH_REQUESTS)
@@ -223,42 +259,61 @@ def upload(session: Session, local: Path | str, remote: str, *,
     Raises HostKeyError, RemoteError (one line: what failed, and why)."""
     local = Path(local)
     total = local.stat().st_size
-    expected = _background(local_sha256, local)  # hashed while the bytes travel
+    stop = threading.Event()  # an error stops the local hash (a multi-GB file) at once
+    expected = _background(digest.sha256_file, local, stopped=stop.is_set)  # while it travels
     partial = remote + ".part"
+    pid_file = _pid_file(session, partial)
     what = f"Uploading {local.name}"
 
     def step() -> bool:
+        openssh.stop_left_over(pid_file)  # an sftp that a killed app left writing `partial`
         sftp = session.sftp()
         if _remote_size(sftp, remote) == total and remote_sha256(session, remote) == expected():
             return True  # already there, whole
         done = _remote_size(sftp, partial) or 0
         if done > total:
-            sftp.remove(partial)
+            with _on_the_box(partial):
+                sftp.remove(partial)
             done = 0
-        landed = _on_box(session, "follow", partial, str(total))  # hashed as the bytes land
-        if progress:
-            progress(done, total)
-        if done < total or not total:
-            try:
-                _send(session, local, partial, done, total, progress, what)
-            except HostKeyError:
-                raise
-            except RemoteError as exc:  # sftp says "Failure" for a full disk: say which
-                raise _box_full(session, partial, total, what) or exc from exc
-        arrived = _remote_size(sftp, partial) or 0
-        if arrived != total:  # (paramiko's pipelined writes can fail unnoticed)
-            raise (_box_full(session, partial, total, what)
-                   or EOFError(f"{arrived} of {total} bytes arrived"))
+        landed = _OnBox(session, "follow", partial, str(total))  # hashed as the bytes land
+        try:
+            if progress:
+                progress(done, total)
+            if done < total or not total:
+                try:
+                    _send(session, local, partial, done, total, progress, what, pid_file)
+                except HostKeyError:
+                    raise
+                except RemoteError as exc:  # sftp says "Failure" for a full disk: say which
+                    raise _box_full(session, partial, total, what) or exc from exc
+            arrived = _remote_size(sftp, partial) or 0
+            if arrived != total:  # (paramiko's pipelined writes can fail unnoticed)
+                raise (_box_full(session, partial, total, what)
+                       or EOFError(f"{arrived} of {total} bytes arrived"))
+        except BaseException:
+            landed.close()
+            raise
         if progress:
             progress(total, total)
         if landed() != expected() and remote_sha256(session, partial) != expected():
-            sftp.remove(partial)  # a corrupt prefix: start again from zero
+            with _on_the_box(partial):
+                sftp.remove(partial)  # a corrupt prefix: start again from zero
             raise EOFError("checksum mismatch after upload")
-        sftp.posix_rename(partial, remote)
+        with _on_the_box(partial):
+            sftp.posix_rename(partial, remote)
         return True
 
-    _attempts(session, what, step, retries)
+    try:
+        _attempts(session, what, step, retries)
+    except BaseException:
+        stop.set()
+        raise
     return expected()
+
+
+def _pid_beside(partial: Path) -> Path:
+    """Where the pid of the sftp downloading into `partial` is kept while it runs."""
+    return partial.with_name(partial.name + ".pid")
 
 
 def download(session: Session, remote: str, local: Path | str, *,
@@ -267,7 +322,8 @@ def download(session: Session, remote: str, local: Path | str, *,
     """Get the box's file `remote` into `local`, by way of `local` + ".part" (flushed to disk
     before it takes its name); returns its sha256 (hex), checked against the box's own
     (`expected_sha256` where the caller has it). `progress` and `retries` as for `upload`.
-    Raises HostKeyError, RemoteError (one line: what failed, and why)."""
+    Raises HostKeyError, RemoteError (one line: what failed, and why), WrongFile (the box's
+    file is not the `expected_sha256` one: not retried)."""
     local = Path(local)
     local.parent.mkdir(parents=True, exist_ok=True)
     partial = local.with_name(local.name + ".part")
@@ -275,16 +331,18 @@ def download(session: Session, remote: str, local: Path | str, *,
     state: dict = {}
 
     def step() -> bool:
-        attributes = session.sftp().stat(remote)
+        openssh.stop_left_over(_pid_beside(partial))  # a killed app's sftp, still writing
+        with _on_the_box(remote):
+            attributes = session.sftp().stat(remote)
         if stat.S_ISDIR(attributes.st_mode or 0):
             raise RemoteError(f"{remote} on the box is a folder, not a file.")
         total = attributes.st_size
-        theirs = (lambda: expected_sha256) if expected_sha256 else _on_box(
-            session, "file", remote)  # the box hashes its copy while the bytes travel
         done = _local_size(partial)
         if done > total:
             partial.unlink()
             done = 0
+        # The box hashes its copy while the bytes travel (unless the caller knows its hash).
+        theirs = None if expected_sha256 else _OnBox(session, "file", remote)
         stop = threading.Event()
         landed = _background(digest.sha256_growing, partial, total, stopped=stop.is_set,
                              sync_every=SYNC_EVERY)
@@ -299,14 +357,22 @@ def download(session: Session, remote: str, local: Path | str, *,
                 os.fsync(written.fileno())
         except BaseException:
             stop.set()
+            if theirs is not None:
+                theirs.close()  # its hash of a multi-GB file is not waited for
             raise
         if progress:
             progress(total, total)
-        state["sha256"] = theirs() or remote_sha256(session, remote)
-        if landed() != state["sha256"] and local_sha256(partial) != state["sha256"]:
+        sha256 = (expected_sha256 or (theirs() if theirs is not None else None)
+                  or remote_sha256(session, remote))
+        if landed() != sha256 and local_sha256(partial) != sha256:
             partial.unlink()
-            raise EOFError("checksum mismatch after download")
+            if expected_sha256 and (found := remote_sha256(session, remote)) != sha256:
+                raise WrongFile(f"{what} failed: the file on the box is not the one expected "
+                                f"(its sha256 is {found[:16]}…, not {sha256[:16]}…): it was "
+                                "changed or replaced there after its sha256 was taken.")
+            raise EOFError("checksum mismatch after download")  # the box's copy is right
         os.replace(partial, local)
+        state["sha256"] = sha256
         return True
 
     _attempts(session, what, step, retries)

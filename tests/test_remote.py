@@ -4,14 +4,18 @@ commands that cannot be injected into, and transfers that survive cuts and resta
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from remote import transfer
+from remote import digest, transfer
 from remote.session import Host, HostKeyError, RemoteError, Session, pin
 from tests.conftest import run_ownvoice
 from tests.sshd import SSHServer
@@ -181,9 +185,144 @@ def test_sshd_restarted_mid_download_resumes_with_a_correct_checksum(sshd, sessi
     assert offsets == sorted(offsets) and offsets[-1] == remote.stat().st_size  # …and resumed
 
 
-def test_a_download_that_does_not_match_is_never_kept(session, tmp_path):
+def receives(monkeypatch, damage_first: bool = False) -> list[int]:
+    """The offsets each download try starts from; with `damage_first`, the first try writes
+    bytes that are not the box's (a disk that flipped some, say)."""
+    tries: list[int] = []
+    real = transfer._receive
+
+    def spy(session, remote, partial, done, total, *rest):
+        tries.append(done)
+        if damage_first and len(tries) == 1:
+            partial.write_bytes(os.urandom(total))
+        else:
+            real(session, remote, partial, done, total, *rest)
+
+    monkeypatch.setattr(transfer, "_receive", spy)
+    return tries
+
+
+def test_a_file_on_the_box_that_is_not_the_expected_one_is_fetched_once(session, tmp_path,
+                                                                        monkeypatch):
     remote = random_file(tmp_path / "x.gguf", 1024 * 1024)
     local = tmp_path / "home" / "x.gguf"
-    with pytest.raises(RemoteError, match="Downloading"):
-        transfer.download(session, str(remote), local, expected_sha256="0" * 64, retries=1)
+    tries = receives(monkeypatch)
+    with pytest.raises(transfer.WrongFile, match=r"^Downloading .*x\.gguf failed: the file on "
+                                                 r"the box is not the one expected \(its sha256 "
+                                                 r"is [0-9a-f]{16}…, not 0{16}…\)"):
+        transfer.download(session, str(remote), local, expected_sha256="0" * 64)
+    assert tries == [0]  # not five more downloads of the same wrong file
     assert not local.exists() and not local.with_name("x.gguf.part").exists()
+
+
+def test_a_damaged_local_copy_of_the_expected_file_is_fetched_again(session, tmp_path,
+                                                                    monkeypatch):
+    remote = random_file(tmp_path / "x.gguf", 1024 * 1024)
+    local = tmp_path / "home" / "x.gguf"
+    tries = receives(monkeypatch, damage_first=True)
+    expected = transfer.local_sha256(remote)
+    assert transfer.download(session, str(remote), local, expected_sha256=expected) == expected
+    assert tries == [0, 0]  # the box's copy was right: this side's was fetched again
+    assert local.read_bytes() == remote.read_bytes()
+
+
+def test_the_disk_check_passes_the_folder_after_double_dash(session, tmp_path, monkeypatch):
+    folder = tmp_path / "-folder"
+    folder.mkdir()
+    commands: list[list[str]] = []
+    run = session.run
+    monkeypatch.setattr(session, "run", lambda argv, **kw: commands.append(argv) or run(argv,
+                                                                                         **kw))
+    error = transfer._box_full(session, str(folder / "x.gguf.part"), 1 << 60, "Uploading x")
+    assert "the box's disk is full" in str(error)
+    assert commands == [["df", "-Pk", "--", str(folder)]]  # a name like -h is not an option
+
+
+def sparse_file(path: Path, size: int = 8 << 30) -> Path:
+    """A file of `size` bytes (8 GiB: seconds to hash) that takes no room on disk."""
+    with path.open("wb") as f:
+        f.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("stopped_by", ["host key", "Ctrl-C"])
+def test_an_error_stops_the_local_hash_of_an_upload(sshd, session, tmp_path, ownvoice_home,
+                                                    monkeypatch, stopped_by):
+    big = sparse_file(tmp_path / "big.gguf")
+    ended: list[float] = []
+    real = digest.sha256_file
+
+    def hashing(*args, **kwargs):
+        try:
+            return real(*args, **kwargs)
+        finally:
+            ended.append(time.monotonic())
+
+    def interrupt(done, total):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(digest, "sha256_file", hashing)
+    if stopped_by == "host key":
+        (ownvoice_home / "ssh" / "known_hosts").write_text("")
+        with pytest.raises(HostKeyError):
+            transfer.upload(Session(session.host, backoff_s=0.05), big, str(tmp_path / "up"))
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            transfer.upload(session, big, str(tmp_path / "up"), progress=interrupt)
+    failed = time.monotonic()
+    deadline = failed + 10
+    while not ended and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ended and ended[0] - failed < 1  # not the seconds a whole hash of it takes
+
+
+def box_hashes(path: Path) -> list[int]:
+    """PIDs of remote/digest.py hashing `path` "on the box" (this machine)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            words = cmdline.read_bytes().split(b"\0")[:-1]
+            if words[-2:] == [b"file", os.fsencode(path)]:
+                found.append(int(cmdline.parent.name))
+    return found
+
+
+def test_an_error_stops_the_box_hash_of_a_download(session, tmp_path, paramiko_only):
+    big = sparse_file(tmp_path / "big.gguf")
+
+    def interrupt(done, total):
+        deadline = time.monotonic() + 10
+        while not box_hashes(big):  # the box has begun to hash its copy
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        transfer.download(session, str(big), tmp_path / "home" / "big.gguf", progress=interrupt)
+    deadline = time.monotonic() + 1  # not the seconds a whole hash of it takes
+    while box_hashes(big):
+        assert time.monotonic() < deadline, "the box goes on hashing"
+        time.sleep(0.01)
+    assert session.run(["echo", "still open"]).stdout == "still open\n"
+
+
+def test_the_box_hash_ends_when_nobody_waits_for_it(tmp_path):
+    big = sparse_file(tmp_path / "big.gguf")
+    box = subprocess.Popen([sys.executable, digest.__file__, "file", str(big)],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    time.sleep(0.2)
+    box.stdin.close()  # the SSH channel has gone
+    assert box.wait(timeout=1) == 1 and box.stdout.read() == b""
+
+
+def test_an_error_names_the_file_where_it_happened(session, tmp_path, paramiko_only):
+    missing = tmp_path / "missing.bin"
+    with pytest.raises(RemoteError, match=rf"^Downloading .* failed: No such file "
+                                          rf"\({missing} on the box\)\.$"):
+        transfer.download(session, str(missing), tmp_path / "home" / "x.bin")
+
+    def full_disk() -> bool:
+        raise OSError(errno.ENOSPC, "No space left on device")  # a write here: no file named
+
+    with pytest.raises(RemoteError, match=r"^Fetching failed: No space left on device\.$"):
+        transfer._attempts(session, "Fetching", full_disk, retries=5)
