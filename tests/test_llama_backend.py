@@ -65,7 +65,8 @@ def test_every_core_is_used(gemma):
 
 
 def test_the_fixed_prefix_is_evaluated_once_and_reused(gemma):
-    """Paragraphs share the few-shot prefix: llama.cpp must not evaluate it again."""
+    """Paragraphs share the few-shot prefix: llama.cpp must not evaluate it again (one
+    request at a time here; tests/test_batched_decoding.py for requests decoded together)."""
     llm = gemma.load()
     evaluated = []
     original = llm.eval
@@ -75,6 +76,7 @@ def test_the_fixed_prefix_is_evaluated_once_and_reused(gemma):
         return original(tokens)
 
     llm.eval = counting_eval
+    parallel, gemma.parallel = gemma.parallel, 1
     try:
         for text in ("Where is the train station?", "I like green tea very much."):
             evaluated.clear()
@@ -86,6 +88,7 @@ def test_the_fixed_prefix_is_evaluated_once_and_reused(gemma):
         assert evaluated[0] < prompt_len / 3
     finally:
         llm.eval = original
+        gemma.parallel = parallel
 
 
 def test_a_chat_model_is_prompted_through_its_own_template(smol):

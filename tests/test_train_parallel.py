@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -62,9 +63,12 @@ def test_a_step_plan_shares_every_batch_out_once():
     assert data.step_plan(lengths, 2, 0, 1) != single  # each epoch its own order
 
 
-def test_accumulated_micro_batches_make_the_same_update_as_one_batch(tiny_model, tmp_path):
-    whole = train(config(tiny_model, tmp_path / "whole", batch_size=4))
-    accumulated = train(config(tiny_model, tmp_path / "acc", batch_size=2, grad_accum=2))
+@pytest.mark.parametrize("packing", ["off", "on"])
+def test_accumulated_micro_batches_make_the_same_update_as_one_batch(tiny_model, tmp_path,
+                                                                      packing):
+    whole = train(config(tiny_model, tmp_path / "whole", batch_size=4, packing=packing))
+    accumulated = train(config(tiny_model, tmp_path / "acc", batch_size=2, grad_accum=2,
+                               packing=packing))
     assert whole.steps == accumulated.steps == 2
     assert_same(adapter(tmp_path / "whole"), adapter(tmp_path / "acc"))
 
@@ -91,8 +95,6 @@ def test_two_processes_under_torchrun_train_as_one(tiny_model, tmp_path):
 
 
 def test_resuming_with_another_number_of_processes_is_refused(tiny_model, tmp_path):
-    import pytest
-
     from engine.errors import OwnVoiceError
 
     settings = config(tiny_model, tmp_path, batch_size=2, max_steps=2, evals_per_epoch=4)

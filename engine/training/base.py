@@ -1,5 +1,6 @@
-"""The base model: loading it (HF id, local folder or GGUF), its precision, its chat
-template and its end-of-turn tokens."""
+"""The base model: loading it (HF id, local folder or GGUF), its precision, its attention
+implementation and the batch layout that suits it, its chat template and its end-of-turn
+tokens."""
 
 from __future__ import annotations
 
@@ -19,9 +20,17 @@ CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\
           "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
 
 
-def load_base(config, dtype):
+ATTENTION = ("auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3")
+# Implementations that run a packed row as separate variable-length sequences (cu_seqlens),
+# computing no attention across examples; the others get a block-diagonal mask over the
+# whole row and compute all of it.
+VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3", "flash_attention_4")
+
+
+def load_base(config, dtype, *, attn_implementation: str | None = None):
     """Tokenizer and model from a Hugging Face id (the hub cache, downloaded when online),
-    a local folder, or a .gguf file (transformers reads GGUF weights into torch)."""
+    a local folder, or a .gguf file (transformers reads GGUF weights into torch).
+    `attn_implementation`: None for transformers' default (sdpa where the family has it)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base = Path(config.base_model).expanduser()
@@ -29,9 +38,11 @@ def load_base(config, dtype):
     if base.suffix == ".gguf":
         kwargs["gguf_file"] = base.name
         base = base.parent
+    model_kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(base), **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype, **kwargs,
+                                                     **model_kwargs)
     except OSError as exc:
         raise OwnVoiceError(f"Cannot load the base model {config.base_model}: {exc}") from exc
     if tokenizer.pad_token_id is None:
@@ -48,6 +59,37 @@ def precision(requested: str, *, cuda: bool, bf16_supported: bool) -> str:
     if requested == "bf16" and not (cuda and bf16_supported):
         raise OwnVoiceError("bf16 needs a GPU that supports it; use dtype auto or fp32.")
     return requested
+
+
+def attention(requested: str, *, cuda: bool, bf16: bool) -> str | None:
+    """The attention implementation to load the base with; None: transformers' default.
+
+    `auto` takes flash-attention 2 on a bf16 GPU where the `flash_attn` package is
+    installed (packed rows then run as variable-length sequences, no mask at all), else
+    the default: sdpa, which gets a block-diagonal boolean mask for packed rows. Every
+    choice here honours packed rows' boundaries (tests/test_train_packing.py). Raises
+    OwnVoiceError for a name not in ATTENTION."""
+    import importlib.util
+
+    if requested not in ATTENTION:
+        raise OwnVoiceError(f"attention must be one of {', '.join(ATTENTION)}, not "
+                            f"{requested!r}.")
+    if requested != "auto":
+        return requested
+    if cuda and bf16 and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return None
+
+
+def packing(requested, implementation: str | None) -> bool:
+    """Whether micro-batches are packed: `requested` on/off (or true/false) as asked; auto
+    packs under a variable-length attention (VARLEN_ATTENTION) only. `implementation`: the
+    loaded model's (`model.config._attn_implementation`). Raises OwnVoiceError for any
+    other value."""
+    value = {True: "on", False: "off"}.get(requested, requested)
+    if value not in ("auto", "on", "off"):
+        raise OwnVoiceError(f"packing must be auto, on or off, not {requested!r}.")
+    return value == "on" or (value == "auto" and implementation in VARLEN_ATTENTION)
 
 
 def default_chat_template(tokenizer) -> str:

@@ -16,6 +16,7 @@ from engine.errors import OwnVoiceError
 FAMILY_TARGETS = {
     "llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
     "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "qwen3": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
     "gemma3_text": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                     "down_proj"],
     "gemma3": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
@@ -50,6 +51,16 @@ class TrainConfig:
     num_workers: int = field(default=2, metadata={"help": "data loading processes"})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute "
                                                                            "for memory"})
+    packing: str = field(default="auto", metadata={
+        "help": "on: each micro-batch's examples end to end in one row, no padding; off: one "
+                "row per example, padded to the longest (the same loss either way); auto: "
+                "packed where attention runs packed rows as separate sequences "
+                "(flash-attention), padded where it would compute the row's whole square "
+                "(sdpa, eager: slower than the few pad tokens of length-grouped batches)"})
+    attention: str = field(default="auto", metadata={
+        "help": "auto (flash_attention_2 on a bf16 GPU when flash-attn is installed, else "
+                "transformers' default, sdpa), sdpa, eager, flash_attention_2, "
+                "flash_attention_3"})
     dtype: str = field(default="auto", metadata={"help": "auto (bf16 on GPUs that have "
                                                          "it, else fp32), bf16, fp32"})
     chat_template: str | None = field(default=None, metadata={

@@ -1,4 +1,5 @@
-"""Chat examples → token ids with an assistant-only loss mask, and a reproducible order.
+"""Chat examples → token ids with an assistant-only loss mask, a reproducible order, and
+micro-batches packed end to end (or padded).
 
 The chat template of the tokenizer formats every example (the template the model will
 see at inference). Its own text is tokenized with special tokens parsed, the messages'
@@ -6,6 +7,10 @@ texts as plain text (engine.translation.chat_template, as at inference): a pair 
 says "<|im_end|>" does not teach the model an extra turn. The loss covers the assistant's
 tokens only, its end-of-turn token included: a model that never learns to emit that token
 never stops talking.
+
+A micro-batch is either packed (`pack`: its examples end to end in one row, position ids
+restarting at 0 for each; no padding) or padded (`collate`: one row per example, padded to
+the longest). Both hold the same examples and give the same loss.
 """
 
 from __future__ import annotations
@@ -104,6 +109,8 @@ def step_plan(lengths: list[int], batch_size: int, seed: int, epoch: int, *,
 
 
 def collate(examples: list[Example], pad_id: int):
+    """A micro-batch as one row per example, padded to the longest with `pad_id`: int64
+    `input_ids`, `labels`, `attention_mask` of shape [B, L] and float32 `weights` [B]."""
     import torch
 
     width = max(len(e.input_ids) for e in examples)
@@ -117,3 +124,39 @@ def collate(examples: list[Example], pad_id: int):
         mask[row, :n] = 1
     weights = torch.tensor([e.weight for e in examples], dtype=torch.float32)
     return {"input_ids": ids, "labels": labels, "attention_mask": mask, "weights": weights}
+
+
+def pack(examples: list[Example]):
+    """A micro-batch as one row, without padding: the examples end to end.
+
+    Returns int64 `input_ids`, `labels`, `position_ids` and float32 `weights` (each token's
+    pair weight), all of shape [1, T] with T = the examples' total length. Position ids
+    restart at 0 at every example's first token; transformers reads each restart as a new
+    sequence, so no token attends across an example's boundary (a block-diagonal causal
+    mask under eager and sdpa attention, cu_seqlens under flash-attention), provided the
+    forward pass gets no `attention_mask` and no cache (`use_cache=False`). Each example's
+    first label is IGNORE: the token before it belongs to another example, and in a padded
+    batch nothing predicts a row's first token either.
+    """
+    import torch
+
+    ids, labels, positions, weights = [], [], [], []
+    for example in examples:
+        n = len(example.input_ids)
+        ids += example.input_ids
+        labels += [IGNORE] + list(example.labels[1:n])
+        positions += range(n)
+        weights += [example.weight] * n
+    return {"input_ids": torch.tensor([ids], dtype=torch.long),
+            "labels": torch.tensor([labels], dtype=torch.long),
+            "position_ids": torch.tensor([positions], dtype=torch.long),
+            "weights": torch.tensor([weights], dtype=torch.float32)}
+
+
+def padding_fraction(lengths: list[int], batches: list[list[int]]) -> float:
+    """Pad tokens / all tokens (0–1) when every batch is padded to its longest example
+    (`collate`); packed batches (`pack`) have none. `batches`: lists of indices into
+    `lengths` (token counts)."""
+    real = sum(lengths[i] for batch in batches for i in batch)
+    total = sum(len(batch) * max(lengths[i] for i in batch) for batch in batches if batch)
+    return 1 - real / total if total else 0.0

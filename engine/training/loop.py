@@ -6,6 +6,15 @@ epoch; stop early when validation loss stops improving. `resume` continues from 
 checkpoint exactly where an interrupted run stopped: same steps, same data order, same
 result. Under `accelerate launch` (or torchrun) every process takes its share of each
 step's micro-batches; the script does not change.
+
+A micro-batch is packed (engine/training/data.py `pack`: its examples end to end in one row,
+no padding) or padded (`collate`), as `packing` says (auto: packed under flash-attention,
+padded under sdpa/eager, whose block-diagonal mask over a packed row costs more than the
+padding it saves). The loss is the same either way: cross-entropy over the assistant's
+tokens, each weighted by its pair's weight, divided by the sum of those weights
+(`micro_batch_loss`). Logits are computed only where a learnt token is predicted, not over
+the prompt (transformers' `logits_to_keep`). A checkpoint records the layout its run used,
+and a resumed run keeps it.
 """
 
 from __future__ import annotations
@@ -20,7 +29,14 @@ from pathlib import Path
 
 from engine.errors import OwnVoiceError
 from engine.training import checkpoint, data
-from engine.training.base import default_chat_template, end_of_turn_ids, load_base, precision
+from engine.training.base import (
+    attention,
+    default_chat_template,
+    end_of_turn_ids,
+    load_base,
+    packing,
+    precision,
+)
 from engine.training.config import TrainConfig
 from engine.training.progress import Progress, trim
 
@@ -37,42 +53,81 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def weighted_loss(logits, labels, weights):
-    """Token cross-entropy, each example's tokens weighted by its pair weight."""
+def shifted_targets(labels, weights):
+    """What each position predicts: the next token's label and its pair weight (IGNORE and
+    0 at each row's end). labels [B, T] int64; weights [B] (one per row, padded batches) or
+    [B, T] (one per token, packed rows) → targets [B, T] int64, token weights [B, T] float."""
+    import torch
+
+    targets = torch.full_like(labels, data.IGNORE)
+    targets[:, :-1] = labels[:, 1:]
+    weights = weights.to(labels.device, torch.float32)
+    per_token = weights[:, None].expand(labels.shape) if weights.dim() == 1 else weights
+    token_weights = torch.zeros(labels.shape, dtype=torch.float32, device=labels.device)
+    token_weights[:, :-1] = per_token[:, 1:]
+    return targets, token_weights
+
+
+def token_loss(logits, targets, weights):
+    """Σ weight × cross-entropy / Σ weight over K predicted tokens: logits [K, V],
+    targets [K], weights [K] → (loss, K as a tensor)."""
     import torch.nn.functional as F
 
-    shift_logits = logits[:, :-1, :].float()
-    shift_labels = labels[:, 1:]
-    per_token = F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)),
-                                shift_labels.reshape(-1), ignore_index=data.IGNORE,
-                                reduction="none").view(shift_labels.shape)
-    mask = (shift_labels != data.IGNORE).float()
-    token_weights = mask * weights.to(mask.device)[:, None]
-    return (per_token * token_weights).sum() / token_weights.sum().clamp(min=1e-8), mask.sum()
+    per_token = F.cross_entropy(logits.float(), targets, reduction="none")
+    return ((per_token * weights).sum() / weights.sum().clamp(min=1e-8),
+            targets.new_tensor(targets.numel()))
 
 
-def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
-          on_progress=None) -> TrainResult:
-    import torch
-    from accelerate import Accelerator
+def weighted_loss(logits, labels, weights):
+    """Token cross-entropy over the learnt tokens, each weighted by its pair weight.
+    logits [B, T, V]; labels [B, T] (IGNORE where nothing is learnt); weights [B] or
+    [B, T] → (loss, number of learnt tokens)."""
+    targets, token_weights = shifted_targets(labels, weights)
+    keep = targets != data.IGNORE
+    return token_loss(logits[keep], targets[keep], token_weights[keep])
+
+
+def micro_batch_loss(model, batch: dict, *, select_logits: bool = True):
+    """The trainer's loss of one micro-batch (`data.pack` or `data.collate` output on the
+    model's device): the same number as `weighted_loss` over full logits. With
+    `select_logits` the model projects to the vocabulary only the positions that predict a
+    learnt token (a boolean `logits_to_keep`; `supports` says whether transformers can); the
+    cache is off, which packed rows need (with a cache, transformers does not look for
+    position-id restarts and lets every token of the row see the examples before it)."""
+    targets, token_weights = shifted_targets(batch["labels"], batch["weights"])
+    keep = targets != data.IGNORE
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids") if k in batch}
+    if select_logits:
+        logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits
+        logits = logits.reshape(-1, logits.size(-1))
+    else:
+        logits = model(**inputs, use_cache=False).logits[keep]
+    return token_loss(logits, targets[keep], token_weights[keep])
+
+
+def real_tokens(batch: dict) -> int:
+    """Tokens of the examples themselves (padding not counted)."""
+    mask = batch.get("attention_mask")
+    return int(mask.sum()) if mask is not None else batch["input_ids"].numel()
+
+
+def supports() -> dict[str, bool]:
+    """What this transformers can do: packed rows read from position ids
+    (`masking_utils.find_packed_sequence_indices`) and logits for a boolean selection of
+    positions (`slice_logits_to_keep`)."""
+    from transformers import masking_utils, modeling_utils
+
+    return {"packing": hasattr(masking_utils, "find_packed_sequence_indices"),
+            "select_logits": hasattr(modeling_utils, "slice_logits_to_keep")}
+
+
+def with_lora(model, tokenizer, config: TrainConfig):
+    """The base as OwnVoice trains it: the tokenizer's chat template settled (the config's,
+    the base's own, or its family's default), LoRA on the family's projections, the
+    end-of-turn rows trainable, gradient checkpointing when asked. Returns the peft model;
+    `config` gets its resolved target modules and template."""
     from peft import LoraConfig, get_peft_model
-    from torch.utils.data import DataLoader
-    from transformers import get_linear_schedule_with_warmup
 
-    output = Path(config.output_dir)
-    cuda = torch.cuda.is_available()
-    bf16 = precision(config.dtype, cuda=cuda,
-                     bf16_supported=cuda and torch.cuda.is_bf16_supported()) == "bf16"
-    accelerator = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=not cuda)
-    main, rank, world = (accelerator.is_main_process, accelerator.process_index,
-                         accelerator.num_processes)
-    if main:
-        (output / "checkpoints").mkdir(parents=True, exist_ok=True)
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)  # the same LoRA initialisation in every process
-
-    # --- the model ------------------------------------------------------------------------
-    tokenizer, model = load_base(config, torch.bfloat16 if bf16 else torch.float32)
     config.resolved(model.config.model_type)
     if config.chat_template:
         tokenizer.chat_template = config.chat_template
@@ -88,6 +143,46 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={
             "use_reentrant": False})  # the reentrant variant breaks under DDP
         model.enable_input_require_grads()
+    return model
+
+
+def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
+          on_progress=None, base=None) -> TrainResult:
+    """Train a LoRA on `config.base_model`; `resume` continues the last complete checkpoint.
+
+    `cancelled()` is asked after every step (true: checkpoint and stop); `on_progress`
+    receives every progress event. `base`: a (tokenizer, model) pair already loaded in the
+    training precision, instead of `config.base_model` (the benchmarks' randomly initialised
+    shapes). Raises OwnVoiceError for a base that does not load, bad data or options."""
+    import torch
+    from accelerate import Accelerator
+    from torch.utils.data import DataLoader
+    from transformers import get_linear_schedule_with_warmup
+
+    output = Path(config.output_dir)
+    cuda = torch.cuda.is_available()
+    bf16 = precision(config.dtype, cuda=cuda,
+                     bf16_supported=cuda and torch.cuda.is_bf16_supported()) == "bf16"
+    accelerator = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=not cuda)
+    main, rank, world = (accelerator.is_main_process, accelerator.process_index,
+                         accelerator.num_processes)
+    if main:
+        (output / "checkpoints").mkdir(parents=True, exist_ok=True)
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)  # the same LoRA initialisation in every process
+    last = checkpoint.complete(output)[-1] if resume and checkpoint.complete(output) else None
+
+    # --- the model ------------------------------------------------------------------------
+    implementation = attention(config.attention, cuda=cuda, bf16=bf16)
+    tokenizer, model = base or load_base(config, torch.bfloat16 if bf16 else torch.float32,
+                                         attn_implementation=implementation)
+    implementation = model.config._attn_implementation
+    can = supports()
+    packed = packing(config.packing, implementation) and can["packing"]
+    if config.packing in ("on", True) and not can["packing"]:
+        raise OwnVoiceError("packing on needs a transformers that reads packed rows from "
+                            "position ids (5.x): upgrade it, or set packing to auto or off.")
+    model = with_lora(model, tokenizer, config)
 
     # --- the data -------------------------------------------------------------------------
     train_set = [data.encode(tokenizer, r, config.max_length)
@@ -104,6 +199,7 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
     total_steps = config.max_steps or math.ceil(config.epochs * steps_per_epoch)
     eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
     pad = tokenizer.pad_token_id
+    select = can["select_logits"]
 
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=config.learning_rate)
@@ -115,13 +211,15 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
 
     # --- resume ---------------------------------------------------------------------------
     state = {"step": 0, "best": None, "best_path": None, "stale": 0, "history": [],
-             "processes": world}
-    if resume and checkpoint.complete(output):
-        state = checkpoint.load(accelerator, checkpoint.complete(output)[-1], model=model,
-                                optimizer=optimizer, scheduler=scheduler)
+             "processes": world, "packed": packed}
+    if last is not None:
+        state = checkpoint.load(accelerator, last, model=model, optimizer=optimizer,
+                                scheduler=scheduler)
         if state.get("processes", 1) != world:
             raise OwnVoiceError(f"This run was trained by {state.get('processes', 1)} "
                                 f"process(es); resume it with the same number, not {world}.")
+        # The layout the run began with (checkpoints from before packing: padded).
+        packed = state.setdefault("packed", False) and can["packing"]
     step = state["step"]
     if main:
         trim(output / "progress.jsonl", step if resume else 0)
@@ -140,18 +238,19 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
             batches = data.batch_order([len(e.input_ids) for e in val_set],
                                        config.batch_size, 0, 0)
             for batch_ids in batches[rank::world]:
-                batch = data.collate([val_set[i] for i in batch_ids], pad)
+                batch = batch_of([val_set[i] for i in batch_ids])
                 batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-                logits = plain(input_ids=batch["input_ids"],
-                               attention_mask=batch["attention_mask"]).logits
-                loss, tokens = weighted_loss(logits, batch["labels"], batch["weights"])
+                loss, tokens = micro_batch_loss(plain, batch, select_logits=select)
                 sums += torch.stack([loss.float() * tokens, tokens.float()])
         sums = accelerator.reduce(sums, "sum")
         plain.train()
         return float(sums[0] / sums[1]) if float(sums[1]) else None
 
+    def batch_of(examples: list[data.Example]) -> dict:
+        return data.pack(examples) if packed else data.collate(examples, pad)
+
     def micro_batches(step_ids: list[list[int]]):
-        return [data.collate([train_set[i] for i in ids], pad) for ids in step_ids]
+        return [batch_of([train_set[i] for i in ids]) for ids in step_ids]
 
     # --- the loop -------------------------------------------------------------------------
     history = state["history"]
@@ -159,6 +258,9 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
     if step == 0 and val_set:  # where the base model stands: the fine-tune must beat it
         base_val_loss = evaluate()
         progress.evaluation(0, val_loss=base_val_loss, base=True)
+    if step == 0:
+        progress.log(0, f"batches {'packed' if packed else 'padded'}, attention "
+                        f"{implementation}")
     model.train()
     last_loss, stopped_early, stop = None, False, False
     while step < total_steps and not (stop or stopped_early):
@@ -176,12 +278,11 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
                 batch = {key: v.to(accelerator.device) for key, v in batch.items()}
                 syncing = k == len(batches) - 1  # gradients cross processes once per step
                 with contextlib.nullcontext() if syncing else accelerator.no_sync(model):
-                    logits = model(input_ids=batch["input_ids"],
-                                   attention_mask=batch["attention_mask"]).logits
-                    loss, _ = weighted_loss(logits, batch["labels"], batch["weights"])
+                    loss, _ = micro_batch_loss(model, batch, select_logits=select)
                     accelerator.backward(loss / len(batches))
                 totals += torch.stack([loss.detach().float(),
-                                       batch["attention_mask"].sum().float()])
+                                       torch.tensor(float(real_tokens(batch)),
+                                                    device=totals.device)])
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()

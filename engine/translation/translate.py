@@ -5,12 +5,20 @@ with the prompt its style needs (chat template or few-shot completion), streams 
 through the guards, and the whole translation lands in the history with its timings.
 Every paragraph's result says why its generation ended (`stop_reason`, a
 guards.StopReason), and so does the document's; warnings are for people to read.
+
+A backend that decodes several requests at once (`Backend.parallel` > 1: a local model's
+batched decoder) gets that many paragraphs at a time, each on its own worker thread with
+its own guards and retries; the text still reaches `on_text` in the document's order, from
+the calling thread (engine.translation.in_order).
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
 from engine import languages
@@ -19,6 +27,7 @@ from engine.errors import OwnVoiceError
 from engine.translation import document, guards, prompts, protect
 from engine.translation.backends import Backend, Request, Sampling, Usage
 from engine.translation.guards import StopReason
+from engine.translation.in_order import InOrder
 
 OnText = Callable[[str], None]
 
@@ -132,50 +141,29 @@ class Translator:
                                   "another language to translate into.")
         emit = on_text or (lambda _piece: None)
         start = time.perf_counter()
-        ttft: float | None = None
-        tokens_in = tokens_out = 0
         # A paragraph that never starts because the user cancelled is "cancelled" too.
         results: list[UnitResult] = [UnitResult(u.text, "", stop_reason=StopReason.CANCELLED)
                                      for u in doc.units]
+        # Twice the backend's width: a paragraph's request is already waiting when another's
+        # sequence ends, so the backend's batch stays full.
+        workers = min(2 * self.backend.parallel, sum(s != target for s in sources))
+        if self.backend.parallel > 1 and workers > 1:
+            done = self._units_at_once(doc, sources, target, emit, cancelled, start, workers)
+        else:
+            done = self._units_in_turn(doc, sources, target, emit, cancelled, start)
+        tokens_in = sum(d.tokens_in for d in done.values())
+        tokens_out = sum(d.tokens_out for d in done.values())
+        firsts = [d.first for d in done.values() if d.first is not None]
+        ttft = min(firsts) if firsts else None
         stopped = False
-        for kind, item in doc.pieces():
-            if stopped:
+        for item in range(len(doc.units)):  # as in turn: nothing after a cancelled paragraph
+            if item not in done:  # it never started: the user had cancelled
+                stopped = True
                 break
-            if kind == "verbatim":
-                emit(item)
-                continue
-            unit = doc.units[item]
-            if sources[item] == target:  # a paragraph already in the target language
-                results[item] = UnitResult(unit.text, unit.text, [
-                    f"Already in {languages.name(target)}; kept as it is."])
-                emit(doc.render(item, unit.text))
-                continue
-            result, usage, first = self._translate_unit(unit.text, sources[item], target,
-                                                        emit, cancelled, start)
-            tokens_in += usage.prompt_tokens
-            tokens_out += usage.completion_tokens
-            problem = (None if result.stop_reason == StopReason.CANCELLED
-                       else doc.check_unit(item, result.output))
-            if problem:  # once more, strictly; then the paragraph stays as it was
-                result, usage, _ = self._translate_unit(unit.text, sources[item], target,
-                                                        lambda _piece: None, cancelled,
-                                                        start, strict=True)
-                tokens_in += usage.prompt_tokens
-                tokens_out += usage.completion_tokens
-                problem = (None if result.stop_reason == StopReason.CANCELLED
-                           else doc.check_unit(item, result.output))
-                if problem:
-                    result = _kept(unit.text, result, f"its translation broke the document "
-                                                      f"({problem}), twice")
-            if doc.format == "markdown" and result.output != unit.text:
-                lost = document.lost_emphasis(unit.text, result.output)
-                if lost:
-                    result.warnings.append(f"The translation lost the source's {lost}; "
-                                           "check it.")
-            results[item] = result
-            if ttft is None and first is not None:
-                ttft = first
-            stopped = result.stop_reason == StopReason.CANCELLED
+            results[item] = done[item].result
+            if results[item].stop_reason == StopReason.CANCELLED:
+                stopped = True
+                break
         outputs = [r.output for r in results]
         if not stopped:
             self._verify(doc, results, outputs)
@@ -192,6 +180,102 @@ class Translator:
             settings={"backend": self.backend.kind, "prompt_style": self.backend.prompt_style,
                       **self.sampling.as_dict()},
             cancelled=reason == StopReason.CANCELLED, stop_reason=reason)
+
+    def _units_in_turn(self, doc: document.Document, sources: list[str], target: str,
+                       emit: OnText, cancelled: Callable[[], bool] | None,
+                       start: float) -> dict[int, _Done]:
+        """The units one after another, the document streamed as it goes; stops after a
+        cancelled unit."""
+        done: dict[int, _Done] = {}
+        for kind, item in doc.pieces():
+            if kind == "verbatim":
+                emit(item)
+                continue
+            done[item] = self._unit(doc, item, sources[item], target, emit, cancelled, start)
+            if done[item].result.stop_reason == StopReason.CANCELLED:
+                break
+        return done
+
+    def _units_at_once(self, doc: document.Document, sources: list[str], target: str,
+                       emit: OnText, cancelled: Callable[[], bool] | None, start: float,
+                       workers: int) -> dict[int, _Done]:
+        """The units on `workers` threads, started in document order; their text reaches
+        `emit` in document order, on this thread. A cancelled unit stops the others, and
+        the units after it count as not started; an error in one stops the others and is
+        raised (the first in document order)."""
+        events: queue.SimpleQueue = queue.SimpleQueue()
+        halt = threading.Event()
+
+        def halted() -> bool:
+            return halt.is_set() or (cancelled is not None and cancelled())
+
+        def work(item: int) -> None:
+            try:
+                if halted():  # cancelled before it started
+                    events.put(("done", item, None))
+                    return
+                outcome = self._unit(doc, item, sources[item], target,
+                                     lambda piece: events.put(("text", item, piece)),
+                                     halted, start)
+            except BaseException as exc:  # noqa: BLE001 - raised on the calling thread
+                halt.set()
+                events.put(("error", item, exc))
+                return
+            if outcome.result.stop_reason == StopReason.CANCELLED:
+                halt.set()
+            events.put(("done", item, outcome))
+
+        done: dict[int, _Done] = {}
+        errors: dict[int, BaseException] = {}
+        order = InOrder(list(doc.pieces()), emit)
+        with ThreadPoolExecutor(workers, thread_name_prefix="ownvoice-paragraph") as pool:
+            for item in range(len(doc.units)):
+                pool.submit(work, item)
+            for _ in range(len(doc.units)):
+                kind, item, value = events.get()
+                while kind == "text":
+                    order.text(item, value)
+                    kind, item, value = events.get()
+                if kind == "error":
+                    errors[item] = value
+                elif value is not None:
+                    done[item] = value
+                order.done(item, last=item in errors or item not in done
+                           or done[item].result.stop_reason == StopReason.CANCELLED)
+        if errors:
+            raise errors[min(errors)]
+        return done
+
+    def _unit(self, doc: document.Document, item: int, source: str, target: str, emit: OnText,
+              cancelled: Callable[[], bool] | None, start: float) -> _Done:
+        """Unit `item` translated, checked in place, retried once strictly when its
+        translation breaks the document, else kept as it was."""
+        unit = doc.units[item]
+        if source == target:  # a paragraph already in the target language
+            emit(doc.render(item, unit.text))
+            return _Done(UnitResult(unit.text, unit.text, [
+                f"Already in {languages.name(target)}; kept as it is."]))
+        result, usage, first = self._translate_unit(unit.text, source, target, emit,
+                                                    cancelled, start)
+        tokens_in, tokens_out = usage.prompt_tokens, usage.completion_tokens
+        problem = (None if result.stop_reason == StopReason.CANCELLED
+                   else doc.check_unit(item, result.output))
+        if problem:  # once more, strictly; then the paragraph stays as it was
+            result, usage, _ = self._translate_unit(unit.text, source, target,
+                                                    lambda _piece: None, cancelled, start,
+                                                    strict=True)
+            tokens_in += usage.prompt_tokens
+            tokens_out += usage.completion_tokens
+            problem = (None if result.stop_reason == StopReason.CANCELLED
+                       else doc.check_unit(item, result.output))
+            if problem:
+                result = _kept(unit.text, result, f"its translation broke the document "
+                                                  f"({problem}), twice")
+        if doc.format == "markdown" and result.output != unit.text:
+            lost = document.lost_emphasis(unit.text, result.output)
+            if lost:
+                result.warnings.append(f"The translation lost the source's {lost}; check it.")
+        return _Done(result, tokens_in, tokens_out, first)
 
     @staticmethod
     def _verify(doc: document.Document, results: list[UnitResult], outputs: list[str]) -> None:
@@ -354,6 +438,17 @@ class Translator:
             warnings.insert(0, "The model did not stop; its output was cut off at the token "
                                "limit.")
         return UnitResult(text, output, warnings, stop_reason=reason), usage, first
+
+
+@dataclass
+class _Done:
+    """One unit's translation and what it cost (`first`: seconds from the start of the
+    document to its first token, None when no model was asked)."""
+
+    result: UnitResult
+    tokens_in: int = 0
+    tokens_out: int = 0
+    first: float | None = None
 
 
 def _where(unit: document.Unit) -> str:

@@ -73,6 +73,10 @@ class Backend(ABC):
     # Tokens one request may use, prompt and output together: a local model's context; for
     # an endpoint, OwnVoice's own ceiling (a paragraph needing more is not a paragraph).
     context_tokens: int = REQUEST_TOKEN_CEILING
+    # Requests the backend decodes at once: the Translator streams that many paragraphs at
+    # a time from as many threads (`stream` must then be safe to call concurrently). 1: one
+    # request at a time.
+    parallel: int = 1
 
     def check_fits(self, prompt_tokens: int, max_tokens: int) -> None:
         """Refuse, before anything is sent or generated, a paragraph whose prompt and

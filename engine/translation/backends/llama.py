@@ -7,10 +7,19 @@ trained with — rendered once per conversation shape in a sandboxed, time-limit
 and filled with the messages' texts as plain text (engine.translation.chat_template): text
 never becomes control tokens. A prompt that starts like the previous one reuses its
 evaluated prefix (llama-cpp-python keeps the KV cache of the last prompt).
+
+Several requests at once (`parallel` > 1, the Translator sends that many paragraphs) are
+decoded together, as parallel sequences of one llama.cpp context (engine.translation.
+backends.batched), with the same output as one at a time: for that the model is loaded
+with llama.cpp kernels whose result for a row does not depend on how many rows are
+multiplied together (`batch_invariant`), and prompts are evaluated in chunks of at least
+two rows on both paths. `parallel` = 1 (OWNVOICE_PARALLEL=1) is the one-at-a-time path
+with llama.cpp's default kernels.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -20,6 +29,13 @@ from pathlib import Path
 from engine.errors import OwnVoiceError
 from engine.translation import chat_template
 from engine.translation.backends import Backend, Request, Sampling, Usage
+from engine.translation.backends.batched import (
+    BatchedDecoder,
+    Finished,
+    common_prefix,
+    prefill_chunks,
+    prefill_start,
+)
 from engine.translation.gguf_meta import read_metadata
 from engine.translation.guards import StopReason
 
@@ -52,6 +68,63 @@ def _quiet_llama_logs() -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
+PARALLEL_ENV = "OWNVOICE_PARALLEL"
+# Paragraphs decoded at once. The default model's 262k-word output layer makes even a
+# 270M model compute-bound on 2 CPU cores: a step of 8 rows costs about 3.7 rows alone
+# (benchmarks/batched.py), while its cache stays small (8 × 1,024 tokens: 150 MB there).
+DEFAULT_PARALLEL = 8
+# Tokens one of those sequences may hold (prompt and output); a paragraph needing more is
+# translated on its own, one at a time (a few-shot prompt of ~90 tokens leaves room for a
+# paragraph of ~270 tokens and its output budget).
+SEQUENCE_TOKENS = 1024
+# llama.cpp's CPU backend multiplies K-quant weights with a "tiled" kernel from 8 rows on,
+# whose rounding differs from the one-row kernel's; a batch-invariant model needs it off.
+# Read once per process by llama.cpp (at its first matrix product), so set before any.
+_TILED_ENV = "GGML_CPU_TILED_MM"
+
+
+def parallel_width() -> int:
+    """Paragraphs decoded at once: OWNVOICE_PARALLEL (1 = one at a time) or the default.
+    Raises OwnVoiceError for anything but a positive whole number."""
+    value = os.environ.get(PARALLEL_ENV, "").strip()
+    if not value:
+        return DEFAULT_PARALLEL
+    if not value.isdigit() or int(value) < 1:
+        raise OwnVoiceError(f"{PARALLEL_ENV}={value!r} is not a number of paragraphs; set it "
+                            "to 1 (one at a time) or more (e.g. 4).")
+    return int(value)
+
+
+if os.environ.get(PARALLEL_ENV, "").strip() != "1":
+    os.environ.setdefault(_TILED_ENV, "0")
+
+
+_model_params_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_weight_repacking():
+    """Models loaded meanwhile keep their weights as stored: llama.cpp's CPU backend
+    otherwise repacks Q4_0/Q4_K/IQ4_NL weights for a kernel that rounds differently from 4
+    rows on than for fewer. llama-cpp-python 0.3.36 does not pass `use_extra_bufts`, so its
+    default model parameters are wrapped while `Llama(...)` reads them."""
+    import llama_cpp.llama_cpp as lib
+
+    with _model_params_lock:
+        default = lib.llama_model_default_params
+
+        def params():
+            value = default()
+            value.use_extra_bufts = False
+            return value
+
+        lib.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = default
+
+
 def cpu_threads() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -63,7 +136,10 @@ class LlamaCppBackend(Backend):
     kind = "llama.cpp"
 
     def __init__(self, path: Path | str, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 chat_template: str | None = None):
+                 chat_template: str | None = None, parallel: int | None = None):
+        """`parallel`: requests decoded at once (default: parallel_width()); more than 1
+        loads the model with batch-invariant kernels, so that one at a time (`parallel` set
+        to 1 later) and together give the same text."""
         self.path = Path(path)
         if not self.path.exists():
             raise OwnVoiceError(f"The model file {self.path} is missing. Add it again with "
@@ -73,9 +149,19 @@ class LlamaCppBackend(Backend):
         self.prompt_style = "chat" if self.chat_template else "completion"
         self.n_ctx = self.context_tokens = n_ctx
         self.n_threads = n_threads or cpu_threads()
+        self.parallel = parallel if parallel is not None else parallel_width()
+        # Kernels chosen at load; without the tiled matmul switched off (someone set
+        # GGML_CPU_TILED_MM) requests are decoded one at a time.
+        self.batch_invariant = self.parallel > 1 and os.environ.get(_TILED_ENV) == "0"
+        self.sequence_tokens = min(n_ctx, SEQUENCE_TOKENS)
         self._llm = None
         self._layouts: dict[tuple[str, ...], chat_template.Layout] = {}  # by the roles
-        self._lock = threading.Lock()  # one generation at a time per loaded model
+        # Held while the model computes: a request alone holds it for its whole generation,
+        # the batched decoder for each step.
+        self._lock = threading.Lock()
+        self._load_lock = threading.RLock()  # loading, chat layouts, the decoder
+        self._cached_prompt: list[int] = []  # prompt rows in the model's own cache
+        self._decoder: BatchedDecoder | None = None
 
     @property
     def default_sampling(self) -> Sampling:  # type: ignore[override]
@@ -87,22 +173,29 @@ class LlamaCppBackend(Backend):
         return Sampling(temperature=0.7, top_p=0.95, repeat_penalty=1.05)
 
     def load(self):
-        if self._llm is None:
-            from jinja2 import TemplateError
-            from llama_cpp import Llama
-
-            _quiet_llama_logs()
-            try:
-                self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx,
-                                  n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                                  n_gpu_layers=-1, verbose=False)
-            except TemplateError as exc:  # Llama() compiles the file's chat templates
-                raise chat_template.load_error(self.path.name, exc) from exc
-            except (ValueError, RuntimeError) as exc:
-                raise OwnVoiceError(f"llama.cpp could not load {self.path}: {exc}. The file may "
-                                    "be damaged or of an architecture this llama.cpp does not "
-                                    "know; download it again or update OwnVoice.") from exc
+        with self._load_lock:
+            if self._llm is None:
+                self._llm = self._open()
         return self._llm
+
+    def _open(self):
+        from jinja2 import TemplateError
+        from llama_cpp import Llama
+
+        _quiet_llama_logs()
+        loading = (_without_weight_repacking() if self.batch_invariant
+                   else contextlib.nullcontext())
+        try:
+            with loading:
+                return Llama(model_path=str(self.path), n_ctx=self.n_ctx,
+                             n_threads=self.n_threads, n_threads_batch=self.n_threads,
+                             n_gpu_layers=-1, verbose=False)
+        except TemplateError as exc:  # Llama() compiles the file's chat templates
+            raise chat_template.load_error(self.path.name, exc) from exc
+        except (ValueError, RuntimeError) as exc:
+            raise OwnVoiceError(f"llama.cpp could not load {self.path}: {exc}. The file may "
+                                "be damaged or of an architecture this llama.cpp does not "
+                                "know; download it again or update OwnVoice.") from exc
 
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -131,15 +224,21 @@ class LlamaCppBackend(Backend):
 
     def _layout(self, request: Request) -> chat_template.Layout:
         roles = tuple(m["role"] for m in request.messages or [])
-        if roles not in self._layouts:
-            llm = self.load()
-            self._layouts[roles] = chat_template.render_layout(
-                self.chat_template, roles, name=self.path.name,
-                bos_token=_token_text(llm, llm.token_bos()),
-                eos_token=_token_text(llm, llm.token_eos()), cancelled=request.cancelled)
-        return self._layouts[roles]
+        with self._load_lock:  # paragraphs translated at once render a shape once
+            if roles not in self._layouts:
+                llm = self.load()
+                self._layouts[roles] = chat_template.render_layout(
+                    self.chat_template, roles, name=self.path.name,
+                    bos_token=_token_text(llm, llm.token_bos()),
+                    eos_token=_token_text(llm, llm.token_eos()), cancelled=request.cancelled)
+            return self._layouts[roles]
 
     def stream(self, request: Request) -> Iterator[str | Usage]:
+        """Yield the text as llama-cpp-python's create_completion streams it, then a Usage.
+        With `parallel` > 1 the request is a sequence of the batched decoder (other
+        threads' requests decode with it); one too long for a sequence there, or any with
+        `parallel` = 1, runs alone on the model's own context. Raises OwnVoiceError (one
+        line) for a request that does not fit the model (Backend.check_fits)."""
         try:
             tokens, stop = self.prompt_tokens(request)
         except chat_template.RenderCancelled:
@@ -147,32 +246,85 @@ class LlamaCppBackend(Backend):
                         finish_reason=StopReason.CANCELLED)
             return
         self.check_fits(len(tokens), request.max_tokens)
+        decoder = self._decoder_for(len(tokens), request.max_tokens)
+        if decoder is not None:
+            pieces = decoder.stream(tokens, stop=stop, max_tokens=request.max_tokens,
+                                    sampling=request.sampling, cancelled=request.cancelled)
+        else:
+            pieces = self._alone(tokens, stop, request)
+        finish, produced = "stop", 0
+        try:
+            for piece in pieces:
+                if isinstance(piece, Finished):
+                    finish = piece.finish_reason
+                elif piece:
+                    produced += 1
+                    yield piece
+        finally:
+            pieces.close()  # a consumer that stops early (cancel, guard) ends generation
+        # llama.cpp's own finish_reason: "stop" (end-of-generation token or a stop string)
+        # or "length" (max_tokens reached); "cancelled" before the first token.
+        yield Usage(prompt_tokens=len(tokens), completion_tokens=produced,
+                    finish_reason=StopReason.from_finish_reason(finish))
+
+    def _alone(self, tokens: list[int], stop: list[str],
+               request: Request) -> Iterator[str | Finished]:
+        """One request on the model's own context, through create_completion. The prompt
+        is evaluated from the longest prefix the cache holds as prompt rows, in the chunks
+        the batched decoder uses (`prefill_chunks`): all but the last here, the last by
+        create_completion."""
         s = request.sampling
+        llm = self.load()
         with self._lock:
-            finish, produced = "stop", 0
-            chunks = self.load().create_completion(
+            cached = min(common_prefix(self._cached_prompt, tokens), llm.n_tokens)
+            self._cached_prompt = []
+            chunks = prefill_chunks(prefill_start(cached, len(tokens)), len(tokens),
+                                    llm.n_batch)
+            llm.n_tokens = chunks[0][0]  # eval() drops the cache from here on
+            for begin, end in chunks[:-1]:
+                llm.eval(tokens[begin:end])
+            finish = "stop"
+            completion = llm.create_completion(
                 tokens, max_tokens=request.max_tokens, stop=stop or None, stream=True,
                 temperature=s.temperature, top_p=s.top_p, repeat_penalty=s.repeat_penalty,
                 seed=s.seed)
             try:
-                for chunk in chunks:
+                for chunk in completion:
+                    self._cached_prompt = tokens  # evaluated once the first chunk is out
                     choice = chunk["choices"][0]
-                    if choice.get("text"):
-                        produced += 1
-                        yield choice["text"]
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
+                    yield choice.get("text") or ""
             finally:
-                chunks.close()  # a consumer that stops early (cancel, guard) ends generation
-        # llama.cpp's own finish_reason: "stop" (end-of-generation token or a stop string)
-        # or "length" (max_tokens reached).
-        yield Usage(prompt_tokens=len(tokens), completion_tokens=produced,
-                    finish_reason=StopReason.from_finish_reason(finish))
+                completion.close()
+        yield Finished(finish, 0)
+
+    def _decoder_for(self, prompt_tokens: int, max_tokens: int) -> BatchedDecoder | None:
+        """The batched decoder, when requests are decoded together and this one fits a
+        sequence of it; None: decode it alone."""
+        if self.parallel <= 1 or not self.batch_invariant:
+            return None
+        with self._load_lock:
+            if self._decoder is not None and (self._decoder.width, self._decoder.asked) != (
+                    self.parallel, self.sequence_tokens):
+                self._decoder.close()  # changed between translations
+                self._decoder = None
+            if self._decoder is None:
+                self._decoder = BatchedDecoder(self.load(), width=self.parallel,
+                                               n_ctx_seq=self.sequence_tokens,
+                                               compute_lock=self._lock)
+            decoder = self._decoder
+        return decoder if decoder.fits(prompt_tokens, max_tokens) else None
 
     def close(self) -> None:
-        if self._llm is not None:
-            self._llm.close()
-            self._llm = None
+        with self._load_lock:
+            if self._decoder is not None:
+                self._decoder.close()
+                self._decoder = None
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+            self._cached_prompt = []
 
 
 def _token_text(llm, token: int) -> str:
