@@ -29,7 +29,7 @@ REQUIRED = {"torch": "torch", "transformers": "transformers", "peft": "peft",
             "sentencepiece": "sentencepiece", "gguf": "gguf", "llama-cpp-python": "llama_cpp",
             "py3langid": "py3langid", "markdown-it-py": "markdown_it", "PyYAML": "yaml",
             "mdit-py-plugins": "mdit_py_plugins", "hanzidentifier": "hanzidentifier",
-            "Jinja2": "jinja2"}
+            "Jinja2": "jinja2", "numpy": "numpy"}
 
 
 def train_and_export(config, meta: JobMeta, *, folder: Path, name: str, quant: str = "auto",
