@@ -67,3 +67,31 @@ def test_chinese_prose_quoting_a_long_english_sentence_stays_chinese():
     english = ("He wrote “火车站” on the card, and below it the words we had learnt that "
                "morning about trains and stations and the long way home.")
     assert detect(english)[0] == "en"
+
+
+def test_a_background_load_that_fails_prints_nothing_and_the_caller_meets_the_error(
+        monkeypatch):
+    """warm_up's thread loading the identifier on a full disk (py3langid decompresses its
+    model through a temporary file) must not print a thread traceback: the import's own
+    load meets the same error in its thread and reports it as one line."""
+    import threading
+
+    from py3langid import langid as py3langid
+
+    from engine.corpus import lang as lang_module
+
+    monkeypatch.setattr(lang_module, "_loaded", [])
+
+    def full_disk(path):
+        raise OSError(27, "File too large")
+
+    monkeypatch.setattr(py3langid.LanguageIdentifier, "from_model_file", staticmethod(full_disk))
+    uncaught = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    lang_module.warm_up()
+    for thread in threading.enumerate():
+        if thread.name == "langid-load":
+            thread.join(10)
+    assert uncaught == []
+    with pytest.raises(OSError, match="File too large"):
+        lang_module._identifier()

@@ -14,6 +14,7 @@ settles (the document's language, the one a translation was asked in), else Simp
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import threading
@@ -154,7 +155,14 @@ def warm_up() -> None:
     outside the GIL), so that an import reading and parsing files meanwhile does not wait
     for it at its first Latin-script paragraph."""
     if not _loaded:
-        threading.Thread(target=_identifier, name="langid-load", daemon=True).start()
+        threading.Thread(target=_warm, name="langid-load", daemon=True).start()
+
+
+def _warm() -> None:
+    # A failure here (a full disk: py3langid decompresses through a temporary file) is met
+    # again by the caller's own load, in its thread, which reports it.
+    with contextlib.suppress(Exception):
+        _identifier()
 
 
 def _classify(text: str, script: str) -> tuple[str, float]:
