@@ -110,7 +110,10 @@ def epoch_padding(tokenizer, pairs: Path, config) -> tuple[list[int], float, flo
     """(lengths, padding fraction of epoch 0 padded, learnt fraction, ΣL²/ΣL) of a pairs
     file, encoded and batched as the trainer does."""
     from engine.training import data
+    from engine.training.base import settle_chat_template
 
+    tokenizer = copy.deepcopy(tokenizer)
+    settle_chat_template(tokenizer, copy.deepcopy(config))  # as the trainer will
     encoded = [data.encode(tokenizer, r, config.max_length) for r in data.read_jsonl(pairs)]
     lengths = [len(e.input_ids) for e in encoded]
     plan = data.step_plan(lengths, config.batch_size, config.seed, 0,

@@ -15,7 +15,7 @@ from engine.errors import OwnVoiceError
 from engine.translation import prompts
 from engine.translation.backends import Request, Sampling, Usage
 from engine.translation.backends.batched import BatchedDecoder, prefill_chunks, prefill_start
-from engine.translation.backends.llama import LlamaCppBackend
+from engine.translation.backends.llama import LlamaCppBackend, parallel_width
 from engine.translation.backends.sequence import GreedySampler
 from engine.translation.guards import StopReason
 from engine.translation.in_order import InOrder
@@ -297,6 +297,19 @@ def test_a_paragraph_too_long_for_the_model_is_one_error_line(gemma):
 
 
 # --- the parts ---------------------------------------------------------------------------------
+
+
+def test_the_width_is_a_setting_and_one_means_the_default_kernels(gemma, gemma_file,
+                                                                  monkeypatch):
+    assert gemma.batch_invariant and gemma.load().model_params.use_extra_bufts is False
+    monkeypatch.setenv("OWNVOICE_PARALLEL", "1")
+    assert parallel_width() == 1
+    assert not LlamaCppBackend(gemma_file).batch_invariant  # loads nothing yet
+    monkeypatch.setenv("OWNVOICE_PARALLEL", "many")
+    with pytest.raises(OwnVoiceError, match="OWNVOICE_PARALLEL='many' is not a number"):
+        parallel_width()
+    monkeypatch.delenv("OWNVOICE_PARALLEL")
+    assert parallel_width() == 8
 
 
 def test_the_document_is_shown_in_order_while_units_finish_out_of_order():

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from engine.training import data
-from engine.training.loop import micro_batch_loss, train, weighted_loss
+from engine.training.loop import micro_batch_loss, on_device, train, weighted_loss
 from tests.test_train import config_for
 
 LENGTHS = (7, 3, 11, 5)
@@ -70,6 +70,15 @@ def test_a_packed_row_holds_each_example_with_its_own_positions_and_weights():
                                             for _ in range(n)]
     padded = data.collate(examples(), pad_id=0)
     assert padded["input_ids"].shape == (len(LENGTHS), max(LENGTHS))
+    # The boundaries flash-attention gets are those transformers would read off the
+    # position ids itself.
+    from transformers.modeling_flash_attention_utils import (
+        prepare_fa_kwargs_from_position_ids,
+    )
+
+    (cu_q, cu_k), (max_q, _) = prepare_fa_kwargs_from_position_ids(batch["position_ids"])
+    assert batch["cu_seq_lens"].tolist() == cu_q.tolist() == cu_k.tolist()
+    assert on_device(batch, "cpu")["max_length"] == int(max_q) == max(LENGTHS)
 
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
@@ -227,3 +236,9 @@ def test_a_packed_row_on_a_gpu_in_bf16(family, attention):
         pytest.skip("flash-attn is not installed")
     model = tiny(family, attention, dtype=torch.bfloat16, device="cuda")
     assert packed_versus_alone(model, device="cuda") < 5e-2  # bf16 rounding, not leakage
+    # The trainer's own call: flash-attention gets the boundaries as they are.
+    with torch.no_grad():
+        packed, _ = micro_batch_loss(model, on_device(data.pack(examples()), "cuda"),
+                                     varlen=attention.startswith("flash"))
+        padded, _ = micro_batch_loss(model, on_device(data.collate(examples(), 0), "cuda"))
+    assert float(packed) == pytest.approx(float(padded), rel=2e-2)

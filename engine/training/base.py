@@ -92,6 +92,17 @@ def packing(requested, implementation: str | None) -> bool:
     return value == "on" or (value == "auto" and implementation in VARLEN_ATTENTION)
 
 
+def settle_chat_template(tokenizer, config) -> None:
+    """Sets the template training formats with on `tokenizer`: the config's, else the
+    base's own, else its family's default (which `config.chat_template` then records, to be
+    embedded in the exported GGUF)."""
+    if config.chat_template:
+        tokenizer.chat_template = config.chat_template
+    if not tokenizer.chat_template:
+        config.chat_template = default_chat_template(tokenizer)
+        tokenizer.chat_template = config.chat_template
+
+
 def default_chat_template(tokenizer) -> str:
     vocabulary = tokenizer.get_vocab()
     if "<start_of_turn>" in vocabulary and "<end_of_turn>" in vocabulary:

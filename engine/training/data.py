@@ -130,7 +130,9 @@ def pack(examples: list[Example]):
     """A micro-batch as one row, without padding: the examples end to end.
 
     Returns int64 `input_ids`, `labels`, `position_ids` and float32 `weights` (each token's
-    pair weight), all of shape [1, T] with T = the examples' total length. Position ids
+    pair weight), all of shape [1, T] with T = the examples' total length, and int32
+    `cu_seq_lens` [n + 1] (where each example starts, then T: what flash-attention's
+    variable-length kernels take, so they need not infer it in every layer). Position ids
     restart at 0 at every example's first token; transformers reads each restart as a new
     sequence, so no token attends across an example's boundary (a block-diagonal causal
     mask under eager and sdpa attention, cu_seqlens under flash-attention), provided the
@@ -140,17 +142,19 @@ def pack(examples: list[Example]):
     """
     import torch
 
-    ids, labels, positions, weights = [], [], [], []
+    ids, labels, positions, weights, starts = [], [], [], [], [0]
     for example in examples:
         n = len(example.input_ids)
         ids += example.input_ids
         labels += [IGNORE] + list(example.labels[1:n])
         positions += range(n)
         weights += [example.weight] * n
+        starts.append(starts[-1] + n)
     return {"input_ids": torch.tensor([ids], dtype=torch.long),
             "labels": torch.tensor([labels], dtype=torch.long),
             "position_ids": torch.tensor([positions], dtype=torch.long),
-            "weights": torch.tensor([weights], dtype=torch.float32)}
+            "weights": torch.tensor([weights], dtype=torch.float32),
+            "cu_seq_lens": torch.tensor(starts, dtype=torch.int32)}
 
 
 def padding_fraction(lengths: list[int], batches: list[list[int]]) -> float:

@@ -30,12 +30,13 @@ from pathlib import Path
 from engine.errors import OwnVoiceError
 from engine.training import checkpoint, data
 from engine.training.base import (
+    VARLEN_ATTENTION,
     attention,
-    default_chat_template,
     end_of_turn_ids,
     load_base,
     packing,
     precision,
+    settle_chat_template,
 )
 from engine.training.config import TrainConfig
 from engine.training.progress import Progress, trim
@@ -87,9 +88,22 @@ def weighted_loss(logits, labels, weights):
     return token_loss(logits[keep], targets[keep], token_weights[keep])
 
 
-def micro_batch_loss(model, batch: dict, *, select_logits: bool = True):
-    """The trainer's loss of one micro-batch (`data.pack` or `data.collate` output on the
-    model's device): the same number as `weighted_loss` over full logits. With
+def on_device(batch: dict, device) -> dict:
+    """A micro-batch's tensors on `device`; a packed one's longest example also as a Python
+    int (`max_length`), read on the CPU, where reading it costs no wait for the GPU."""
+    moved = {key: value.to(device) for key, value in batch.items()}
+    if "cu_seq_lens" in batch:
+        moved["max_length"] = int((batch["cu_seq_lens"][1:] - batch["cu_seq_lens"][:-1]).max())
+    return moved
+
+
+def micro_batch_loss(model, batch: dict, *, select_logits: bool = True,
+                     varlen: bool = False):
+    """The trainer's loss of one micro-batch (`data.pack` or `data.collate` output, through
+    `on_device`): the same number as `weighted_loss` over full logits. `varlen`: the model
+    runs flash-attention, which gets a packed row's example boundaries as they are
+    (`cu_seq_lens_q/k`, `max_length_q/k`) instead of reading them off the position ids
+    with a wait for the GPU in every layer. With
     `select_logits` the model projects to the vocabulary only the positions that predict a
     learnt token (a boolean `logits_to_keep`; `supports` says whether transformers can); the
     cache is off, which packed rows need (with a cache, transformers does not look for
@@ -97,6 +111,9 @@ def micro_batch_loss(model, batch: dict, *, select_logits: bool = True):
     targets, token_weights = shifted_targets(batch["labels"], batch["weights"])
     keep = targets != data.IGNORE
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids") if k in batch}
+    if varlen and "cu_seq_lens" in batch:
+        inputs.update(cu_seq_lens_q=batch["cu_seq_lens"], cu_seq_lens_k=batch["cu_seq_lens"],
+                      max_length_q=batch["max_length"], max_length_k=batch["max_length"])
     if select_logits:
         logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits
         logits = logits.reshape(-1, logits.size(-1))
@@ -129,11 +146,7 @@ def with_lora(model, tokenizer, config: TrainConfig):
     from peft import LoraConfig, get_peft_model
 
     config.resolved(model.config.model_type)
-    if config.chat_template:
-        tokenizer.chat_template = config.chat_template
-    if not tokenizer.chat_template:
-        config.chat_template = default_chat_template(tokenizer)
-        tokenizer.chat_template = config.chat_template
+    settle_chat_template(tokenizer, config)
     eot = end_of_turn_ids(tokenizer) if config.train_end_of_turn else []
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
                       lora_dropout=config.lora_dropout, target_modules=config.target_modules,
@@ -200,6 +213,7 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
     eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
     pad = tokenizer.pad_token_id
     select = can["select_logits"]
+    varlen = implementation in VARLEN_ATTENTION
 
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                                   lr=config.learning_rate)
@@ -238,9 +252,10 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
             batches = data.batch_order([len(e.input_ids) for e in val_set],
                                        config.batch_size, 0, 0)
             for batch_ids in batches[rank::world]:
-                batch = batch_of([val_set[i] for i in batch_ids])
-                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-                loss, tokens = micro_batch_loss(plain, batch, select_logits=select)
+                batch = on_device(batch_of([val_set[i] for i in batch_ids]),
+                                  accelerator.device)
+                loss, tokens = micro_batch_loss(plain, batch, select_logits=select,
+                                                varlen=varlen)
                 sums += torch.stack([loss.float() * tokens, tokens.float()])
         sums = accelerator.reduce(sums, "sum")
         plain.train()
@@ -275,14 +290,15 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
         for batches in loader:
             totals = torch.zeros(2, device=accelerator.device)  # loss sum, tokens
             for k, batch in enumerate(batches):
-                batch = {key: v.to(accelerator.device) for key, v in batch.items()}
+                tokens = real_tokens(batch)  # counted on the CPU: no wait for the GPU
+                batch = on_device(batch, accelerator.device)
                 syncing = k == len(batches) - 1  # gradients cross processes once per step
                 with contextlib.nullcontext() if syncing else accelerator.no_sync(model):
-                    loss, _ = micro_batch_loss(model, batch, select_logits=select)
+                    loss, _ = micro_batch_loss(model, batch, select_logits=select,
+                                               varlen=varlen)
                     accelerator.backward(loss / len(batches))
                 totals += torch.stack([loss.detach().float(),
-                                       torch.tensor(float(real_tokens(batch)),
-                                                    device=totals.device)])
+                                       torch.tensor(float(tokens), device=totals.device)])
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()

@@ -6,7 +6,10 @@ protect.py (what must come back exactly becomes ⟦n⟧ placeholders), source_fi
 read as import reads it, its translation written back in its shape), publish.py (a
 translated post made ready for Pelican, Hugo or Jekyll), prompts.py (system prompts and
 few-shot layouts), guards.py (token budget, end-of-turn, repetition and run-on cuts),
-backends/ (the one model contract: llama.cpp and OpenAI-compatible endpoints), registry.py
+in_order.py (a document shown in its order while its paragraphs are translated at once),
+backends/ (the one model contract: llama.cpp — batched.py decodes several paragraphs
+together, sequence.py is what create_completion does per sequence — and OpenAI-compatible
+endpoints), registry.py
 (the installed models: add, download, choose, remove), gguf_meta.py (reading a GGUF's
 header and checking the file is whole) and model_files.py (an opened model is the file that
 was added: size and sha256).
