@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -267,6 +268,71 @@ def test_cancelling_stops_every_paragraph_and_keeps_the_document_order(gemma):
     assert again_stream == alone_stream and not again.cancelled
 
 
+def test_prompts_that_start_together_evaluate_their_shared_start_once(gemma):
+    """Three few-shot prompts admitted at once (their examples in common, which no slot
+    holds yet): the examples are evaluated once, for the first; the other two copy its
+    stream and evaluate only their own paragraph; each text is the text its prompt gets
+    alone. (Each prompt is evaluated in decode calls of its own: prompts evaluated together
+    in one call gave the same first token, but the text of the embedded Gemma at width 16
+    then differed a few tokens later in 4 of 43 paragraphs; the cause, somewhere in
+    llama.cpp's batches of several streams, is not traced.)"""
+    llm = gemma.load()
+    requests = [completion(text, max_tokens=24) for text in
+                ("The soil was dry.", "I like green tea.", "She fixed the bug at last.")]
+    prompts_ = [gemma.prompt_tokens(r)[0] for r in requests]
+    shared = len(os.path.commonprefix(prompts_))
+    assert shared > 60
+
+    def text_of(decoder, tokens, request):
+        return "".join(p for p in decoder.stream(tokens, stop=request.stop, max_tokens=24,
+                                                 sampling=request.sampling)
+                       if isinstance(p, str))
+
+    alone = []
+    for tokens, request in zip(prompts_, requests, strict=True):
+        decoder = BatchedDecoder(llm, width=1, n_ctx_seq=1024)
+        try:
+            alone.append(text_of(decoder, tokens, request))
+        finally:
+            decoder.close()
+
+    lock = threading.Lock()
+    decoder = BatchedDecoder(llm, width=4, n_ctx_seq=1024, compute_lock=lock)
+    calls: list[list[int]] = []  # each decode call's streams, row by row
+    decode = decoder._ctx.decode
+
+    def recorded(batch):
+        calls.append([batch.batch.seq_id[i][0] for i in range(batch.batch.n_tokens)])
+        return decode(batch)
+
+    decoder._ctx.decode = recorded
+    together: dict[int, str] = {}
+    try:
+        with lock:  # the decoder waits: all three are admitted in one round
+            busy = decoder.stream(llm.tokenize(COUNTING), stop=[], max_tokens=40,
+                                  sampling=Sampling(repeat_penalty=1.1))
+            readers = [threading.Thread(target=lambda i=i: together.__setitem__(
+                i, text_of(decoder, prompts_[i], requests[i]))) for i in range(3)]
+            first = threading.Thread(target=lambda: list(busy))
+            first.start()
+            while not decoder._slots[0].seq:  # the counting prompt took a slot
+                time.sleep(0.01)
+            for reader in readers:
+                reader.start()
+            while len(decoder._pending) < 3:
+                time.sleep(0.01)
+        for thread in (first, *readers):
+            thread.join(120)
+    finally:
+        decoder.close()
+    assert [together[i] for i in range(3)] == alone
+    prefill = [c for c in calls if len(c) > 4]  # generation steps have a row per stream
+    rows = sum(len(c) for c in prefill) - len(llm.tokenize(COUNTING))
+    own = sum(len(t) - shared for t in prompts_)
+    assert rows <= shared + own + 3 * 2  # not three times the examples (two rows again each)
+    assert all(len(set(c)) == 1 for c in prefill)
+
+
 def test_a_request_cancelled_while_it_waits_for_a_slot_ends_as_cancelled(gemma):
     decoder = BatchedDecoder(gemma.load(), width=1, n_ctx_seq=1024)
     waiting = completion("Hello.")
@@ -309,7 +375,7 @@ def test_the_width_is_a_setting_and_one_means_the_default_kernels(gemma, gemma_f
     with pytest.raises(OwnVoiceError, match="OWNVOICE_PARALLEL='many' is not a number"):
         parallel_width()
     monkeypatch.delenv("OWNVOICE_PARALLEL")
-    assert parallel_width() == 8
+    assert parallel_width() == 16
 
 
 def test_the_document_is_shown_in_order_while_units_finish_out_of_order():

@@ -83,29 +83,6 @@ def test_no_pairs_no_training(store, default_model):
     assert refused.returncode == 2 and "Say where to train" in refused.stderr
 
 
-@pytest.mark.slow
-def test_the_embedded_gemma_fine_tunes_on_this_machine_and_stops(store, default_model):
-    """The whole loop on a laptop: the default base (Gemma 3 270M, from its GGUF), LoRA on
-    the CPU, export to Q4_K_M with its chat template, and a model that stops by itself."""
-    add_correction_pairs(store)
-    out = json.loads(run_ownvoice("train", "--local", "--max-steps", "16", "--learning-rate",
-                                  "1e-3", "--json", timeout=1200).stdout)
-    assert out["smoke_test"]["passed"], out["smoke_test"]
-    train = out["train"]
-    assert train["best_val_loss"] is None or train["best_val_loss"] < train["base_val_loss"]
-    row = store.model(out["model"])
-    assert row["origin"] == "fine-tuned" and row["base_model"].endswith(".gguf")
-    from engine.translation.gguf_meta import read_metadata
-
-    metadata = read_metadata(row["path"])
-    assert metadata["general.architecture"] == "gemma3"
-    assert "<start_of_turn>" in metadata["tokenizer.chat_template"]
-    result = json.loads(run_ownvoice("translate", "--model", out["model"], "--text",
-                                     "It is raining.", "--to", "zh", "--json").stdout)
-    assert result["output"].strip() and not any("did not stop" in w
-                                                for w in result["warnings"])
-
-
 def test_checkpoints_are_scored_and_the_choice_can_be_overridden(tiny_base, tmp_path):
     from engine.training import choose
     from tests.test_train import config_for
@@ -178,10 +155,12 @@ def test_kill_9_during_training_then_resume_changes_nothing(store, tiny_base, de
 
 @pytest.mark.slow
 def test_a_real_corpus_becomes_a_voice_that_beats_its_base(store, default_model, tmp_path):
-    """Done-when of the trainer: an imported corpus → synthetic pairs → `train --local` on
-    the embedded Gemma → a registered GGUF whose validation loss is below the base's and
-    that stops after each translation. (OpenAI, unreachable here, is played by the stand-in
-    that answers with the recorded machine English of each paragraph.)"""
+    """Done-when of the trainer, the whole loop on a laptop: an imported corpus → synthetic
+    pairs → `train --local` on the embedded Gemma 3 270M (the default base, read from its
+    GGUF; LoRA on the CPU) → a registered GGUF of the gemma3 family with its chat template,
+    whose validation loss is below the base's and that stops after each translation.
+    (OpenAI, unreachable here, is played by the stand-in that answers with the recorded
+    machine English of each paragraph.)"""
     from tests.essays import POSTS, machine_english, write_essays
     from tests.openai_fake import FakeOpenAI
 
@@ -198,7 +177,13 @@ def test_a_real_corpus_becomes_a_voice_that_beats_its_base(store, default_model,
     train = out["train"]
     assert train["best_val_loss"] < train["base_val_loss"]
     assert out["smoke_test"]["passed"] and out["smoke_test"]["stopped"], out["smoke_test"]
-    assert store.model(out["model"])["origin"] == "fine-tuned"
+    row = store.model(out["model"])
+    assert row["origin"] == "fine-tuned" and row["base_model"].endswith(".gguf")
+    from engine.translation.gguf_meta import read_metadata
+
+    metadata = read_metadata(row["path"])  # the base's family and chat template, embedded
+    assert metadata["general.architecture"] == "gemma3"
+    assert "<start_of_turn>" in metadata["tokenizer.chat_template"]
     result = json.loads(run_ownvoice("translate", "--model", out["model"], "--text",
                                      "It rained all day, so I stayed at home.", "--to", "zh",
                                      "--json").stdout)

@@ -437,3 +437,22 @@ def test_a_newer_reader_reads_every_file_again_keeping_ids_and_exclusions(ownvoi
         assert {s["text"]: s["id"] for s in after} == before
         assert [s["excluded"] for s in after if s["text"].startswith("The water")] == [1]
         assert importer.import_paths(store, [post]).unchanged == 1
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("ext", ["md", "html", "txt"])
+def test_a_paragraph_of_a_quarter_million_characters_comes_in_at_once(store, tmp_path, ext):
+    """Chinese has no spaces: a long paragraph is one run of non-space characters, which
+    a pattern tried from every position of it (an e-mail address looked for anywhere)
+    took time quadratic in (a 90,000-character paragraph: 50 s; this one: hours)."""
+    sentence = "今天天气很好，我们走到了港口，看了很久的船，然后回家吃饭。"
+    body = sentence * 8000  # no "@" anywhere: every position was tried
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    text = {"md": f"# 长文\n\n{body}\n", "txt": f"长文\n\n{body}\n",
+            "html": f"<html><body><h1>长文</h1><p>{body}</p></body></html>"}[ext]
+    (posts / f"long.{ext}").write_text(text, encoding="utf-8")
+    report = importer.import_paths(store, [posts])
+    assert report.imported == 1
+    texts = [row[0] for row in store.conn.execute("SELECT text FROM segments")]
+    assert any(len(t) > 200_000 and t.endswith("回家吃饭。") for t in texts)

@@ -70,9 +70,11 @@ def _quiet_llama_logs() -> None:
 
 PARALLEL_ENV = "OWNVOICE_PARALLEL"
 # Paragraphs decoded at once. The default model's 262k-word output layer makes even a
-# 270M model compute-bound on 2 CPU cores: a step of 8 rows costs about 3.7 rows alone
-# (benchmarks/batched.py), while its cache stays small (8 × 1,024 tokens: 150 MB there).
-DEFAULT_PARALLEL = 8
+# 270M model compute-bound on 2 CPU cores: a step of 8 rows costs about 3.7 rows alone, so
+# a 3,000-word post took 0.58× the one-at-a-time time at width 8 and 0.53× at 16
+# (benchmarks/batched.py, benchmarks/RESULTS.md), while its cache stays small (16 × 1,024
+# tokens: 300 MB there; a 7B model's, about 0.9 GB).
+DEFAULT_PARALLEL = 16
 # Tokens one of those sequences may hold (prompt and output); a paragraph needing more is
 # translated on its own, one at a time (a few-shot prompt of ~90 tokens leaves room for a
 # paragraph of ~270 tokens and its output budget).
