@@ -37,8 +37,8 @@ $(VENV)/.installed-test: pyproject.toml tools/llama_wheel.py | $(PY)
 	@echo ">> Installing the CPU build of PyTorch first ($(TORCH_SPEC)), so nothing pulls a CUDA build"
 	$(PIP) install --progress-bar off "$(TORCH_SPEC)"
 	$(PY) tools/llama_wheel.py
-	@echo ">> Installing OwnVoice with the train and dev extras into $(VENV)"
-	$(PIP) install --progress-bar off -e ".[train,dev]"
+	@echo ">> Installing OwnVoice with the train, mlx and dev extras into $(VENV)"
+	$(PIP) install --progress-bar off -e ".[train,mlx,dev]"
 	@touch $(VENV)/.installed-core $@
 
 # The remote tests start a real OpenSSH server on 127.0.0.1 (Debian/Ubuntu: openssh-server).

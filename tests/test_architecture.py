@@ -24,6 +24,8 @@ TRAINING_MODULES = {"engine/training/__main__.py", "engine/training/export.py",
                     "engine/training/choose.py", "engine/training/base.py",
                     "engine/training/checkpoint.py", "engine/training/progress.py",
                     "engine/training/tinker.py",  # a base's tokenizer, for Tinker's datums
+                    "engine/training/mlx_lora/fuse.py",  # the fused model's tokenizer
+                    "engine/training/mlx_lora/choose.py",  # the adapters' tokenizers
                     "remote/runner.py"}  # runs on the GPU box, inside its training env
 # The rooms, lowest first. A module may import its own room and any room of a lower rank;
 # rooms of equal rank (training, evaluation) never import each other.
@@ -147,6 +149,20 @@ def test_the_ml_stack_is_imported_lazily_and_only_by_training_code():
             for name, at_top in imports_of(path):
                 if name.split(".")[0] in HEAVY:
                     assert rel in TRAINING_MODULES and not at_top, f"{rel} imports {name}"
+
+
+def test_mlx_lives_in_its_package_which_is_imported_lazily():
+    """engine/training/mlx_lora/ imports MLX at the top of its modules; anywhere else MLX and
+    that package are imported only inside functions (a Mac that only translates never
+    loads MLX, and a Linux box without it never tries)."""
+    package = "engine.training.mlx_lora"
+    for name, path in MODULES.items():
+        inside = name == package or name.startswith(package + ".")
+        for imported, at_top in imports_of(path):
+            lazy_only = imported.split(".")[0] in ("mlx", "mlx_lm") or (
+                imported.startswith(package + ".") and imported != package)
+            assert inside or not (lazy_only and at_top), (
+                f"{name} imports {imported} at module level")
 
 
 def test_cli_and_engine_start_without_qt_or_torch():

@@ -28,26 +28,44 @@ VARLEN_ATTENTION = ("flash_attention_2", "flash_attention_3", "flash_attention_4
 
 
 def load_base(config, dtype, *, attn_implementation: str | None = None):
-    """Tokenizer and model from a Hugging Face id (the hub cache, downloaded when online),
-    a local folder, or a .gguf file (transformers reads GGUF weights into torch).
-    `attn_implementation`: None for transformers' default (sdpa where the family has it)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Tokenizer (`load_tokenizer`) and model from a Hugging Face id (the hub cache,
+    downloaded when online), a local folder, or a .gguf file (transformers reads GGUF weights
+    into torch). `attn_implementation`: None for transformers' default (sdpa where the family
+    has it)."""
+    from transformers import AutoModelForCausalLM
 
-    base = Path(config.base_model).expanduser()
-    kwargs = {}
-    if base.suffix == ".gguf":
-        kwargs["gguf_file"] = base.name
-        base = base.parent
+    base, kwargs = _located(config.base_model)
     model_kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    tokenizer = load_tokenizer(config)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(base), **kwargs)
         model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype, **kwargs,
                                                      **model_kwargs)
     except OSError as exc:
         raise OwnVoiceError(f"Cannot load the base model {config.base_model}: {exc}") from exc
+    return tokenizer, model
+
+
+def load_tokenizer(config):
+    """The base's tokenizer (HF id, local folder or .gguf file), its pad token set (the end
+    of sequence where it has none). Raises OwnVoiceError when it does not load."""
+    from transformers import AutoTokenizer
+
+    base, kwargs = _located(config.base_model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(base), **kwargs)
+    except OSError as exc:
+        raise OwnVoiceError(f"Cannot load the base model {config.base_model}: {exc}") from exc
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer, model
+    return tokenizer
+
+
+def _located(base_model: str) -> tuple[Path, dict]:
+    """A base's folder (or id) and the keyword arguments that pick its .gguf file."""
+    base = Path(base_model).expanduser()
+    if base.suffix == ".gguf":
+        return base.parent, {"gguf_file": base.name}
+    return base, {}
 
 
 def precision(requested: str, *, cuda: bool, bf16_supported: bool) -> str:

@@ -8,6 +8,7 @@ it stops by itself. The user can override the choice.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -31,7 +32,7 @@ def candidates(output_dir: Path | str, top: int) -> list[dict]:
 
 
 def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]:
-    """Candidates with their measurements, best first."""
+    """Candidates with their measurements, best first (torch + peft adapters)."""
     import torch
     from peft import PeftModel
     from transformers import AutoTokenizer
@@ -42,34 +43,56 @@ def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]
     if not chosen or not config.val_file:
         return chosen
     records = read_jsonl(config.val_file)[:examples]
-    tokenizer, base = load_base(config, torch.float32)
+    _, base = load_base(config, torch.float32)
     for candidate in chosen:
         adapter = Path(candidate["path"]) / "adapter"
-        tokenizer = AutoTokenizer.from_pretrained(str(adapter))
-        stop_ids = _stop_ids(tokenizer)
         model = PeftModel.from_pretrained(base, str(adapter))
         model.eval()
-        ratios, drift, stopped = [], [], 0
-        for record in records:
-            reference = record["messages"][-1]["content"]
-            prompt = tokenizer.apply_chat_template(record["messages"][:-1], tokenize=False,
-                                                   add_generation_prompt=True)
-            ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-            budget = guards.max_new_tokens(len(tokenizer(reference)["input_ids"]))
-            with torch.no_grad():
-                out = model.generate(**ids, max_new_tokens=budget, do_sample=False,
-                                     eos_token_id=stop_ids)
-            new = out[0, ids["input_ids"].shape[1]:]
-            stopped += _stop_reason(new, stop_ids, budget) == guards.StopReason.STOP
-            text = tokenizer.decode(new, skip_special_tokens=True).strip()
-            ratios.append(abs(math.log(max(len(text), 1) / max(len(reference), 1))))
-            drift.append(0.0 if filters.check_numbers(reference, text) is None else 1.0)
+        measure(candidate, records, AutoTokenizer.from_pretrained(str(adapter)),
+                functools.partial(_greedy, model))
         base = model.unload()  # the base without this adapter, for the next one
-        candidate.update(length_drift=round(sum(ratios) / len(ratios), 4),
-                         number_drift=round(sum(drift) / len(drift), 4),
-                         stop_rate=round(stopped / len(records), 4))
-        candidate["score"] = round((candidate["val_loss"] or 0.0) + 0.5 * candidate[
-            "length_drift"] + 0.5 * candidate["number_drift"] + (1 - candidate["stop_rate"]), 4)
+    return ranked(chosen)
+
+
+def _greedy(model, ids: list[int], budget: int, stop_ids: list[int]) -> list[int]:
+    """A transformers model's greedy continuation of `ids` (measure's `generate`)."""
+    import torch
+
+    prompt = torch.tensor([ids])
+    with torch.no_grad():
+        out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt),
+                             max_new_tokens=budget, do_sample=False, eos_token_id=stop_ids)
+    return out[0, len(ids):].tolist()
+
+
+def measure(candidate: dict, records: list[dict], tokenizer, generate) -> dict:
+    """Adds a candidate's measurements on validation `records` (chat records) and its
+    `score` (lower is better). `tokenizer`: the adapter folder's (its chat template);
+    `generate(prompt_ids, budget, stop_ids)` → the new token ids, greedy, ending with the
+    stop id it emitted (if any) or at `budget` tokens."""
+    stop_ids = _stop_ids(tokenizer)
+    ratios, drift, stopped = [], [], 0
+    for record in records:
+        reference = record["messages"][-1]["content"]
+        prompt = tokenizer.apply_chat_template(record["messages"][:-1], tokenize=False,
+                                               add_generation_prompt=True)
+        ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        budget = guards.max_new_tokens(len(tokenizer(reference)["input_ids"]))
+        new = generate(ids, budget, stop_ids)
+        stopped += _stop_reason(new, stop_ids, budget) == guards.StopReason.STOP
+        text = tokenizer.decode(new, skip_special_tokens=True).strip()
+        ratios.append(abs(math.log(max(len(text), 1) / max(len(reference), 1))))
+        drift.append(0.0 if filters.check_numbers(reference, text) is None else 1.0)
+    candidate.update(length_drift=round(sum(ratios) / len(ratios), 4),
+                     number_drift=round(sum(drift) / len(drift), 4),
+                     stop_rate=round(stopped / len(records), 4))
+    candidate["score"] = round((candidate["val_loss"] or 0.0) + 0.5 * candidate[
+        "length_drift"] + 0.5 * candidate["number_drift"] + (1 - candidate["stop_rate"]), 4)
+    return candidate
+
+
+def ranked(chosen: list[dict]) -> list[dict]:
+    """Measured candidates, best (lowest score) first."""
     return sorted(chosen, key=lambda c: c["score"])
 
 

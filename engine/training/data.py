@@ -79,6 +79,15 @@ def encode(tokenizer, record: dict, max_length: int) -> Example:
                    weight=float(record.get("weight", 1.0)))
 
 
+def encode_files(tokenizer, config) -> tuple[list[Example], list[Example]]:
+    """The job's training and validation examples (`config.train_file`, `val_file`: chat
+    JSONL; no validation file: none), cut to `config.max_length` tokens."""
+    def encoded(path) -> list[Example]:
+        return [encode(tokenizer, record, config.max_length) for record in read_jsonl(path)]
+
+    return encoded(config.train_file), encoded(config.val_file) if config.val_file else []
+
+
 def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
     """Batches of similar length (less padding), in an order fixed by (seed, epoch): a resumed
     run sees exactly the batches the interrupted one would have seen."""
@@ -108,22 +117,31 @@ def step_plan(lengths: list[int], batch_size: int, seed: int, epoch: int, *,
     return steps
 
 
-def collate(examples: list[Example], pad_id: int):
-    """A micro-batch as one row per example, padded to the longest with `pad_id`: int64
-    `input_ids`, `labels`, `attention_mask` of shape [B, L] and float32 `weights` [B]."""
-    import torch
+def padded(examples: list[Example], pad_id: int) -> dict:
+    """A micro-batch as one row per example, padded at the end to the longest with `pad_id`:
+    numpy int64 `input_ids`, `labels` (IGNORE on padding), `attention_mask` of shape [B, L]
+    and float32 `weights` [B]. What `collate` (torch) and the MLX trainer both hand on."""
+    import numpy as np
 
     width = max(len(e.input_ids) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    ids = np.full((len(examples), width), pad_id, dtype=np.int64)
+    labels = np.full((len(examples), width), IGNORE, dtype=np.int64)
+    mask = np.zeros((len(examples), width), dtype=np.int64)
     for row, example in enumerate(examples):
         n = len(example.input_ids)
-        ids[row, :n] = torch.tensor(example.input_ids)
-        labels[row, :n] = torch.tensor(example.labels)
+        ids[row, :n] = example.input_ids
+        labels[row, :n] = example.labels[:n]
         mask[row, :n] = 1
-    weights = torch.tensor([e.weight for e in examples], dtype=torch.float32)
+    weights = np.array([e.weight for e in examples], dtype=np.float32)
     return {"input_ids": ids, "labels": labels, "attention_mask": mask, "weights": weights}
+
+
+def collate(examples: list[Example], pad_id: int):
+    """`padded` as torch tensors: int64 `input_ids`, `labels`, `attention_mask` [B, L] and
+    float32 `weights` [B]."""
+    import torch
+
+    return {key: torch.from_numpy(value) for key, value in padded(examples, pad_id).items()}
 
 
 def pack(examples: list[Example]):

@@ -20,15 +20,11 @@ and a resumed run keeps it.
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import random
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.errors import OwnVoiceError
-from engine.training import checkpoint, data
+from engine.training import checkpoint, data, schedule
 from engine.training.base import (
     VARLEN_ATTENTION,
     attention,
@@ -40,18 +36,7 @@ from engine.training.base import (
 )
 from engine.training.config import TrainConfig
 from engine.training.progress import Progress, trim
-
-
-@dataclass
-class TrainResult:
-    steps: int
-    base_val_loss: float | None
-    best_checkpoint: str | None
-    best_val_loss: float | None
-    final_train_loss: float | None
-    stopped_early: bool
-    adapter_dir: str
-    history: list[dict] = field(default_factory=list)
+from engine.training.schedule import TrainResult
 
 
 def shifted_targets(labels, weights):
@@ -198,19 +183,15 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
     model = with_lora(model, tokenizer, config)
 
     # --- the data -------------------------------------------------------------------------
-    train_set = [data.encode(tokenizer, r, config.max_length)
-                 for r in data.read_jsonl(config.train_file)]
-    val_set = [data.encode(tokenizer, r, config.max_length)
-               for r in data.read_jsonl(config.val_file)] if config.val_file else []
+    train_set, val_set = data.encode_files(tokenizer, config)
     lengths = [len(e.input_ids) for e in train_set]
 
     def plan(epoch: int) -> list[list[list[int]]]:
         return data.step_plan(lengths, config.batch_size, config.seed, epoch,
                               accumulate=config.grad_accum, processes=world)
 
-    steps_per_epoch = len(plan(0))
-    total_steps = config.max_steps or math.ceil(config.epochs * steps_per_epoch)
-    eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
+    rhythm = schedule.Schedule.of(config, len(plan(0)))
+    steps_per_epoch, total_steps = rhythm.steps_per_epoch, rhythm.total_steps
     pad = tokenizer.pad_token_id
     select = can["select_logits"]
     varlen = implementation in VARLEN_ATTENTION
@@ -224,8 +205,7 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
     model, optimizer = accelerator.prepare(model, optimizer)
 
     # --- resume ---------------------------------------------------------------------------
-    state = {"step": 0, "best": None, "best_path": None, "stale": 0, "history": [],
-             "processes": world, "packed": packed}
+    state = schedule.new_state(processes=world, packed=packed)
     if last is not None:
         state = checkpoint.load(accelerator, last, model=model, optimizer=optimizer,
                                 scheduler=scheduler)
@@ -268,8 +248,7 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
         return [batch_of([train_set[i] for i in ids]) for ids in step_ids]
 
     # --- the loop -------------------------------------------------------------------------
-    history = state["history"]
-    base_val_loss = history[0].get("base_val_loss") if history else None
+    base_val_loss = schedule.base_val_loss_of(state)
     if step == 0 and val_set:  # where the base model stands: the fine-tune must beat it
         base_val_loss = evaluate()
         progress.evaluation(0, val_loss=base_val_loss, base=True)
@@ -277,6 +256,13 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
         progress.log(0, f"batches {'packed' if packed else 'padded'}, attention "
                         f"{implementation}")
     model.train()
+    run = schedule.Run(config, output, rhythm, progress, state, base_val_loss)
+
+    def save(folder: Path, metrics: dict) -> None:
+        checkpoint.save(accelerator, folder, model=model, tokenizer=tokenizer,
+                        optimizer=optimizer, scheduler=scheduler, state=state, config=config,
+                        metrics=metrics)
+
     last_loss, stopped_early, stop = None, False, False
     while step < total_steps and not (stop or stopped_early):
         epoch, position = divmod(step, steps_per_epoch)
@@ -286,7 +272,7 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
                             # Its own generator: creating a loader must not draw from the
                             # global RNG (dropout's), or a resumed run would diverge.
                             generator=torch.Generator().manual_seed(config.seed + epoch))
-        started = time.perf_counter()  # includes waiting for data: a starved GPU shows
+        run.restart_clock()  # tokens/s includes waiting for data: a starved GPU shows
         for batches in loader:
             totals = torch.zeros(2, device=accelerator.device)  # loss sum, tokens
             for k, batch in enumerate(batches):
@@ -306,51 +292,18 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
             totals[0] /= len(batches)
             totals = accelerator.reduce(totals, "sum")
             last_loss = float(totals[0]) / world
-            now = time.perf_counter()
-            progress.step(step, epoch=round(step / steps_per_epoch, 3),
-                          loss=round(last_loss, 5), lr=scheduler.get_last_lr()[0],
-                          tokens_per_s=round(float(totals[1]) / (now - started), 1))
-            started = now
-            stop = cancelled is not None and cancelled()
-            if step % eval_every == 0 or step == total_steps or stop:
-                val_loss = evaluate()
-                history.append({"step": step, "train_loss": last_loss, "val_loss": val_loss,
-                                "base_val_loss": base_val_loss})
-                improved = val_loss is not None and (state["best"] is None
-                                                     or val_loss < state["best"])
-                folder = output / "checkpoints" / f"step-{step:06d}"
-                if improved:
-                    state.update(best=val_loss, stale=0, best_path=str(folder))
-                elif val_loss is not None:
-                    state["stale"] += 1
-                state.update(step=step, history=history)
-                checkpoint.save(accelerator, folder, model=model, tokenizer=tokenizer,
-                                optimizer=optimizer, scheduler=scheduler, state=state,
-                                config=config, metrics={"step": step, "train_loss": last_loss,
-                                                        "val_loss": val_loss})
-                progress.checkpoint(step, val_loss=val_loss, path=str(folder),
-                                    best=improved)
-                if state["stale"] >= config.early_stopping_patience:
-                    stopped_early = True
-                    progress.log(step, f"stopped early at step {step}: validation loss "
-                                       f"stopped improving (best {state['best']:.4f})")
-                    break
-            if stop or step >= total_steps:
+            stop, stopped_early = run.stepped(step, loss=last_loss,
+                                              lr=scheduler.get_last_lr()[0],
+                                              tokens=float(totals[1]), cancelled=cancelled,
+                                              evaluate=evaluate, save=save)
+            if stop or stopped_early or step >= total_steps:
                 break
 
-    adapter_dir = output / "adapter"
-    best_path = state["best_path"]
-    result = TrainResult(steps=step, base_val_loss=base_val_loss, best_checkpoint=best_path,
-                         best_val_loss=state["best"], final_train_loss=last_loss,
-                         stopped_early=stopped_early,
-                         adapter_dir=str(Path(best_path) / "adapter" if best_path
-                                         else adapter_dir), history=history)
     if main:
-        accelerator.unwrap_model(model).save_pretrained(adapter_dir)
-        tokenizer.save_pretrained(adapter_dir)
-        (output / "result.json").write_text(json.dumps(asdict(result), indent=2))
-        progress.log(step, f"training finished at step {step}"
-                     + (f", best validation loss {state['best']:.4f}"
-                        if state["best"] is not None else ""))
+        accelerator.unwrap_model(model).save_pretrained(output / "adapter")
+        tokenizer.save_pretrained(output / "adapter")
+    result = schedule.finish(output, state, step=step, base_val_loss=base_val_loss,
+                             last_loss=last_loss, stopped_early=stopped_early,
+                             progress=progress, write=main)
     accelerator.wait_for_everyone()
     return result

@@ -13,8 +13,11 @@ class Progress:
     """Step, Evaluation, Checkpoint and Log events with the timing fields filled in."""
 
     def __init__(self, path: Path, total_steps: int, resumed_step: int, listener=None,
-                 enabled: bool = True):
+                 enabled: bool = True, memory_gb=None):
+        """`memory_gb()`: peak accelerator memory so far (GB, 1e9 bytes) or None; default:
+        torch's CUDA figure (None without a GPU)."""
         self.path = path
+        self.memory_gb = memory_gb or cuda_memory_gb
         self.listener = listener
         self.total = total_steps
         self.start = time.perf_counter()
@@ -22,15 +25,13 @@ class Progress:
         self.enabled = enabled  # one writer when several processes train together
 
     def _timing(self, step: int) -> dict:
-        import torch
-
         elapsed = time.perf_counter() - self.start
         done = step - self.first_step
         eta = elapsed / done * (self.total - step) if done > 0 else None
-        memory = (round(torch.cuda.max_memory_allocated() / 1e9, 2)
-                  if torch.cuda.is_available() else None)
+        memory = self.memory_gb()
         return {"total_steps": self.total, "elapsed_s": round(elapsed, 2),
-                "eta_s": round(eta, 1) if eta else None, "gpu_memory_gb": memory}
+                "eta_s": round(eta, 1) if eta else None,
+                "gpu_memory_gb": round(memory, 2) if memory is not None else None}
 
     def step(self, step: int, *, epoch: float, loss: float, lr: float,
              tokens_per_s: float) -> events.Step:
@@ -57,6 +58,13 @@ class Progress:
             if self.listener is not None:
                 self.listener(event)
         return event
+
+
+def cuda_memory_gb() -> float | None:
+    """Peak GPU memory torch allocated so far (GB); None without CUDA."""
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 1e9 if torch.cuda.is_available() else None
 
 
 def trim(path: Path, keep_until: int) -> None:

@@ -1,0 +1,276 @@
+"""The MLX trainer for real, on the CPU build of MLX (`mlx[cpu]`): the tiny Llama of the torch
+trainer's tests (SmolLM2's tokenizer and ChatML template), full precision and quantised to 4
+bits by mlx-lm; the same job files, folders and progress events as the torch trainer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+mx = pytest.importorskip("mlx.core", reason="MLX is not installed (pip install 'mlx[cpu]' "
+                                            "mlx-lm, or the `mlx` extra)")
+pytest.importorskip("mlx_lm", reason="mlx-lm is not installed (the `mlx` extra)")
+
+from engine import events  # noqa: E402
+from engine.errors import OwnVoiceError  # noqa: E402
+from engine.training import data, export  # noqa: E402
+from engine.training.mlx_lora import loss, optim  # noqa: E402
+from engine.training.mlx_lora import model as adapters  # noqa: E402
+from engine.training.mlx_lora.choose import score  # noqa: E402
+from engine.training.mlx_lora.fuse import fuse  # noqa: E402
+from engine.training.mlx_lora.loop import train  # noqa: E402
+from tests.test_train import config_for, write_pairs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_4bit(tiny_model, tmp_path_factory):
+    """The tiny model converted by mlx-lm and quantised to 4 bits (groups of 64), as Mac
+    users' bases come (e.g. mlx-community/…-4bit)."""
+    from mlx_lm import convert
+
+    folder = tmp_path_factory.mktemp("tiny-4bit") / "model"
+    convert(str(tiny_model), str(folder), quantize=True, q_group_size=64, q_bits=4)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen2(tiny_model, tmp_path_factory):
+    """A tiny Qwen2 (the family writers choose) with an untied output head, as Qwen2.5-7B
+    has, saved by transformers 5 (RoPE settings under `rope_parameters`)."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id))
+    folder = tmp_path_factory.mktemp("tiny-qwen2") / "model"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def hf_logits(folder, ids) -> np.ndarray:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
+    with torch.no_grad():
+        return model(torch.tensor(ids)).logits.numpy()
+
+
+def losses_of(output) -> list[float]:
+    return [e.loss for e in events.read(output / "progress.jsonl")
+            if isinstance(e, events.Step)]
+
+
+def test_the_loss_falls_and_the_run_is_written_as_torch_writes_it(tiny_model, tmp_path):
+    heard = []
+    result = train(config_for(tiny_model, tmp_path, max_steps=8), on_progress=heard.append)
+    out = tmp_path / "out"
+    recorded = events.read(out / "progress.jsonl")
+    assert heard == recorded
+    losses = losses_of(out)
+    assert len(losses) == 8 and losses[-1] < losses[0] - 0.3, losses
+    first = next(e for e in recorded if isinstance(e, events.Step))
+    assert first.tokens_per_s > 0 and first.lr == pytest.approx(1e-2 * 7 / 8)
+    assert first.eta_s is not None and first.gpu_memory_gb is None  # no Metal here
+    assert isinstance(recorded[0], events.Evaluation) and recorded[0].base
+    assert isinstance(recorded[-1], events.Log) and "finished" in recorded[-1].message
+    checkpoints = sorted((out / "checkpoints").iterdir())
+    assert [c.name for c in checkpoints] == [f"step-{s:06d}" for s in (2, 4, 6, 8)]
+    saved = json.loads((checkpoints[0] / "config.json").read_text())
+    assert saved["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                       "up_proj", "down_proj"]
+    assert json.loads((checkpoints[0] / "metrics.json").read_text())["step"] == 2
+    adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert adapter["lora_parameters"]["scale"] == 2.0 and len(
+        adapter["lora_parameters"]["keys"]) == 7
+    assert result.base_val_loss > result.best_val_loss
+    best = min(result.history, key=lambda h: h["val_loss"])["step"]
+    assert result.best_checkpoint == str(out / "checkpoints" / f"step-{best:06d}")
+    assert json.loads((out / "result.json").read_text())["steps"] == 8
+
+    scores = score(config_for(tiny_model, tmp_path, max_steps=8), top=2, examples=2)
+    assert len(scores) == 2 and scores[0]["score"] <= scores[1]["score"]
+    assert {"length_drift", "number_drift", "stop_rate"} <= set(scores[0])
+
+
+def test_a_4bit_base_trains_qlora(tiny_4bit, tmp_path):
+    import mlx.nn as nn
+
+    config = config_for(tiny_4bit, tmp_path, max_steps=6, learning_rate=2e-2)
+    tokenizer, model, _ = adapters.load_for_training(config)
+    assert isinstance(model.layers[0].self_attn.q_proj.linear, nn.QuantizedLinear)
+    assert isinstance(model.model.embed_tokens.base, nn.QuantizedEmbedding)
+    result = train(config)
+    losses = losses_of(tmp_path / "out")
+    assert len(losses) == 6 and losses[-1] < losses[0], losses
+    assert result.best_val_loss < result.base_val_loss - 0.3
+
+
+def test_the_loss_is_the_torch_trainers_number(tiny_model, tmp_path):
+    """Same weights, same batch, pair weights 3, 1, 1, 2: MLX's loss equals torch's
+    `weighted_loss` (LoRA starts with no effect, so both are the base's)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from engine.training.loop import weighted_loss
+
+    config = config_for(tiny_model, tmp_path)
+    config.train_file = str(write_pairs(tmp_path / "w.jsonl", count=4,
+                                        weights=[3.0, 1.0, 1.0, 2.0]))
+    tokenizer, model, _ = adapters.load_for_training(config)
+    model.eval()
+    train_set, _ = data.encode_files(tokenizer, config)
+    batch = data.padded(train_set, tokenizer.pad_token_id)
+    ours, tokens = loss.batch_loss(model, loss.arrays(batch))
+
+    reference = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.float32)
+    collated = data.collate(train_set, tokenizer.pad_token_id)
+    with torch.no_grad():
+        logits = reference(input_ids=collated["input_ids"],
+                           attention_mask=collated["attention_mask"]).logits
+        theirs, their_tokens = weighted_loss(logits, collated["labels"], collated["weights"])
+    assert tokens.item() == int(their_tokens)
+    assert ours.item() == pytest.approx(float(theirs), rel=1e-5)
+    even, _ = weighted_loss(logits, collated["labels"], torch.ones(4))
+    assert float(even) != pytest.approx(float(theirs), rel=1e-4)  # the weights count
+
+
+def test_the_learning_rate_follows_the_torch_trainers_schedule():
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    for warmup, total in ((0, 7), (3, 10)):
+        parameter = torch.nn.Parameter(torch.zeros(1))
+        sgd = torch.optim.SGD([parameter], lr=0.5)
+        scheduler = get_linear_schedule_with_warmup(sgd, warmup, total)
+        rate = optim.linear_schedule(0.5, warmup, total)
+        for k in range(total + 1):
+            assert rate(k).item() == pytest.approx(scheduler.get_last_lr()[0], abs=1e-7)
+            sgd.step()
+            scheduler.step()
+
+
+def test_the_end_of_turn_row_learns_and_fuses_into_the_embedding(tiny_model, tmp_path):
+    from mlx.utils import tree_flatten
+    from mlx_lm.utils import load_model
+    from transformers import AutoTokenizer
+
+    config = config_for(tiny_model, tmp_path, max_steps=3)
+    result = train(config)
+    adapter = tmp_path / "out" / "adapter"
+    rows = json.loads((adapter / "adapter_config.json").read_text())["token_rows"]
+    assert AutoTokenizer.from_pretrained(str(adapter)).convert_ids_to_tokens(rows) == [
+        "<|im_end|>"]
+    deltas = mx.load(str(adapter / adapters.ROWS_FILE))
+    assert list(deltas) == ["model.embed_tokens.delta"]  # tied: the head shares the rows
+    assert mx.abs(deltas["model.embed_tokens.delta"]).max().item() > 0
+
+    fused, parameters = fuse(config.base_model, result.adapter_dir, tmp_path / "fused")
+    before = load_model(tiny_model)[0].model.embed_tokens.weight
+    after = load_model(fused)[0].model.embed_tokens.weight
+    changed = mx.abs(after - before).max(axis=1) > 0
+    assert mx.array(rows).tolist() == [i for i, c in enumerate(changed.tolist()) if c]
+    assert parameters == sum(v.size for _, v in tree_flatten(load_model(fused)[0].parameters()))
+
+
+def test_resume_gives_the_same_adapter_as_an_uninterrupted_run(tiny_model, tmp_path):
+    straight = train(config_for(tiny_model, tmp_path / "a", max_steps=6, grad_accum=2,
+                                batch_size=2))
+    steps = []
+
+    def interrupt_after_3() -> bool:
+        steps.append(1)
+        return len(steps) >= 3
+
+    config = config_for(tiny_model, tmp_path / "b", max_steps=6, grad_accum=2, batch_size=2)
+    assert train(config, cancelled=interrupt_after_3).steps == 3
+    assert (tmp_path / "b" / "out" / "checkpoints" / "step-000003").exists()
+    resumed = train(config_for(tiny_model, tmp_path / "b", max_steps=6, grad_accum=2,
+                               batch_size=2), resume=True)
+    assert resumed.steps == straight.steps == 6
+    for name in (adapters.LORA_FILE, adapters.ROWS_FILE):
+        a = mx.load(str(tmp_path / "a" / "out" / "adapter" / name))
+        b = mx.load(str(tmp_path / "b" / "out" / "adapter" / name))
+        assert a.keys() == b.keys()
+        for key in a:
+            assert mx.allclose(a[key], b[key], rtol=1e-5, atol=1e-7).item(), key
+    assert straight.history[-1]["val_loss"] == pytest.approx(resumed.history[-1]["val_loss"],
+                                                             rel=1e-6)
+    steps_logged = [e.step for e in events.read(tmp_path / "b" / "out" / "progress.jsonl")
+                    if isinstance(e, events.Step)]
+    assert steps_logged == list(range(1, 7))  # every step once, in order
+
+
+def test_a_4bit_fuse_is_a_dequantised_hugging_face_folder(tiny_4bit, tmp_path):
+    """It loads in transformers and predicts what the adapted 4-bit model predicts."""
+    from transformers import AutoTokenizer
+
+    config = config_for(tiny_4bit, tmp_path, max_steps=2)
+    result = train(config)
+    folder, _ = fuse(config.base_model, result.adapter_dir, tmp_path / "fused")
+    saved = json.loads((folder / "config.json").read_text())
+    assert "quantization" not in saved and "quantization_config" not in saved
+    assert AutoTokenizer.from_pretrained(str(folder)).chat_template  # training's template
+
+    model, _ = adapters.load_model(config.base_model)
+    adapters.attach(model, result.adapter_dir)
+    model.eval()
+    ids = [[1, 504, 3458, 30, 2]]
+    expected = np.array(model(mx.array(ids)).astype(mx.float32))
+    got = hf_logits(folder, ids)
+    assert np.abs(got - expected).max() < 2e-2 * max(1.0, np.abs(expected).max())
+
+    # llama.cpp's own converter (export.py) makes a GGUF of it that llama.cpp runs alike.
+    from llama_cpp import Llama
+
+    gguf = export.convert(folder, tmp_path / "fused-f16.gguf")
+    llm = Llama(str(gguf), n_ctx=64, logits_all=True, verbose=False)
+    try:
+        llm.eval(ids[0])
+        scores = np.array(llm.scores[:len(ids[0])])
+    finally:
+        llm.close()
+    assert np.abs(scores - expected[0]).max() < 5e-2 * max(1.0, np.abs(expected).max())
+    assert (scores.argmax(-1) == expected[0].argmax(-1)).all()
+
+
+def test_a_gguf_base_is_refused_with_what_to_do(tmp_path):
+    with pytest.raises(OwnVoiceError, match="MLX cannot train on a GGUF file"):
+        adapters.local_folder(str(tmp_path / "model.gguf"))
+
+
+def test_an_untied_qwen2_learns_its_end_of_turn_rows_in_and_out(tiny_qwen2, tmp_path):
+    """Both the embedding's and the output head's end-of-turn rows learn, and fuse; MLX reads
+    transformers 5's RoPE settings (a fused model predicts as transformers does)."""
+    from mlx_lm.utils import load_model
+
+    ids = [[1, 504, 3458, 30, 2]]
+    plain, _ = adapters.load_model(str(tiny_qwen2))
+    assert np.abs(np.array(plain(mx.array(ids))) - hf_logits(tiny_qwen2, ids)).max() < 1e-4
+
+    config = config_for(tiny_qwen2, tmp_path, max_steps=3)
+    result = train(config)
+    deltas = mx.load(str(tmp_path / "out" / "adapter" / adapters.ROWS_FILE))
+    assert sorted(deltas) == ["lm_head.delta", "model.embed_tokens.delta"]
+    assert all(mx.abs(d).max().item() > 0 for d in deltas.values())
+    rows = json.loads((tmp_path / "out" / "adapter" / "adapter_config.json").read_text())[
+        "token_rows"]
+
+    folder, _ = fuse(config.base_model, result.adapter_dir, tmp_path / "fused")
+    head_before = load_model(tiny_qwen2)[0].lm_head.weight
+    head_after = load_model(folder)[0].lm_head.weight
+    changed = (mx.abs(head_after - head_before).max(axis=1) > 0).tolist()
+    assert [i for i, c in enumerate(changed) if c] == rows
+    model, _ = adapters.load_model(config.base_model)
+    adapters.attach(model, result.adapter_dir)
+    model.eval()
+    expected = np.array(model(mx.array(ids)))
+    assert np.abs(hf_logits(folder, ids) - expected).max() < 1e-3
