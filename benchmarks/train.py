@@ -1,7 +1,7 @@
 """Benchmark: LoRA training with OwnVoice's trainer — padded against packed batches in the
 same run, and the speed of real model shapes on a GPU.
 
-    .venv/bin/python benchmarks/train.py [--steps 16] [--rounds 2] [--gemma]
+    .venv/bin/python benchmarks/train.py [--steps 16] [--rounds 2] [--gemma] [--mlx]
     python benchmarks/train.py --gpu-shape qwen2.5-3b [--steps 15] [--batch-size 8]
         [--compare-padding] [--gradient-checkpointing] [--attention sdpa] [--epochs 1]
     .venv/bin/python benchmarks/train.py --gpu-shape tiny --steps 2 --pairs 40 --no-record
@@ -13,7 +13,10 @@ and packed (`on`), alternately `--rounds` times; the table gives tokens/s (media
 timed steps, the better round; real tokens, padding not counted), the padding fraction of
 an epoch's micro-batches, and packed ÷ padded. A lockstep comparison follows: one forward
 and backward pass per micro-batch, padded, packed and padded with logits over every
-position, alternating batch by batch (ratios a busy machine does not skew).
+position, alternating batch by batch (ratios a busy machine does not skew). With --mlx, the
+tiny Llama also trains with MLX (engine/training/mlx_lora/, padded: mlx-lm's models take no
+position ids) on the same pairs and settings: its tokens/s beside torch's, and its peak
+memory (Metal's on a Mac; MLX's own allocator count on its CPU build).
 
 --gpu-shape NAME (qwen2.5-3b, qwen2.5-7b, qwen3-8b, llama3.1-8b; benchmarks/gpu_shapes.py):
 that family's real configuration with random weights, made on the GPU in bf16 (no download;
@@ -71,6 +74,26 @@ def measure(config, *, base, warmup: int) -> dict:
             "first_loss": steps[0].loss, "wall_s": round(wall, 1),
             "gpu_memory_gb": steps[-1].gpu_memory_gb,
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+
+
+def measure_mlx(config, *, warmup: int) -> dict:
+    """Train with MLX (the base loaded from `config.base_model`); tokens/s as `measure`, and
+    MLX's peak memory (GB, 1e9 bytes)."""
+    import mlx.core as mx
+
+    from engine import events
+    from engine.training.mlx_lora.loop import train
+
+    mx.reset_peak_memory()
+    started = time.perf_counter()
+    train(config)
+    wall = time.perf_counter() - started
+    steps = [e for e in events.read(Path(config.output_dir) / "progress.jsonl")
+             if isinstance(e, events.Step)]
+    timed = steps[warmup:] or steps
+    return {"tokens_per_s": statistics.median(s.tokens_per_s for s in timed),
+            "first_loss": steps[0].loss, "wall_s": round(wall, 1),
+            "peak_memory_gb": mx.get_peak_memory() / 1e9, "device": str(mx.default_device())}
 
 
 def lockstep(tokenizer, model, config, batches: int) -> dict[str, float]:
@@ -161,6 +184,12 @@ def cpu_rows(args, tmp: Path) -> list[dict]:
                                    else 0.0}
         row["lockstep"] = lockstep(tokenizer, model, TrainConfig(output_dir="", **settings),
                                    args.steps)
+        if args.mlx and not path.endswith(".gguf"):  # MLX reads safetensors folders
+            for round_ in range(args.rounds):
+                result = measure_mlx(TrainConfig(output_dir=str(tmp / f"mlx-{round_}"),
+                                                 **settings), warmup=args.warmup)
+                if result["tokens_per_s"] > row.get("mlx", {}).get("tokens_per_s", 0):
+                    row["mlx"] = result
         rows.append(row)
     return rows
 
@@ -250,6 +279,15 @@ def print_cpu(rows: list[dict], args) -> dict:
         metrics[f"packed/padded {row['model']}"] = ratio
         for variant, value in row["lockstep"].items():
             metrics[f"lockstep time {variant}/padded {row['model']}"] = value
+        if "mlx" in row:
+            r = row["mlx"]
+            print(f"{row['model']:<24}{row['tokens_per_example']:>10.0f}{'MLX':>8}"
+                  f"{row['padded']['padding'] * 100:>11.1f}{r['tokens_per_s']:>10.0f}"
+                  f"{r['first_loss']:>12.4f}   MLX ({r['device']}) ÷ torch padded: "
+                  f"{r['tokens_per_s'] / row['padded']['tokens_per_s']:.2f}×; MLX peak "
+                  f"memory {r['peak_memory_gb']:.3f} GB")
+            metrics[f"tokens_per_s mlx {row['model']}"] = r["tokens_per_s"]
+            metrics[f"peak_memory_gb mlx {row['model']}"] = r["peak_memory_gb"]
     print(f"peak RSS of the whole run: {rows[-1]['packed']['peak_rss_gb']:.2f} GB")
     return metrics
 
@@ -291,6 +329,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--batch-size", type=int, default=8, help="examples per step")
     parser.add_argument("--pairs", type=int, help="pairs to write (CPU 64, GPU 2000)")
     parser.add_argument("--gemma", action="store_true", help="also the embedded Gemma")
+    parser.add_argument("--mlx", action="store_true", help="the tiny Llama with MLX too "
+                        "(the `mlx` extra)")
     parser.add_argument("--rounds", type=int, default=2, help="CPU: padded, packed, … "
                         "alternately this many times; the best run of each counts")
     parser.add_argument("--gpu-shape", choices=sorted(SHAPES), help="a real model shape, "

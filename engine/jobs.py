@@ -36,12 +36,18 @@ from engine.errors import OwnVoiceError
 
 
 class JobKind(StrEnum):
-    LOCAL = "local"            # LoRA fine-tune on this machine
+    LOCAL = "local"            # LoRA fine-tune on this machine (torch)
+    MAC = "mac"                # LoRA fine-tune on this machine with MLX (a Mac's own)
     REMOTE = "remote"          # LoRA fine-tune on an SSH box (your own, or rented: `cloud`)
     PILOT = "openai-pilot"     # OpenAI's managed fine-tuning
     TINKER_PILOT = "tinker-pilot"  # the same sizing on Tinker's managed LoRA training
     TINKER = "tinker"          # LoRA fine-tune on Tinker (all pairs), exported to GGUF here
     BATCH = "openai-batch"     # reverse synthesis through OpenAI's Batch API
+
+    @property
+    def here(self) -> bool:
+        """A fine-tune that runs on this machine, in an OwnVoice process (torch or MLX)."""
+        return self in (JobKind.LOCAL, JobKind.MAC)
 
 
 class JobState(StrEnum):
@@ -207,6 +213,8 @@ class JobMeta(_Strict):
       smoke_text          the paragraph the exported model translates as a smoke test
       quant               the GGUF quantisation asked for (auto, Q4_K_M, Q8_0, F16)
       processes           training processes on the box (None: one per GPU)
+      engine              "mlx": trained with MLX (engine/training/mlx_lora/); None: torch
+      memory_changes      what the memory check changed so the run fits, in words
       pid                 the process that runs a local job (this machine's process id)
       train               TrainSummary: steps, best and base validation loss (nats)
       checkpoint_scores   [CheckpointScore]: the candidates, best first
@@ -242,6 +250,8 @@ class JobMeta(_Strict):
     smoke_text: str | None = None
     quant: str | None = None
     processes: int | None = None
+    engine: str | None = None
+    memory_changes: list[str] | None = None
     pid: int | None = None
     train: TrainSummary | None = None
     checkpoint_scores: list[CheckpointScore] | None = None
@@ -370,6 +380,8 @@ class Job:
         """For people: "this machine", a box's name, or the provider."""
         if self.kind is JobKind.LOCAL:
             return "this machine"
+        if self.kind is JobKind.MAC:
+            return "this machine (MLX)"
         if self.meta.remote is not None:
             return self.meta.remote.host
         if self.meta.cloud is not None:

@@ -22,6 +22,11 @@ def parse_target(target: str, port: int | None) -> tuple[str, str, int]:
     return user or getpass.getuser(), host, port or 22
 
 
+# Names `ownvoice train --on` gives to targets that are not boxes (remote/targets.py).
+RESERVED = {"local": "this machine", "mac": "this machine with MLX",
+            "tinker": "Tinker's managed training"}
+
+
 def add(store, name: str, target: str, *, port: int | None = None, key_file: str | None = None,
         fingerprint: str | None = None,
         confirm: Callable[[str], bool] | None = None, origin: str = "manual",
@@ -30,9 +35,9 @@ def add(store, name: str, target: str, *, port: int | None = None, key_file: str
     is shown to `confirm`; only a yes pins it. Nothing is stored unless the key is pinned."""
     if not NAME.match(name):
         raise OwnVoiceError(f"A host name is letters, digits, '.', '_' or '-' (not {name!r}).")
-    if name == "local":  # `ownvoice train --on local` means this machine
-        raise OwnVoiceError("'local' means this machine in `ownvoice train --on`: give the box "
-                            "another name.")
+    if name in RESERVED:  # `ownvoice train --on local` means this machine, …
+        raise OwnVoiceError(f"'{name}' means {RESERVED[name]} in `ownvoice train --on`: give "
+                            "the box another name.")
     if store.host(name) is not None:
         raise OwnVoiceError(f"There is already a remote host called {name!r}; remove it first.")
     user, address, port = parse_target(target, port)

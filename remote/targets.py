@@ -240,12 +240,17 @@ def _stage(on_event: EventSink | None, job: Job, state: JobState, detail: str) -
 
 
 def target_for(spec: str, **options) -> TrainingTarget:
-    """"local" → this machine; "tinker" → Tinker's managed training (options: tokenizer, a
-    local copy of the base; budget, whose max_usd caps the estimate); "lambda:TYPE" → a
-    rented Lambda box of that type (options: ssh_key_name, budget, region, key_file);
-    anything else → your box of that name (options: watchdog_idle_s)."""
+    """"local" → this machine; "mac" → this machine with MLX (a Mac); "tinker" → Tinker's
+    managed training (options: tokenizer, a local copy of the base; budget, whose max_usd
+    caps the estimate); "lambda:TYPE" → a rented Lambda box of that type (options:
+    ssh_key_name, budget, region, key_file); anything else → your box of that name
+    (options: watchdog_idle_s)."""
     if spec == "local":
         return LocalTarget()
+    if spec == "mac":
+        from engine.training.mlx_target import MacTarget
+
+        return MacTarget()
     if spec == "tinker":
         from engine.training.tinker_target import TinkerTarget
 
@@ -263,6 +268,10 @@ def target_of(store, job: Job) -> TrainingTarget:
     """The target a job runs on, from its row (to attach to it or cancel it)."""
     if job.kind is JobKind.LOCAL:
         return LocalTarget()
+    if job.kind is JobKind.MAC:
+        from engine.training.mlx_target import MacTarget
+
+        return MacTarget()
     if job.kind is JobKind.PILOT:
         raise OwnVoiceError(f"Job {job.id} is an OpenAI pilot, not a training run here: see "
                             f"`ownvoice pilot status --job {job.id}`.")

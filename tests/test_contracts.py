@@ -14,6 +14,7 @@ from engine import events, paths
 from engine.errors import OwnVoiceError
 from engine.jobs import Box, Job, JobKind, JobMeta, JobState, Rental
 from engine.store import Store, migrations
+from engine.training.mlx_target import MacTarget
 from engine.training.targets import LocalTarget, TrainingRequest
 from remote import runner
 from remote.rented import Budget
@@ -134,6 +135,7 @@ def test_prepare_checks_the_target_before_anything_is_rented(store, tmp_path):
 
 def test_targets_are_named_one_way():
     assert isinstance(target_for("local"), LocalTarget)
+    assert isinstance(target_for("mac"), MacTarget) and target_for("mac").kind is JobKind.MAC
     rented = target_for("lambda:gpu_1x_gh200", ssh_key_name="k", budget=Budget(max_hours=2))
     assert isinstance(rented, RentedTarget) and rented.instance_type == "gpu_1x_gh200"
     assert rented.budget.max_hours == 2
@@ -145,6 +147,9 @@ def test_a_job_knows_its_target(store):
     local = store.add_job(kind=JobKind.LOCAL, status=JobState.PREPARED, provider_id=None,
                           model="m")
     assert isinstance(target_of(store, local), LocalTarget)
+    mac = store.add_job(kind=JobKind.MAC, status=JobState.PREPARED, provider_id=None,
+                        model="m")
+    assert isinstance(target_of(store, mac), MacTarget) and mac.where == "this machine (MLX)"
     boxed = store.add_job(kind=JobKind.REMOTE, status=JobState.TRAINING, provider_id=None,
                           model="m", meta=JobMeta(remote=Box(host="gpu", root="/", dir="/j")))
     assert isinstance(target_of(store, boxed), BoxTarget)
@@ -196,6 +201,8 @@ def test_no_box_can_take_a_name_that_means_another_target(store):
 
     with pytest.raises(OwnVoiceError, match="'local' means this machine"):
         hosts.add(store, "local", "ubuntu@203.0.113.7")
+    with pytest.raises(OwnVoiceError, match="'mac' means this machine with MLX"):
+        hosts.add(store, "mac", "ubuntu@203.0.113.7")
     with pytest.raises(OwnVoiceError, match="letters, digits"):
         hosts.add(store, "lambda:gpu_1x_gh200", "ubuntu@203.0.113.7")
     assert store.hosts() == []

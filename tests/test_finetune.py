@@ -29,6 +29,28 @@ def add_correction_pairs(store, repeat: int = 4) -> None:
             "target_text": target, "weight": 3.0}])
 
 
+def train_until_a_checkpoint(on: str, base, *, steps: int):
+    """`ownvoice train --on ON` (job 1) in another process, returned once its first
+    checkpoint is complete."""
+    import os
+    import subprocess
+    import time
+
+    from tests.conftest import BIN, ROOT
+
+    args = ["train", "--on", on, "--base", str(base), "--max-steps", str(steps),
+            "--learning-rate", "1e-3", "--quant", "Q8_0", "--json"]
+    process = subprocess.Popen([str(BIN / "ownvoice"), *args],
+                               env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoints = pipeline.job_dir(1) / "run" / "checkpoints"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not any(
+            not p.name.endswith(".part") for p in checkpoints.glob("step-*")):
+        time.sleep(0.05)
+    return process
+
+
 def test_train_local_registers_a_model_that_translates(store, tiny_base, default_model):
     add_correction_pairs(store)
     out = json.loads(run_ownvoice("train", "--local", "--base", str(tiny_base), "--max-steps",
@@ -195,23 +217,8 @@ def test_jobs_cancel_stops_a_local_run_in_another_process(store, tiny_base, defa
                                                            ownvoice_home):
     """`ownvoice jobs cancel N` from a second terminal stops a run on this machine after its
     current step (`train --resume N`, tested above, continues such a run)."""
-    import os
-    import subprocess
-    import time
-
-    from tests.conftest import BIN, ROOT
-
     add_correction_pairs(store)
-    args = ["train", "--on", "local", "--base", str(tiny_base), "--max-steps", "400",
-            "--learning-rate", "1e-3", "--quant", "Q8_0", "--json"]
-    process = subprocess.Popen([str(BIN / "ownvoice"), *args],
-                               env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    checkpoints = pipeline.job_dir(1) / "run" / "checkpoints"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not any(
-            not p.name.endswith(".part") for p in checkpoints.glob("step-*")):
-        time.sleep(0.1)
+    process = train_until_a_checkpoint("local", tiny_base, steps=400)
     listed = json.loads(run_ownvoice("jobs", "--json").stdout)
     assert [(j["id"], j["kind"], j["status"], j["where"]) for j in listed] == [
         (1, "local", "training", "this machine")]

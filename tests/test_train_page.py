@@ -3,6 +3,7 @@ over SSH (a real sshd on loopback), and re-attach to a job after the app restart
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import pytest
@@ -54,12 +55,18 @@ def window(qtbot, store, default_model):
     win.runner.wait(120000)
 
 
+@pytest.mark.parametrize("target", ["local", pytest.param("mac", marks=pytest.mark.skipif(
+    importlib.util.find_spec("mlx_lm") is None, reason="MLX is not installed"))])
 def test_training_here_shows_the_curve_and_registers_the_model(qtbot, window, store,
-                                                               tiny_base):
+                                                               tiny_base, target):
+    """With PyTorch ("This machine") and with MLX ("This Mac (MLX)", offered where MLX
+    imports)."""
     add_correction_pairs(store)
     page = window.train_page
     window.show_page(3)
     assert window.pages.currentWidget() is page
+    page.target.setCurrentIndex(page.target.findData(target))
+    assert page.target.currentData() == target
     page.base.setText(str(tiny_base))
     page.steps.setValue(4)
     page.learning_rate.setValue(0.001)
@@ -75,6 +82,7 @@ def test_training_here_shows_the_curve_and_registers_the_model(qtbot, window, st
     qtbot.waitUntil(lambda: any("voice-1" in combo.itemText(i) for i in range(combo.count())),
                     timeout=10000)
     assert page.jobs.count() == 1 and "done" in page.jobs.item(0).text()
+    assert store.job(1).kind.value == target
 
 
 def test_a_lambda_target_asks_for_its_ssh_key(window):
@@ -144,3 +152,16 @@ def test_a_job_on_a_box_and_re_attaching_after_a_restart(qtbot, store, default_m
               if isinstance(e, events.Step)]
     assert mirror == list(range(1, 31))
     second.runner.wait()
+
+
+def test_the_mac_target_offers_the_bases_known_to_train_and_warns_of_the_others(window):
+    pytest.importorskip("mlx_lm", reason="MLX is not installed")
+    page = window.train_page
+    page.target.setCurrentIndex(page.target.findData("mac"))
+    assert page.target.currentText() == "This Mac (MLX)"
+    completer = page.base.completer()
+    assert completer.model().index(0, 0).data() == "mlx-community/Qwen3-4B-4bit"
+    page.base.setText("mlx-community/Qwen3.5-9B-4bit")
+    assert not page.base_note.isHidden() and "first backward pass" in page.base_note.text()
+    page.target.setCurrentIndex(page.target.findData("local"))
+    assert page.base_note.isHidden() and page.base.completer() is None

@@ -1,5 +1,5 @@
-"""Train and jobs: `ownvoice train --on local|BOX|lambda:TYPE`, `ownvoice jobs [attach N |
-cancel N]`, `ownvoice export`; `ownvoice finetune` stays as an alias of older commands.
+"""Train and jobs: `ownvoice train --on local|mac|BOX|lambda:TYPE|tinker`, `ownvoice jobs
+[attach N | cancel N]`, `ownvoice export`; `ownvoice finetune` stays as an alias of older commands.
 
 Every path goes through one operation, engine.training.targets.run (the Train page calls
 it too); remote.targets.target_for names the target.
@@ -26,6 +26,8 @@ def _summary(store, job_id: int, row: dict, as_json: bool) -> None:
     if as_json:
         print_json({"job": job.id, "model": row["name"], "gguf": row["path"],
                     "sha256": row["sha256"], "where": job.where,
+                    "engine": meta.engine or "torch",
+                    "memory_changes": meta.memory_changes or [],
                     "host": meta.remote.host if meta.remote else None,
                     "train": asdict(meta.train) if meta.train else None,
                     "checkpoint_scores": [asdict(s) for s in meta.checkpoint_scores or []],
@@ -182,8 +184,10 @@ def _target_options(command):
 
 
 @click.command()
-@click.option("--on", "on", metavar="local|BOX|lambda:TYPE|tinker",
-              help="Where to train: this machine, one of your boxes (`ownvoice remote "
+@click.option("--on", "on", metavar="local|mac|BOX|lambda:TYPE|tinker",
+              help="Where to train: this machine (PyTorch), this Mac with MLX (`--base` an "
+                   "MLX or Hugging Face model, e.g. mlx-community/Qwen3-4B-4bit; memory "
+                   "checked first), one of your boxes (`ownvoice remote "
                    "list`), a Lambda Cloud instance rented for the job (e.g. "
                    "lambda:gpu_1x_gh200), or Tinker's managed training (`--base "
                    "Qwen/Qwen3-8B`; `ownvoice keys set tinker`).")
@@ -197,9 +201,10 @@ def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, q
           watchdog_minutes, detach, as_json):
     """Fine-tune a model on your pairs, export it to GGUF and register it.
 
-    Here (slowly on a CPU, for real), on your GPU box over SSH, or on a Lambda Cloud GPU
-    rented for the job and terminated when it ends. A job on a box survives this command:
-    Ctrl-C detaches, `ownvoice jobs attach N` follows it again."""
+    Here (slowly on a CPU, for real; with MLX on a Mac: --on mac), on your GPU box over
+    SSH, or on a Lambda Cloud GPU rented for the job and terminated when it ends. A job on
+    a box survives this command: Ctrl-C detaches, `ownvoice jobs attach N` follows it
+    again."""
     if resume_job is not None:
         if on is not None:  # (`--local --resume N`, the older spelling, still works)
             raise click.UsageError("--resume continues a job where it ran: leave out --on.")
@@ -211,8 +216,8 @@ def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, q
     if local:
         on = "local"
     if not on:
-        raise click.UsageError("Say where to train: --on local, --on BOX (see `ownvoice "
-                               "remote list`), --on lambda:TYPE or --on tinker.")
+        raise click.UsageError("Say where to train: --on local, --on mac (MLX), --on BOX (see "
+                               "`ownvoice remote list`), --on lambda:TYPE or --on tinker.")
     start_training(on=on, base_model=base_model, max_steps=max_steps, epochs=epochs,
                    learning_rate=learning_rate, quant=quant, checkpoint_step=checkpoint_step,
                    ssh_key_name=ssh_key_name, key_file=key_file, region=region,

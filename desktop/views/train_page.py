@@ -1,5 +1,6 @@
-"""Train: fine-tune on this machine, on your own GPU box over SSH, or on a Lambda Cloud
-instance rented for the job — with the live loss curve, ETA, cost, log tail and cancel.
+"""Train: fine-tune on this machine (PyTorch, or MLX on a Mac), on your own GPU box over SSH,
+or on a Lambda Cloud instance rented for the job — with the live loss curve, ETA, cost, log
+tail and cancel.
 
 A remote job keeps running when the window closes; the page re-attaches to it at the next
 start, from the database."""
@@ -11,6 +12,7 @@ import threading
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -33,6 +35,7 @@ from engine.errors import OwnVoiceError
 from engine.jobs import JobKind, JobState
 
 ROLE = Qt.ItemDataRole.UserRole
+BASE_HINT = "the embedded Gemma 3 270M — or a Hugging Face id, a model folder, a .gguf"
 
 
 class TrainPage(QWidget):
@@ -52,8 +55,10 @@ class TrainPage(QWidget):
     def _build(self) -> None:
         self.target = QComboBox()
         self.target.currentIndexChanged.connect(self._target_changed)
-        self.base = QLineEdit(placeholderText="the embedded Gemma 3 270M — or a Hugging Face "
-                                              "id, a model folder, a .gguf")
+        self.base = QLineEdit(placeholderText=BASE_HINT)
+        self.base.textChanged.connect(self._base_changed)
+        self.base_note = Label(wordWrap=True)
+        self.base_note.setVisible(False)
         self.steps = QSpinBox(minimum=0, maximum=1_000_000, value=0,
                               specialValueText="whole epochs")
         self.epochs = QDoubleSpinBox(minimum=0.05, maximum=20, value=1.0, singleStep=0.25)
@@ -88,6 +93,7 @@ class TrainPage(QWidget):
         form = QFormLayout(settings)
         form.addRow(Label("Train on"), self.target)
         form.addRow(Label("Base model"), self.base)
+        form.addRow(self.base_note)
         row = QHBoxLayout()
         for label, widget in (("Steps", self.steps), ("Epochs", self.epochs),
                               ("Learning rate", self.learning_rate), ("GGUF", self.quant)):
@@ -132,6 +138,10 @@ class TrainPage(QWidget):
         self.target.blockSignals(True)
         self.target.clear()
         self.target.addItem("This machine", "local")
+        from engine.training.mlx_target import available as mlx_available
+
+        if mlx_available():  # Apple silicon, or wherever mlx imports
+            self.target.addItem("This Mac (MLX)", "mac")
         for host in self.store.hosts():
             if host["origin"] == "manual":
                 self.target.addItem(f"{host['name']} — {host['user']}@{host['host']}",
@@ -145,7 +155,7 @@ class TrainPage(QWidget):
         self.jobs.blockSignals(True)
         self.jobs.clear()
         for job in self.store.jobs():
-            if job.kind not in (JobKind.LOCAL, JobKind.REMOTE, JobKind.TINKER):
+            if job.kind not in (JobKind.LOCAL, JobKind.MAC, JobKind.REMOTE, JobKind.TINKER):
                 continue
             item = QListWidgetItem(f"#{job.id} {job.where} · {job.status.value}"
                                    + (f" → {job.result}" if job.result else ""))
@@ -157,6 +167,33 @@ class TrainPage(QWidget):
 
     def _target_changed(self, *_args) -> None:
         self.cloud_box.setVisible(self.target.currentData() == "lambda")
+        mac = self.target.currentData() == "mac"
+        if mac:  # the bases known to train with MLX, tested ones first
+            from engine.training import mlx_bases
+
+            known = [b.model for b in mlx_bases.trainable()]
+            completer = QCompleter(known, self.base)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            self.base.setCompleter(completer)
+            self.base.setPlaceholderText(f"a Hugging Face id or an MLX model folder, e.g. "
+                                         f"{known[0]}")
+        else:
+            self.base.setCompleter(None)
+            self.base.setPlaceholderText(BASE_HINT)
+        self._base_changed()
+
+    def _base_changed(self, *_args) -> None:
+        """On MLX: one line about the chosen base when it is known (not) to train."""
+        note = None
+        if self.target.currentData() == "mac":
+            from engine.training import mlx_bases
+
+            text = self.base.text().strip()
+            note = mlx_bases.warning_for(text) or next(
+                (f"{b.size}: {b.note} ({b.source})" for b in mlx_bases.KNOWN
+                 if b.trains and b.model == text), None)
+        self.base_note.setText(note or "")
+        self.base_note.setVisible(bool(note))
 
     # --- running --------------------------------------------------------------------------
 

@@ -42,6 +42,9 @@ class TrainConfig:
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
     target_modules: list[str] | None = field(default=None,
                                              metadata={"help": "default: per model family"})
+    lora_layers: int | None = field(default=None, metadata={
+        "help": "LoRA on the last N transformer layers only (default: every layer; the "
+                "memory check lowers it when a run would not fit)"})
     train_end_of_turn: bool = field(default=True, metadata={
         "help": "train the end-of-turn token's embedding (base models never learnt it)"})
     evals_per_epoch: int = field(default=4, metadata={"help": "validation and checkpoints"})

@@ -180,7 +180,10 @@ def write_modelfile(gguf: Path, chat_template: str, system: str) -> Path | None:
 def export(*, base_model: str, adapter_dir: str | Path, out_dir: str | Path,
            quant: str = "auto", name: str = "ownvoice", smoke_text: str | None = None,
            source: str = "en", target: str = "zh", voice: bool = False,
-           card: dict | None = None) -> ExportResult:
+           card: dict | None = None, merge=merge) -> ExportResult:
+    """merge → GGUF → quantise → smoke test → Modelfile → model card. `merge(base_model,
+    adapter_dir, out_dir) → (folder, parameters)`: peft's (above) for a torch adapter,
+    mlx_lora.fuse.fuse for an MLX one."""
     from engine.translation import prompts
 
     out_dir = Path(out_dir)

@@ -135,13 +135,24 @@ def with_lora(model, tokenizer, config: TrainConfig):
     eot = end_of_turn_ids(tokenizer) if config.train_end_of_turn else []
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
                       lora_dropout=config.lora_dropout, target_modules=config.target_modules,
-                      task_type="CAUSAL_LM", trainable_token_indices=eot or None)
+                      task_type="CAUSAL_LM", trainable_token_indices=eot or None,
+                      layers_to_transform=last_layers(model, config.lora_layers))
     model = get_peft_model(model, lora)
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={
             "use_reentrant": False})  # the reentrant variant breaks under DDP
         model.enable_input_require_grads()
     return model
+
+
+def last_layers(model, count: int | None) -> list[int] | None:
+    """peft's `layers_to_transform` for LoRA on the last `count` layers (None: all), as
+    mlx-lm's `num_layers` chooses them."""
+    total = getattr(model.config, "num_hidden_layers", None) or getattr(
+        getattr(model.config, "text_config", None), "num_hidden_layers", None)
+    if count is None or total is None or count >= total:
+        return None
+    return list(range(total - count, total))
 
 
 def train(config: TrainConfig, *, resume: bool = False, cancelled=None,

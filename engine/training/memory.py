@@ -185,9 +185,18 @@ def fit(shape: Shape, *, budget: int, batch_size: int, grad_accum: int, max_leng
 
 
 def available_bytes() -> int:
-    """What a training run may use here: on Apple silicon, Metal's recommended working set
-    (`max_recommended_working_set_size`, about 3/4 of unified memory); elsewhere 3/4 of the
-    physical memory (os.sysconf), the rest being the desktop's and the app's."""
+    """What a training run may use here: OWNVOICE_TRAIN_MEMORY_GB when set (GB of 2**30
+    bytes: leave room for other work, or test a smaller machine); on Apple silicon, Metal's
+    recommended working set (`max_recommended_working_set_size`, about 3/4 of unified
+    memory); elsewhere 3/4 of the physical memory (os.sysconf), the rest being the
+    desktop's and the app's."""
+    chosen = os.environ.get("OWNVOICE_TRAIN_MEMORY_GB")
+    if chosen:
+        try:
+            return max(0, int(float(chosen) * GB))
+        except ValueError:
+            raise OwnVoiceError(f"OWNVOICE_TRAIN_MEMORY_GB must be a number of GB (got "
+                                f"{chosen!r}).") from None
     try:
         import mlx.core as mx
 

@@ -62,7 +62,7 @@ def is_running(job_id: int) -> bool:
 def settle(store, job: Job) -> Job:
     """A local job that says it is active but whose process is gone (killed, crashed, the
     machine restarted) is `interrupted`: `ownvoice train --resume N` continues it."""
-    if job.kind is JobKind.LOCAL and job.status.active and not is_running(job.id):
+    if job.kind.here and job.status.active and not is_running(job.id):
         return store.update_job(job.id, status=JobState.INTERRUPTED,
                                 meta=job.meta.replace(pid=None))
     return job
@@ -74,8 +74,12 @@ def count_training_pairs(store) -> int:
 
 def prepare(store, *, base_model: str | None = None, max_steps: int | None = None,
             epochs: float = 1.0, learning_rate: float = 2e-4, quant: str = "auto",
-            kind: JobKind = JobKind.LOCAL) -> Job:
-    """Write the datasets and the job file; returns the job (state `prepared`)."""
+            kind: JobKind = JobKind.LOCAL, engine: str | None = None,
+            settings: dict | None = None, memory_changes: list[str] | None = None) -> Job:
+    """Write the datasets and the job file; returns the job (state `prepared`). `engine`:
+    "mlx" to train with MLX (None: torch); `settings`: TrainConfig values that replace the
+    defaults (the memory check's batch, checkpointing, layers); `memory_changes`: what that
+    check changed, in words, kept in the job."""
     from engine.training.config import TrainConfig
 
     if base_model is None:
@@ -97,14 +101,15 @@ def prepare(store, *, base_model: str | None = None, max_steps: int | None = Non
     config = TrainConfig(base_model=base_model, train_file=str(folder / "train.jsonl"),
                          val_file=str(folder / "val.jsonl") if val_pairs else None,
                          output_dir=str(folder / "run"), max_steps=max_steps, epochs=epochs,
-                         learning_rate=learning_rate, num_workers=min(2, os.cpu_count() or 1))
+                         learning_rate=learning_rate, num_workers=min(2, os.cpu_count() or 1),
+                         **(settings or {}))
     config.save(folder / "job.json")
     meta = JobMeta(job_file=str(folder / "job.json"), pairs=len(train_pairs),
                    val_pairs=len(val_pairs), held_out_documents=held_out,
                    source_lang=train_pairs[0]["source_lang"],
                    target_lang=train_pairs[0]["target_lang"],
                    smoke_text=(val_pairs or train_pairs)[0]["source_text"][:400], quant=quant,
-                   prompt=dataset.PROMPT)
+                   prompt=dataset.PROMPT, engine=engine, memory_changes=memory_changes or None)
     return store.update_job(job.id, status=JobState.PREPARED, meta=meta)
 
 
@@ -137,6 +142,16 @@ def finished(store, job: Job, outcome: dict, *, gguf: str, base_model: str) -> d
         gguf=gguf, smoke_test=SmokeTest.from_dict(exported["smoke_test"]))
     store.update_job(job.id, status=JobState.DONE, result=row["name"], meta=meta)
     return row
+
+
+def framework_of(job: Job):
+    """The training framework a job trains with: MLX's for `engine: mlx` (MacTarget's jobs),
+    else None (stages' default, PyTorch)."""
+    if job.meta.engine == "mlx":
+        from engine.training.mlx_lora import framework
+
+        return framework()
+    return None
 
 
 def advance(store, job: Job, state: JobState, on_event: EventSink | None = None, *,
@@ -200,6 +215,7 @@ def _run_locked(store, job: Job, *, resume: bool, quant: str | None,
     try:
         outcome = train_and_export(config, job.meta, folder=job_dir(job.id),
                                    name=f"voice-{job.id}", quant=quant,
+                                   framework=framework_of(job),
                                    checkpoint_step=checkpoint_step, resume=resume,
                                    on_event=on_event, cancelled=stop, on_stage=stage)
     except Interrupted as exc:

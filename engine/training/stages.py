@@ -10,6 +10,7 @@ tests/test_box_requirements.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine import events
@@ -37,25 +38,30 @@ def train_and_export(config, meta: JobMeta, *, folder: Path, name: str, quant: s
                      on_event: EventSink | None = None,
                      cancelled: Callable[[], bool] | None = None,
                      on_stage: Callable[[JobState, dict], None] | None = None,
-                     trainer: Callable | None = None) -> dict:
+                     trainer: Callable | None = None,
+                     framework: Framework | None = None) -> dict:
     """Train, choose a checkpoint, export; returns what happened as JSON-ready values:
     {"train": {steps, best_val_loss, base_val_loss, best_checkpoint}, "checkpoint_scores":
     [...], "exported_adapter": path, "export": ExportResult as a dict}.
     `on_stage(JobState.EXPORTING, summary)` is heard before the export starts.
     `trainer(config, resume)` replaces the in-process training (the remote runner's
-    several-GPU launch). Raises Interrupted when `cancelled()` stopped the training."""
+    several-GPU launch). `framework`: torch's (the default) or MLX's
+    (engine.training.mlx_lora.framework(): its loop, checkpoint choice and fuse); the export
+    after the merge is the same. Raises Interrupted when `cancelled()` stopped the
+    training."""
     from dataclasses import asdict
 
-    from engine.training import choose
     from engine.training.export import export
-    from engine.training.loop import train
     from engine.translation import prompts
+
+    framework = framework or torch_framework()
+    train, score, merge = framework.train, framework.score, framework.merge
 
     result = trainer(config, resume) if trainer is not None else train(
         config, resume=resume, cancelled=cancelled, on_progress=on_event)
     if cancelled is not None and cancelled():
         raise Interrupted(result.steps)
-    scores = choose.score(config) if config.val_file else []
+    scores = score(config) if config.val_file else []
     adapter_dir = result.adapter_dir
     if checkpoint_step is not None:
         chosen = Path(config.output_dir) / "checkpoints" / f"step-{checkpoint_step:06d}"
@@ -74,11 +80,35 @@ def train_and_export(config, meta: JobMeta, *, folder: Path, name: str, quant: s
                       out_dir=folder / "export", quant=quant, name=name,
                       smoke_text=meta.smoke_text, source=meta.source_lang,
                       target=meta.target_lang, voice=meta.prompt == prompts.VOICE,
-                      card={"pairs": meta.pairs, "steps": result.steps,
+                      merge=merge,
+                      card={"pairs": meta.pairs, "steps": result.steps, "engine": framework.name,
+                            "memory_changes": meta.memory_changes or [],
                             "best_val_loss": result.best_val_loss,
                             "base_val_loss": result.base_val_loss,
                             "config": str(folder / "job.json")})
     return {**summary, "export": asdict(exported)}
+
+
+@dataclass(frozen=True)
+class Framework:
+    """What trains, chooses and merges for one training framework: `train(config, resume=,
+    cancelled=, on_progress=)` → TrainResult, `score(config)` → the checkpoints measured,
+    best first, `merge(base, adapter_dir, out_dir)` → (HF folder, parameters)."""
+
+    name: str
+    train: Callable
+    score: Callable
+    merge: Callable
+
+
+def torch_framework() -> Framework:
+    """PyTorch: engine/training/loop.py, choose.py, and peft's merge (export.merge). (MLX's
+    is engine.training.mlx_lora.framework(): never on a box's code path.)"""
+    from engine.training.choose import score
+    from engine.training.export import merge
+    from engine.training.loop import train
+
+    return Framework("torch", train, score, merge)
 
 
 class Interrupted(OwnVoiceError):

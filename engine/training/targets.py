@@ -96,8 +96,8 @@ class Plan:
 
 
 class TrainingTarget(ABC):
-    """Where a LoRA fine-tune runs. Implementations: LocalTarget (here), BoxTarget and
-    RentedTarget (remote/targets.py)."""
+    """Where a LoRA fine-tune runs. Implementations: LocalTarget (here), MacTarget (here,
+    with MLX: mlx_target.py), BoxTarget and RentedTarget (remote/targets.py), TinkerTarget."""
 
     kind: JobKind
     name: str  # for people
@@ -196,12 +196,22 @@ class LocalTarget(TrainingTarget):
         job = pipeline.prepare(store, base_model=request.base_model,
                                max_steps=request.max_steps, epochs=request.epochs,
                                learning_rate=request.learning_rate, quant=request.quant,
-                               kind=JobKind.LOCAL)
+                               kind=self.kind, **self.job_options(plan))
         self._plans[job.id] = request
         if on_event is not None:
-            on_event(events.Stage(stage=JobState.PREPARED.value, job=job.id,
-                                  detail=f"{job.meta.pairs} training pairs, base {job.model}"))
+            self.announce(plan, job, on_event)
         return job
+
+    def job_options(self, plan: Plan) -> dict:
+        """pipeline.prepare's options of this target (MacTarget: MLX and the settings that
+        fit its memory)."""
+        return {}
+
+    def announce(self, plan: Plan, job: Job, on_event: EventSink) -> None:
+        """The events that say the job is prepared."""
+        on_event(events.Stage(stage=JobState.PREPARED.value, job=job.id,
+                              detail=f"{job.meta.pairs} training pairs, base {job.model}, "
+                                     f"on {plan.target}"))
 
     def follow(self, store, job: Job, *, on_event: EventSink | None = None,
                stop: Stop | None = None, checkpoint_step: int | None = None,

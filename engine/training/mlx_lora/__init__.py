@@ -20,3 +20,14 @@ def available() -> bool:
     import importlib.util
 
     return all(importlib.util.find_spec(name) is not None for name in ("mlx", "mlx_lm"))
+
+
+def framework():
+    """MLX's training framework for stages.train_and_export: this package's loop, checkpoint
+    choice and fuse (imports MLX)."""
+    from engine.training.mlx_lora.choose import score
+    from engine.training.mlx_lora.fuse import fuse
+    from engine.training.mlx_lora.loop import train
+    from engine.training.stages import Framework
+
+    return Framework("mlx", train, score, fuse)

@@ -107,12 +107,15 @@ def apply_adapter(model: nn.Module, settings: dict) -> None:
 def with_lora(model: nn.Module, model_config: dict, tokenizer, config) -> dict:
     """Prepares `model` for training as the torch trainer prepares its base: `config` gets
     its resolved target modules (by `model_type`) and chat template (`tokenizer` too); LoRA
-    on every layer, initialised from `config.seed`; the end-of-turn rows trainable unless
-    `config.train_end_of_turn` is off. Returns the adapter's settings (adapter_config.json)."""
+    on every layer (the last `config.lora_layers` when set), initialised from `config.seed`;
+    the end-of-turn rows trainable unless `config.train_end_of_turn` is off. Returns the
+    adapter's settings (adapter_config.json)."""
     config.resolved(model_config.get("model_type"))
     settle_chat_template(tokenizer, config)
     mx.random.seed(config.seed)
-    settings = {"fine_tune_type": "lora", "num_layers": len(model.layers),
+    layers = len(model.layers)  # mlx-lm's num_layers: LoRA on the last N layers
+    settings = {"fine_tune_type": "lora",
+                "num_layers": min(config.lora_layers or layers, layers),
                 "lora_parameters": lora_parameters(model, config),
                 "token_rows": end_of_turn_ids(tokenizer) if config.train_end_of_turn else [],
                 "base_model": config.base_model}

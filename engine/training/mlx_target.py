@@ -1,0 +1,126 @@
+"""This Mac as a training target: `ownvoice train --on mac` (and "This Mac (MLX)" on the Train
+page) trains with MLX (engine/training/mlx_lora/) in this process, as LocalTarget trains with
+torch — the same job folder, progress, cancel, `train --resume N` and export to a registered
+`voice-N` — after a memory check: the base's config.json says how much the run needs, and
+the settings are adjusted (gradient checkpointing, a smaller micro-batch, fewer LoRA layers)
+to fit this machine, or the run is refused in one line (engine/training/memory.py).
+
+Offered where MLX imports: Apple silicon, or `mlx[cpu]` elsewhere (the tests run it so).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+from engine import events
+from engine.errors import OwnVoiceError
+from engine.jobs import JobKind
+from engine.training import memory, mlx_bases
+from engine.training.config import FAMILY_TARGETS, TrainConfig
+from engine.training.targets import InvalidRequest, LocalTarget, Plan, TrainingRequest
+
+EXAMPLE_BASE = "mlx-community/Qwen3-4B-4bit"
+
+
+def available() -> bool:
+    """Whether this machine can train with MLX (imports nothing heavy)."""
+    from engine.training.mlx_lora import available as mlx_available
+
+    return mlx_available()
+
+
+def base_config(base_model: str) -> dict | None:
+    """The base's config.json: from its folder, or for a Hugging Face id from the local hub
+    cache only (None when it is not downloaded yet: nothing is fetched to check). Raises
+    InvalidRequest for a .gguf base (MLX reads safetensors folders) or an unreadable one."""
+    path = Path(base_model).expanduser()
+    if path.suffix == ".gguf":
+        raise InvalidRequest(f"MLX cannot train on a GGUF file ({base_model}): choose a "
+                             f"Hugging Face model or an MLX conversion of one (e.g. "
+                             f"{EXAMPLE_BASE}).")
+    if path.exists():
+        file = path / "config.json"
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(base_model, "config.json")
+        if not isinstance(cached, str):
+            return None
+        file = Path(cached)
+    try:
+        return json.loads(file.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"Cannot read the base model's config.json ({file}): "
+                             f"{exc}") from exc
+
+
+def fit_settings(config_json: dict, *, budget: int) -> memory.Fitted:
+    """The memory check for a new job's settings (TrainConfig's defaults) on this base;
+    raises InsufficientMemory (one line) when nothing fits `budget` bytes."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    family = (config_json.get("text_config") or config_json).get("model_type") \
+        or config_json.get("model_type")
+    targets = FAMILY_TARGETS.get(family or "", ["q_proj", "v_proj"])
+    return memory.fit(memory.Shape.from_config(config_json), budget=budget,
+                      batch_size=defaults["batch_size"], grad_accum=defaults["grad_accum"],
+                      max_length=defaults["max_length"], lora_r=defaults["lora_r"],
+                      targets=targets, checkpointing=defaults["gradient_checkpointing"],
+                      layers_trained=defaults["lora_layers"])
+
+
+class MacTarget(LocalTarget):
+    """This machine, training with MLX (a Mac's unified memory; `mlx[cpu]` elsewhere)."""
+
+    kind = JobKind.MAC
+    name = "this Mac (MLX)"
+
+    def check(self, store) -> dict:
+        if not available():
+            raise InvalidRequest("Training with MLX needs mlx and mlx-lm (OwnVoice's `mlx` "
+                                 "extra, for Apple silicon): `pip install 'ownvoice[mlx]'` in "
+                                 "OwnVoice's environment. Or train with PyTorch: `ownvoice "
+                                 "train --on local`.")
+        return {}
+
+    def prepare(self, store, request: TrainingRequest) -> Plan:
+        """LocalTarget's checks, a base MLX can train, and the memory check: the settings
+        that fit (kept in the plan) and what was changed, in words. Reads, never writes."""
+        if request.base_model is None:
+            raise InvalidRequest(f"Training with MLX needs a base in safetensors (the "
+                                 f"embedded Gemma is a GGUF): choose one with --base, e.g. "
+                                 f"{EXAMPLE_BASE}.")
+        plan = super().prepare(store, request)
+        notes = [w for w in [mlx_bases.warning_for(request.base_model)] if w]
+        config_json = base_config(request.base_model)
+        settings: dict = {}
+        changes: list[str] = []
+        if config_json is None:
+            notes.append(f"Memory not checked: {request.base_model} is not downloaded yet "
+                         "(it is when training starts).")
+        else:
+            try:
+                budget = memory.available_bytes()
+                fitted = fit_settings(config_json, budget=budget)
+            except OwnVoiceError as exc:  # InsufficientMemory, or a config without sizes
+                raise InvalidRequest(str(exc)) from exc
+            settings = {"batch_size": fitted.batch_size, "grad_accum": fitted.grad_accum,
+                        "gradient_checkpointing": fitted.checkpointing,
+                        "lora_layers": fitted.layers_trained}
+            changes = list(fitted.changes)
+            notes.append(f"Memory: about {fitted.need / memory.GB:.1f} GB needed of "
+                         f"{budget / memory.GB:.1f} GB available"
+                         + (f"; changed to fit: {'; '.join(changes)}." if changes else "."))
+        return Plan(request=request, target=self.name, pairs=plan.pairs,
+                    options={"settings": settings, "memory_changes": changes,
+                             "notes": notes})
+
+    def job_options(self, plan: Plan) -> dict:
+        return {"engine": "mlx", "settings": plan.options.get("settings"),
+                "memory_changes": plan.options.get("memory_changes")}
+
+    def announce(self, plan: Plan, job, on_event) -> None:
+        super().announce(plan, job, on_event)
+        for note in plan.options.get("notes", ()):
+            on_event(events.Log(message=note))

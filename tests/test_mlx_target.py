@@ -1,0 +1,140 @@
+"""`ownvoice train --on mac`: the MLX trainer as a training target, end to end on MLX's CPU
+build — pairs in a real store → the memory check → MLX LoRA on the tiny base → fuse → GGUF →
+llama.cpp smoke test → a registered `voice-N` that translates; `jobs`, `jobs cancel` and
+`train --resume N` for a job that trains with MLX."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("mlx.core", reason="MLX is not installed (the `mlx` extra)")
+pytest.importorskip("mlx_lm", reason="mlx-lm is not installed (the `mlx` extra)")
+
+from engine import events  # noqa: E402
+from engine.jobs import JobKind, JobState  # noqa: E402
+from engine.training import memory, mlx_bases, pipeline  # noqa: E402
+from engine.training.config import FAMILY_TARGETS  # noqa: E402
+from engine.training.mlx_target import MacTarget  # noqa: E402
+from engine.training.targets import InvalidRequest, TrainingRequest  # noqa: E402
+from tests.conftest import run_ownvoice  # noqa: E402
+from tests.test_finetune import add_correction_pairs, train_until_a_checkpoint  # noqa: E402
+
+
+def test_train_on_mac_registers_a_model_that_translates(store, tiny_base, default_model):
+    add_correction_pairs(store)
+    out = json.loads(run_ownvoice("train", "--on", "mac", "--base", str(tiny_base),
+                                  "--max-steps", "6", "--learning-rate", "1e-3", "--quant",
+                                  "Q8_0", "--json").stdout)
+    assert out["model"] == "voice-1" and out["train"]["steps"] == 6
+    assert (out["engine"], out["where"]) == ("mlx", "this machine (MLX)")
+    assert out["smoke_test"]["passed"], out["smoke_test"]
+    job = store.job(1)
+    assert job.kind is JobKind.MAC and job.status is JobState.DONE and job.meta.engine == "mlx"
+    card = json.loads((pipeline.job_dir(1) / "export" / "model-card.json").read_text())
+    assert card["engine"] == "mlx"
+    assert (pipeline.job_dir(1) / "run" / "adapter" / "adapter_config.json").exists()  # MLX's
+    translated = json.loads(run_ownvoice("translate", "--model", "voice-1", "--text",
+                                         "Where is the station?", "--to", "zh",
+                                         "--json").stdout)
+    assert translated["output"].strip() and translated["warnings"] == []
+    listed = json.loads(run_ownvoice("jobs", "--json").stdout)
+    assert [(j["id"], j["kind"], j["status"], j["result"]) for j in listed] == [
+        (1, "mac", "done", "voice-1")]
+
+
+def test_jobs_cancel_then_resume_a_mac_job(store, tiny_base, default_model):
+    add_correction_pairs(store)
+    process = train_until_a_checkpoint("mac", tiny_base, steps=300)
+    listed = json.loads(run_ownvoice("jobs", "--json").stdout)
+    assert [(j["kind"], j["status"], j["where"]) for j in listed] == [
+        ("mac", "training", "this machine (MLX)")]
+    assert "asked to stop" in run_ownvoice("jobs", "cancel", "1").stdout
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1 and "ownvoice train --resume 1" in err
+    assert store.job(1).status is JobState.CANCELLED
+    progress = pipeline.job_dir(1) / "run" / "progress.jsonl"
+    stopped_at = max(e.step for e in events.read(progress) if isinstance(e, events.Step))
+    assert stopped_at < 300
+
+    # Resumed for fewer steps (the job file is the user's to edit): the same job, with MLX.
+    job_file = pipeline.job_dir(1) / "job.json"
+    config = json.loads(job_file.read_text())
+    job_file.write_text(json.dumps({**config, "max_steps": stopped_at + 2}))
+    resumed = json.loads(run_ownvoice("train", "--resume", "1", "--json").stdout)
+    assert resumed["model"] == "voice-1" and resumed["engine"] == "mlx"
+    assert resumed["train"]["steps"] == stopped_at + 2
+    steps = [e.step for e in events.read(progress) if isinstance(e, events.Step)]
+    assert steps == list(range(1, stopped_at + 3))  # every step once, in order
+
+
+def test_the_memory_check_adjusts_the_settings_and_says_so(store, tiny_base, monkeypatch):
+    """A small budget: checkpointing on, a smaller micro-batch — written into the job file,
+    kept in the job, said in the events; a tiny budget: refused in one line."""
+    add_correction_pairs(store)
+    target = MacTarget()
+    request = TrainingRequest(base_model=str(tiny_base), max_steps=2)
+    shape = memory.Shape.from_config(json.loads((tiny_base / "config.json").read_text()))
+    plain = memory.estimate(shape, batch_size=4, max_length=1024, lora_r=16,
+                            targets=FAMILY_TARGETS["llama"])["total"]
+    monkeypatch.setattr(memory, "available_bytes", lambda: plain - 1)
+    plan = target.prepare(store, request)
+    changes = plan.options["memory_changes"]
+    assert changes and "gradient checkpointing on" in changes[0]
+    heard = []
+    job = target.start(store, plan, on_event=heard.append)
+    config = json.loads((pipeline.job_dir(job.id) / "job.json").read_text())
+    assert config["gradient_checkpointing"] is True
+    assert job.meta.engine == "mlx" and job.meta.memory_changes == changes
+    said = [e.message for e in heard if isinstance(e, events.Log)]
+    assert any("changed to fit" in line and "checkpointing" in line for line in said), said
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1024)
+    with pytest.raises(InvalidRequest, match="needs about") as refused:
+        target.prepare(store, request)
+    assert "\n" not in str(refused.value)
+    cli = run_ownvoice("train", "--on", "mac", "--base", str(tiny_base), check=False,
+                       env={"OWNVOICE_TRAIN_MEMORY_GB": "0.000001"})
+    assert cli.returncode == 2 and "Traceback" not in cli.stderr
+    assert len(cli.stderr.strip().splitlines()) == 1 and "needs about" in cli.stderr
+
+
+def test_bases_mlx_cannot_train_are_refused_or_warned_about(store, tmp_path):
+    add_correction_pairs(store)
+    target = MacTarget()
+    (tmp_path / "model.gguf").write_bytes(b"GGUF")
+    with pytest.raises(InvalidRequest, match="MLX cannot train on a GGUF file"):
+        target.prepare(store, TrainingRequest(base_model=str(tmp_path / "model.gguf")))
+    with pytest.raises(InvalidRequest, match="needs a base in safetensors"):
+        target.prepare(store, TrainingRequest())
+    # not downloaded here: its memory is checked when it is (nothing is fetched to check)
+    plan = target.prepare(store, TrainingRequest(base_model="mlx-community/Qwen3.5-4B-4bit"))
+    notes = plan.options["notes"]
+    assert "first backward pass" in notes[0] and "Qwen3-4B-4bit" in notes[0]
+    assert "Memory not checked" in notes[1]
+    assert mlx_bases.warning_for("mlx-community/Qwen3-4B-4bit") is None
+    assert mlx_bases.trainable()[0].model == "mlx-community/Qwen3-4B-4bit"
+
+
+def test_lora_on_the_last_layers_only_in_mlx_and_in_torch(tiny_model, tmp_path):
+    """`lora_layers` (what the memory check lowers): mlx-lm's num_layers and peft's
+    layers_to_transform choose the same, last, layers."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.training.loop import with_lora
+    from engine.training.mlx_lora import model as adapters
+    from tests.test_train import config_for
+
+    config = config_for(tiny_model, tmp_path, lora_layers=1)
+    _, model, settings = adapters.load_for_training(config)
+    assert settings["num_layers"] == 1
+    assert [hasattr(layer.self_attn.q_proj, "lora_a") for layer in model.layers] == [
+        False, True]
+
+    peft_model = with_lora(AutoModelForCausalLM.from_pretrained(str(tiny_model)),
+                           AutoTokenizer.from_pretrained(str(tiny_model)),
+                           config_for(tiny_model, tmp_path, lora_layers=1))
+    trained = {name.split(".layers.")[1].split(".")[0] for name, p in
+               peft_model.named_parameters() if "lora_A" in name}
+    assert trained == {"1"}
