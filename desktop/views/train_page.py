@@ -138,7 +138,7 @@ class TrainPage(QWidget):
         self.target.blockSignals(True)
         self.target.clear()
         self.target.addItem("This machine", "local")
-        from engine.training.mlx_target import available as mlx_available
+        from engine.training.mlx_lora import available as mlx_available
 
         if mlx_available():  # Apple silicon, or wherever mlx imports
             self.target.addItem("This Mac (MLX)", "mac")

@@ -19,16 +19,10 @@ from engine.errors import OwnVoiceError
 from engine.jobs import JobKind
 from engine.training import memory, mlx_bases
 from engine.training.config import FAMILY_TARGETS, TrainConfig
+from engine.training.mlx_lora import available
 from engine.training.targets import InvalidRequest, LocalTarget, Plan, TrainingRequest
 
 EXAMPLE_BASE = "mlx-community/Qwen3-4B-4bit"
-
-
-def available() -> bool:
-    """Whether this machine can train with MLX (imports nothing heavy)."""
-    from engine.training.mlx_lora import available as mlx_available
-
-    return mlx_available()
 
 
 def base_config(base_model: str) -> dict | None:
