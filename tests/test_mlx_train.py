@@ -21,6 +21,7 @@ from engine.training.mlx_lora import model as adapters  # noqa: E402
 from engine.training.mlx_lora.choose import score  # noqa: E402
 from engine.training.mlx_lora.fuse import fuse  # noqa: E402
 from engine.training.mlx_lora.loop import train  # noqa: E402
+from engine.translation.gguf_meta import read_metadata  # noqa: E402
 from tests.test_train import config_for, write_pairs  # noqa: E402
 
 
@@ -36,13 +37,15 @@ def tiny_4bit(tiny_model, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_qwen2(tiny_model, tmp_path_factory):
-    """A tiny Qwen2 (the family writers choose) with an untied output head, as Qwen2.5-7B
-    has, saved by transformers 5 (RoPE settings under `rope_parameters`)."""
+def tiny_qwen2(qwen2_vocab, tmp_path_factory):
+    """A tiny Qwen2 (the family writers choose) with Qwen2's real tokenizer and chat template
+    and an untied output head, as Qwen2.5-7B has, saved by transformers 5 (RoPE settings
+    under `rope_parameters`)."""
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
+    tokenizer = AutoTokenizer.from_pretrained(str(qwen2_vocab.parent),
+                                              gguf_file=qwen2_vocab.name)
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(Qwen2Config(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
@@ -62,6 +65,21 @@ def hf_logits(folder, ids) -> np.ndarray:
     model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
     with torch.no_grad():
         return model(torch.tensor(ids)).logits.numpy()
+
+
+def predicts_in_llama_cpp(gguf, ids, expected) -> None:
+    """llama.cpp's logits for `ids` (one row) are MLX's `expected`, within f16 rounding, and
+    pick the same next tokens."""
+    from llama_cpp import Llama
+
+    llm = Llama(str(gguf), n_ctx=64, logits_all=True, verbose=False)
+    try:
+        llm.eval(ids[0])
+        scores = np.array(llm.scores[:len(ids[0])])
+    finally:
+        llm.close()
+    assert np.abs(scores - expected[0]).max() < 5e-2 * max(1.0, np.abs(expected).max())
+    assert (scores.argmax(-1) == expected[0].argmax(-1)).all()
 
 
 def losses_of(output) -> list[float]:
@@ -229,17 +247,24 @@ def test_a_4bit_fuse_is_a_dequantised_hugging_face_folder(tiny_4bit, tmp_path):
     assert np.abs(got - expected).max() < 2e-2 * max(1.0, np.abs(expected).max())
 
     # llama.cpp's own converter (export.py) makes a GGUF of it that llama.cpp runs alike.
-    from llama_cpp import Llama
+    predicts_in_llama_cpp(export.convert(folder, tmp_path / "fused-f16.gguf"), ids, expected)
 
-    gguf = export.convert(folder, tmp_path / "fused-f16.gguf")
-    llm = Llama(str(gguf), n_ctx=64, logits_all=True, verbose=False)
-    try:
-        llm.eval(ids[0])
-        scores = np.array(llm.scores[:len(ids[0])])
-    finally:
-        llm.close()
-    assert np.abs(scores - expected[0]).max() < 5e-2 * max(1.0, np.abs(expected).max())
-    assert (scores.argmax(-1) == expected[0].argmax(-1)).all()
+
+def test_the_export_command_fuses_an_mlx_adapter(tiny_4bit, tmp_path):
+    """`ownvoice export` on an MLX run's adapter: fused (not peft), converted, quantised and
+    smoke-tested like a PyTorch one."""
+    from tests.conftest import run_ownvoice
+
+    result = train(config_for(tiny_4bit, tmp_path, max_steps=2))
+    out = json.loads(run_ownvoice("export", "--base", str(tiny_4bit), "--adapter",
+                                  str(result.adapter_dir), "--out", str(tmp_path / "e"),
+                                  "--quant", "Q8_0", "--json").stdout)
+    assert out["quant"] == "Q8_0" and out["smoke_test"]["input"]
+    meta = read_metadata(out["gguf"])
+    assert meta["general.architecture"] == "llama" and "<|im_start|>" in meta[
+        "tokenizer.chat_template"]
+    merged = json.loads((tmp_path / "e" / "merged" / "config.json").read_text())
+    assert "quantization" not in merged  # dequantised by the fuse
 
 
 def test_a_gguf_base_is_refused_with_what_to_do(tmp_path):
@@ -249,7 +274,8 @@ def test_a_gguf_base_is_refused_with_what_to_do(tmp_path):
 
 def test_an_untied_qwen2_learns_its_end_of_turn_rows_in_and_out(tiny_qwen2, tmp_path):
     """Both the embedding's and the output head's end-of-turn rows learn, and fuse; MLX reads
-    transformers 5's RoPE settings (a fused model predicts as transformers does)."""
+    transformers 5's RoPE settings (a fused model predicts as transformers does, and as
+    llama.cpp does after the GGUF export)."""
     from mlx_lm.utils import load_model
 
     ids = [[1, 504, 3458, 30, 2]]
@@ -274,3 +300,9 @@ def test_an_untied_qwen2_learns_its_end_of_turn_rows_in_and_out(tiny_qwen2, tmp_
     model.eval()
     expected = np.array(model(mx.array(ids)))
     assert np.abs(hf_logits(folder, ids) - expected).max() < 1e-3
+
+    # The fused Qwen2 (q/k/v biases, untied head, Qwen's tokenizer and template) goes through
+    # llama.cpp's converter and predicts in llama.cpp as in MLX.
+    gguf = export.convert(folder, tmp_path / "fused-f16.gguf")
+    assert "<|im_start|>" in read_metadata(gguf)["tokenizer.chat_template"]
+    predicts_in_llama_cpp(gguf, ids, expected)

@@ -349,7 +349,8 @@ def finetune(ctx, host_name, instance_type, attach, cancel, base_model, max_step
 @click.command("export")
 @click.option("--base", "base_model", required=True, help="The base model (id, folder, .gguf).")
 @click.option("--adapter", required=True, type=click.Path(file_okay=False, exists=True),
-              help="The LoRA adapter folder (a checkpoint's adapter/).")
+              help="The LoRA adapter folder (a run's or a checkpoint's adapter/), trained "
+                   "with PyTorch or with MLX.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--quant", type=click.Choice(QUANTS), default="auto", show_default=True,
               help=QUANT_HELP)
@@ -357,18 +358,22 @@ def finetune(ctx, host_name, instance_type, attach, cancel, base_model, max_step
 @click.option("--from", "source", default="en", show_default=True,
               help="Language of the smoke test's input.")
 @click.option("--to", "target", default="zh", show_default=True)
+@click.option("--prompt", type=click.Choice(["voice", "instruction"]), default="voice",
+              show_default=True, help="The system prompt its training data used (OwnVoice's "
+              "datasets: voice; jobs from before 2026-11-30: instruction).")
 @click.option("--json", "as_json", is_flag=True)
-def export_(base_model, adapter, out, quant, name, source, target, as_json):
+def export_(base_model, adapter, out, quant, name, source, target, prompt, as_json):
     """Merge an adapter into its base, convert to GGUF, quantise, smoke-test (and register)."""
     from engine.training import export as exporting
     from engine.translation import registry
 
+    merge = exporting.merge_for(adapter)  # a folder that is no adapter: one line, at once
     if name:  # a name that cannot be taken is refused before minutes of converting
         with open_store() as store:
             registry.check_name(store, name)
     result = exporting.export(base_model=base_model, adapter_dir=adapter, out_dir=out,
                               quant=quant, name=name or "ownvoice", source=source,
-                              target=target)
+                              target=target, voice=prompt == "voice", merge=merge)
     from engine.training.pipeline import mark_verification
 
     if name:
