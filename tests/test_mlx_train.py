@@ -58,6 +58,31 @@ def tiny_qwen2(qwen2_vocab, tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def tiny_gemma3(gemma_file, tmp_path_factory):
+    """A tiny Gemma 3 with Gemma's real tokenizer and chat template (read from the embedded
+    model's GGUF), the family's layout (five sliding-window layers, then one that attends to
+    everything: llama.cpp's Gemma 3 assumes that pattern), its scaled embedding and (1 + w)
+    norms, queries scaled by the head size (as all but the 27B); it takes MLX's full-logits
+    loss (loss.PLAIN_HEAD does not list it)."""
+    import torch
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gemma_file.parent),
+                                              gguf_file=gemma_file.name)
+    torch.manual_seed(0)
+    model = Gemma3ForCausalLM(Gemma3TextConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=6,
+        num_attention_heads=4, num_key_value_heads=1, head_dim=16, query_pre_attn_scalar=16,
+        sliding_window=8, layer_types=["sliding_attention"] * 5 + ["full_attention"],
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id))
+    folder = tmp_path_factory.mktemp("tiny-gemma3") / "model"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def hf_logits(folder, ids) -> np.ndarray:
     import torch
     from transformers import AutoModelForCausalLM
@@ -248,6 +273,57 @@ def test_a_4bit_fuse_is_a_dequantised_hugging_face_folder(tiny_4bit, tmp_path):
 
     # llama.cpp's own converter (export.py) makes a GGUF of it that llama.cpp runs alike.
     predicts_in_llama_cpp(export.convert(folder, tmp_path / "fused-f16.gguf"), ids, expected)
+
+
+def test_a_gemma3_trains_on_full_logits_with_torchs_loss_and_exports(tiny_gemma3, tmp_path):
+    """Gemma 3 (the embedded model's family) in MLX: the model predicts as transformers does
+    (over 12 tokens, past the sliding window of 8), the first step's loss is the torch
+    trainer's on the same pairs (MLX's full-logits loss), and the fused model goes through
+    llama.cpp's converter into a GGUF that predicts as MLX does."""
+    from engine.training.loop import train as train_torch
+
+    ids = [[2, 818, 5279, 529, 7001, 236761, 1018, 3385, 563, 1535, 236761, 106]]
+    plain, _ = adapters.load_model(str(tiny_gemma3))
+    assert plain.model_type not in loss.PLAIN_HEAD  # the full-logits path is the one tested
+    assert np.abs(np.array(plain(mx.array(ids))) - hf_logits(tiny_gemma3, ids)).max() < 1e-4
+
+    mlx_run = train(config_for(tiny_gemma3, tmp_path / "mlx", max_steps=3, batch_size=2))
+    torch_run = train_torch(config_for(tiny_gemma3, tmp_path / "torch", max_steps=1,
+                                       batch_size=2))
+    # Step 1's loss is the base's (LoRA's B starts at 0): the same data, batches and loss.
+    assert losses_of(tmp_path / "mlx" / "out")[0] == pytest.approx(
+        losses_of(tmp_path / "torch" / "out")[0], rel=1e-4)
+    assert torch_run.steps == 1 and mlx_run.steps == 3
+
+    folder, _ = fuse(str(tiny_gemma3), mlx_run.adapter_dir, tmp_path / "fused")
+    model, _ = adapters.load_model(str(tiny_gemma3))
+    adapters.attach(model, mlx_run.adapter_dir)
+    model.eval()
+    expected = np.array(model(mx.array(ids)))
+    assert np.abs(hf_logits(folder, ids) - expected).max() < 1e-3
+    gguf = export.convert(folder, tmp_path / "fused-f16.gguf")
+    meta = read_metadata(gguf)
+    assert meta["general.architecture"] == "gemma3"
+    assert "<start_of_turn>" in meta["tokenizer.chat_template"]
+    predicts_in_llama_cpp(gguf, ids, expected)
+
+
+def test_transformers_5_settings_reach_mlx_lm_in_its_own_keys(tmp_path):
+    """RoPE per layer type and Gemma 3's layer types, written by transformers 5, become the
+    keys mlx-lm reads; a layout mlx-lm cannot express is one line."""
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "gemma3_text", "layer_types": ["sliding_attention"] * 5 + [
+            "full_attention"] + ["sliding_attention"] * 2,
+        "rope_parameters": {"full_attention": {"rope_theta": 1e6, "rope_type": "default"},
+                            "sliding_attention": {"rope_theta": 1e4, "rope_type": "default"}}}))
+    assert adapters.older_settings(tmp_path) == {
+        "rope_theta": 1e6, "rope_local_base_freq": 1e4, "sliding_window_pattern": 6}
+    assert adapters.sliding_pattern(["sliding_attention"] * 3) == 4  # no full layer at all
+    with pytest.raises(OwnVoiceError, match="takes every Nth layer as full attention"):
+        adapters.sliding_pattern(["full_attention", "sliding_attention", "sliding_attention",
+                                  "full_attention"])
+    (tmp_path / "config.json").write_text(json.dumps({"rope_theta": 1e4, "model_type": "qwen2"}))
+    assert adapters.older_settings(tmp_path) == {}  # the older keys are there already
 
 
 def test_the_export_command_fuses_an_mlx_adapter(tiny_4bit, tmp_path):

@@ -54,28 +54,58 @@ def load_model(base_model: str) -> tuple[nn.Module, dict]:
 
     folder = local_folder(base_model)
     try:
-        return mlx_load_model(folder, model_config=rope_settings(folder))
+        return mlx_load_model(folder, model_config=older_settings(folder))
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise OwnVoiceError(f"MLX cannot load the base model {base_model}: {exc}") from exc
 
 
-def rope_settings(folder: Path) -> dict:
-    """The base's RoPE settings in the keys mlx-lm 0.32 reads. transformers 5 writes them as
-    `rope_parameters` ({"rope_theta": …, "rope_type": …}); mlx-lm reads only the older
-    top-level `rope_theta` / `rope_scaling`, and without them silently takes its family's
-    default (Qwen2's 1e6 where the model says 1e4): every logit wrong. Empty when the
-    config already has the older keys (as most hub models' do) or has no RoPE settings."""
+def older_settings(folder: Path) -> dict:
+    """The base's settings in the keys mlx-lm 0.32 reads, where transformers 5 writes them
+    otherwise; mlx-lm silently takes its family's defaults for keys it does not find, and
+    every logit is then wrong. Empty when the config already has the older keys (as most hub
+    models' do). Raises OwnVoiceError for a layout mlx-lm's model cannot express.
+
+    - RoPE: transformers 5's `rope_parameters` ({"rope_theta": …, "rope_type": …}) → the
+      top-level `rope_theta` / `rope_scaling` (Qwen2's default is 1e6 where a model may say
+      1e4); per layer type (Gemma 3: {"full_attention": {…}, "sliding_attention": {…}}) →
+      `rope_theta` and `rope_local_base_freq`.
+    - Gemma 3's `layer_types` → `sliding_window_pattern` (mlx-lm: every Nth layer attends to
+      everything, the others to a sliding window; its default, 6, is wrong for others)."""
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, json.JSONDecodeError):
         return {}  # mlx-lm reports the missing or broken config itself
+    settings: dict = {}
     rope = config.get("rope_parameters")
-    if not isinstance(rope, dict) or "rope_theta" not in rope or "rope_theta" in config:
-        return {}
-    settings = {"rope_theta": rope["rope_theta"]}
-    if rope.get("rope_type", "default") != "default" and "rope_scaling" not in config:
-        settings["rope_scaling"] = rope
+    if isinstance(rope, dict) and "rope_theta" not in config:
+        full = rope.get("full_attention", rope)
+        if isinstance(full, dict) and "rope_theta" in full:
+            settings["rope_theta"] = full["rope_theta"]
+            if full.get("rope_type", "default") != "default" and "rope_scaling" not in config:
+                settings["rope_scaling"] = full
+        local = rope.get("sliding_attention")
+        if isinstance(local, dict) and "rope_theta" in local \
+                and "rope_local_base_freq" not in config:
+            settings["rope_local_base_freq"] = local["rope_theta"]
+    types = config.get("layer_types")
+    if str(config.get("model_type", "")).startswith("gemma3") and isinstance(types, list) \
+            and types and "sliding_window_pattern" not in config:
+        settings["sliding_window_pattern"] = sliding_pattern(types)
     return settings
+
+
+def sliding_pattern(layer_types: list[str]) -> int:
+    """N such that layer i attends fully exactly when (i + 1) % N == 0 (mlx-lm's Gemma 3);
+    a model with no full-attention layer gets N past its depth. Raises OwnVoiceError when no
+    N gives `layer_types`."""
+    full = [i for i, kind in enumerate(layer_types) if kind == "full_attention"]
+    every = full[0] + 1 if full else len(layer_types) + 1
+    if [i for i in range(len(layer_types)) if (i + 1) % every == 0] != full:
+        raise OwnVoiceError("MLX's Gemma 3 model takes every Nth layer as full attention; "
+                            f"this model's layers ({', '.join(layer_types)}) are not such a "
+                            "pattern, so MLX cannot train it: train it with PyTorch (--on "
+                            "local or a box).")
+    return every
 
 
 def lora_parameters(model: nn.Module, config) -> dict:
