@@ -122,7 +122,9 @@ def test_the_loss_falls_and_the_run_is_written_as_torch_writes_it(tiny_model, tm
     assert len(losses) == 8 and losses[-1] < losses[0] - 0.3, losses
     first = next(e for e in recorded if isinstance(e, events.Step))
     assert first.tokens_per_s > 0 and first.lr == pytest.approx(1e-2 * 7 / 8)
-    assert first.eta_s is not None and first.gpu_memory_gb is None  # no Metal here
+    assert first.eta_s is not None
+    # Peak memory is Metal's; MLX's CPU build has none to report.
+    assert (first.gpu_memory_gb is None) == (not mx.metal.is_available())
     assert isinstance(recorded[0], events.Evaluation) and recorded[0].base
     assert isinstance(recorded[-1], events.Log) and "finished" in recorded[-1].message
     checkpoints = sorted((out / "checkpoints").iterdir())
@@ -341,6 +343,22 @@ def test_the_export_command_fuses_an_mlx_adapter(tiny_4bit, tmp_path):
         "tokenizer.chat_template"]
     merged = json.loads((tmp_path / "e" / "merged" / "config.json").read_text())
     assert "quantization" not in merged  # dequantised by the fuse
+
+
+@pytest.mark.apple
+@pytest.mark.skipif(not mx.metal.is_available(), reason="needs Apple silicon (Metal)")
+def test_on_apple_silicon_metal_memory_is_reported_and_is_the_budget(tiny_4bit, tmp_path,
+                                                                     monkeypatch):
+    """A 4-bit base trains on Metal; every step reports Metal's peak memory, and the memory
+    check's budget is Metal's recommended working set."""
+    from engine.training import memory
+
+    train(config_for(tiny_4bit, tmp_path, max_steps=2))
+    steps = [e for e in events.read(tmp_path / "out" / "progress.jsonl")
+             if isinstance(e, events.Step)]
+    assert len(steps) == 2 and all(s.gpu_memory_gb and s.gpu_memory_gb > 0 for s in steps)
+    monkeypatch.delenv("OWNVOICE_TRAIN_MEMORY_GB", raising=False)
+    assert memory.available_bytes() == mx.device_info()["max_recommended_working_set_size"]
 
 
 def test_a_gguf_base_is_refused_with_what_to_do(tmp_path):
