@@ -157,19 +157,31 @@ def dataset():
 
 
 @dataset.command()
-@click.option("--format", "fmt", type=click.Choice(["chat", "openai"]), default="chat",
-              show_default=True, help="chat: for OwnVoice's trainer (with weights); openai: "
-                                      "for OpenAI fine-tuning.")
+@click.option("--format", "fmt", type=click.Choice(["chat", "openai", "preference"]),
+              default="chat", show_default=True,
+              help="chat: the pairs for OwnVoice's trainer (with weights); openai: for OpenAI "
+                   "fine-tuning; preference: your judgments (corrections, ratings, choices, "
+                   "blind tests) as chosen/rejected pairs in TRL's format, for DPO.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="train",
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @click.option("--json", "as_json", is_flag=True)
 def export(fmt, split, out, as_json):
-    """Write the pairs of one split as JSONL."""
+    """Write the pairs (or preferences) of one split as JSONL."""
     from dataclasses import asdict
 
     from engine.pairs import dataset as datasets
+    from engine.pairs import preferences
 
+    if fmt == "preference":
+        with open_store() as store:
+            written = preferences.export(store, split=split, out=out)
+        if as_json:
+            print_json(asdict(written))
+            return
+        click.echo(f"Wrote {written.preferences} preference(s), about {written.tokens:,} "
+                   f"tokens, to {written.path}.")
+        return
     with open_store() as store:
         report = datasets.export(store, split=split, fmt=fmt, out=out)
     # OpenAI wants at least 10 examples in a training file; a validation file may be smaller.
@@ -189,16 +201,20 @@ def export(fmt, split, out, as_json):
               help="OpenAI model whose fine-tuning price to quote.")
 @click.option("--json", "as_json", is_flag=True)
 def stats(model, as_json):
-    """Pairs, tokens, and the cost of an OpenAI fine-tune on them for 1–3 epochs."""
+    """Pairs, tokens, preferences, and the cost of an OpenAI fine-tune for 1–3 epochs."""
     from engine.pairs import dataset as datasets
 
     with open_store() as store:
         data = datasets.stats(store, model=model)
+        data["preferences"] = store.preference_stats()
     if as_json:
         print_json(data)
         return
     for split, values in data["splits"].items():
-        click.echo(f"{split:<6} {values['pairs']:>6} pairs  ~{values['tokens']:>9,} tokens")
+        origins = data["preferences"]["splits"][split]
+        mix = ", ".join(f"{n} {origin}" for origin, n in sorted(origins.items()))
+        click.echo(f"{split:<6} {values['pairs']:>6} pairs  ~{values['tokens']:>9,} tokens  "
+                   f"{sum(origins.values()):>5} preferences" + (f" ({mix})" if mix else ""))
     click.echo(f"rejected: {data['rejected']}  ·  spent on synthesis: ${data['cost_usd']:.4f}")
     if data["openai_fine_tune_usd"]:
         costs = ", ".join(f"{k.replace('_', ' ')} ${v:.2f}"

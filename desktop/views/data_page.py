@@ -179,9 +179,20 @@ class DataPage(QWidget):
         self.pairs.set_rows(self.store.pairs(**FILTERS[self.filter.currentText()]))
         stats = self.store.pair_stats()
         published = stats["by_origin"].get("published-translation/ok", 0)
+        judged = self.store.preference_stats()["splits"]
+        origins: dict[str, int] = {}
+        for split in judged.values():
+            for origin, n in split.items():
+                origins[origin] = origins.get(origin, 0) + n
         self.counts.setText(f"{stats['pairs']} kept · {stats['rejected']} rejected · "
                             + (f"{published} from your published translations · "
-                               if published else "") + f"${stats['cost_usd']:.4f} spent")
+                               if published else "") + f"${stats['cost_usd']:.4f} spent · "
+                            f"{sum(origins.values())} preferences from your judgments")
+        self.counts.setToolTip("Preferences (chosen over rejected, for preference training): "
+                               + (", ".join(f"{n} from {origin}s" for origin, n
+                                            in sorted(origins.items())) or "none yet")
+                               + ". Correct, rate or choose between translations, or answer "
+                               "a blind test, to add some.")
         if selected is not None:
             for i, row in enumerate(self.pairs.rows):
                 if row["id"] == selected["id"]:

@@ -11,6 +11,8 @@
   the paragraphs that may become synthetic pairs, the user's main language.
 - `history`: the translations history, its ratings and corrections.
 - `pairs`: training pairs: listing and editing, synthetic pairs, stats, training_pairs.
+- `preferences`: preference pairs from the writer's judgments (kept in step with them by
+  `sync_preferences`), "show me another" choices, training_preferences.
 - `registry`: the models table (the model registry's rows).
 - `jobs`: the jobs table (fine-tuning pilots, batches, training runs).
 - `hosts`: the remote_hosts table (GPU boxes over SSH).
@@ -27,11 +29,12 @@ from engine.store.history import HistoryQueries
 from engine.store.hosts import HostQueries
 from engine.store.jobs import JobQueries
 from engine.store.pairs import PairQueries
+from engine.store.preferences import PreferenceQueries
 from engine.store.registry import ModelQueries
 
 __all__ = ["Store", "utc_now"]
 
 
-class Store(Database, CorpusQueries, HistoryQueries, PairQueries, ModelQueries, JobQueries,
-            HostQueries, ComparisonQueries):
+class Store(Database, CorpusQueries, HistoryQueries, PairQueries, PreferenceQueries,
+            ModelQueries, JobQueries, HostQueries, ComparisonQueries):
     """The database, with every table group's queries."""

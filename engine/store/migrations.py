@@ -422,3 +422,33 @@ def m012_document_warnings(db: sqlite_utils.Database) -> None:
     # line…), a JSON list, so that importing the same file again says it again. NULL: read
     # before this column existed; the next import reads such a file once more to fill it.
     db.execute("ALTER TABLE documents ADD COLUMN warnings TEXT")
+
+
+@migration
+def m013_preferences(db: sqlite_utils.Database) -> None:
+    # The writer's judgments as (source, chosen, rejected) for preference training
+    # (engine/pairs/preferences.py). `key` names the judgment a row comes from; rows made
+    # from corrections, ratings and blind trials are derived again whenever they are used
+    # (Store.sync_preferences), "show me another" choices are stored as they are made.
+    db.execute(
+        """CREATE TABLE preferences (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            origin TEXT NOT NULL CHECK (origin IN ('correction', 'choice', 'blind', 'rating')),
+            source_lang TEXT,
+            target_lang TEXT,
+            source_text TEXT NOT NULL,
+            chosen_text TEXT NOT NULL,
+            rejected_text TEXT NOT NULL,
+            weight REAL NOT NULL DEFAULT 1.0,
+            split TEXT NOT NULL DEFAULT 'train' CHECK (split IN ('train', 'val', 'test')),
+            translation_id INTEGER REFERENCES translations(id) ON DELETE CASCADE,
+            other_translation_id INTEGER REFERENCES translations(id) ON DELETE CASCADE,
+            blind_trial_id INTEGER REFERENCES blind_trials(id) ON DELETE CASCADE,
+            pair_id INTEGER REFERENCES pairs(id) ON DELETE SET NULL,
+            excluded INTEGER NOT NULL DEFAULT 0,
+            meta TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX preferences_split ON preferences(split, origin)")

@@ -1,0 +1,149 @@
+"""The writer's judgments as preference pairs: (source, chosen, rejected), for DPO.
+
+Every judgment the app collects says which of two texts the writer prefers for a source:
+
+- a **correction**: each paragraph the writer changed — their words (chosen) over the
+  model's (rejected); weighted as corrections are (engine/pairs/corrections.py);
+- a **choice**: "show me another" on the Translate page — two samples, one click;
+- a **blind** "which is better?" trial of `ownvoice compare` (engine/evaluation/blind.py);
+  "which one did you write?" is a recognition test, not a preference, and gives none;
+- **ratings**: a source translated more than once, one output liked (▲) and another
+  disliked (▼): each liked one over each disliked one.
+
+The split follows the document, as everywhere: a translated text's paragraphs share the
+split of the whole text (`split_for_text`), a blind trial takes its held-out pair's (so
+the writer's blind judgments stay held out: they measure a model, never train it).
+
+Exported in TRL's conversational preference format: `prompt` (the same system and user
+messages as the supervised dataset, engine/pairs/dataset.py), `chosen` and `rejected`
+(one assistant message each), plus OwnVoice's `weight`, `preference_id` and `origin`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine import files, jsonl, llm
+from engine.corpus.split import split_for
+from engine.errors import OwnVoiceError
+from engine.pairs.corrections import CORRECTION_WEIGHT
+from engine.translation import prompts
+
+ORIGINS = ("correction", "choice", "blind", "rating")
+WEIGHTS = {"correction": CORRECTION_WEIGHT, "choice": 1.0, "blind": 1.0, "rating": 1.0}
+
+
+def split_for_text(source_text: str) -> str:
+    """The split of a translated text and of every preference made from it: a hash of the
+    whole text, as a corpus document's key is hashed (engine/corpus/split.py)."""
+    digest = hashlib.sha256(source_text.strip().encode("utf-8")).hexdigest()
+    return split_for(f"translation:{digest}")
+
+
+def _preference(origin: str, source_lang, target_lang, source: str, chosen: str,
+                rejected: str, split: str, **links) -> dict | None:
+    """One preference row, or None when there is nothing to prefer (an empty side, or two
+    texts that differ only in surrounding white space)."""
+    if not source.strip() or not chosen.strip() or not rejected.strip() \
+            or chosen.strip() == rejected.strip():
+        return None
+    return {"origin": origin, "source_lang": source_lang, "target_lang": target_lang,
+            "source_text": source, "chosen_text": chosen.strip(),
+            "rejected_text": rejected.strip(), "weight": WEIGHTS[origin], "split": split,
+            "translation_id": links.get("translation_id"),
+            "other_translation_id": links.get("other_translation_id"),
+            "blind_trial_id": links.get("blind_trial_id"), "pair_id": links.get("pair_id"),
+            "meta": links.get("meta") or {}}
+
+
+def from_correction(translation: dict, pairs: list[dict]) -> list[dict]:
+    """A correction's preferences: for each correction pair (corrections.correction_pairs)
+    the writer's text over the machine output it replaced."""
+    split = split_for_text(translation["source_text"])
+    found = [_preference("correction", p["source_lang"], p["target_lang"], p["source_text"],
+                         p["target_text"], (p.get("meta") or {}).get("machine_output") or "",
+                         split, translation_id=translation["id"],
+                         meta={k: v for k, v in (p.get("meta") or {}).items()
+                               if k == "paragraph"})
+             for p in pairs]
+    return [p for p in found if p]
+
+
+def from_choice(translation: dict, chosen: str, rejected: str) -> dict | None:
+    """"Show me another": the writer picked `chosen` over `rejected` for the translation's
+    source."""
+    return _preference("choice", translation["source_lang"], translation["target_lang"],
+                       translation["source_text"], chosen, rejected,
+                       split_for_text(translation["source_text"]),
+                       translation_id=translation["id"])
+
+
+def from_blind(trial: dict, pair: dict | None) -> dict | None:
+    """An answered "which is better?" trial; its pair (the held-out source) gives the
+    source text, languages and split. None for the other question, an unanswered trial or
+    a pair since deleted."""
+    if trial.get("question") != "better" or trial.get("choice") not in ("left", "right") \
+            or pair is None:
+        return None
+    chosen, rejected = ((trial["left_text"], trial["right_text"])
+                        if trial["choice"] == "left" else
+                        (trial["right_text"], trial["left_text"]))
+    systems = {"chosen": trial[f"{trial['choice']}_system"],
+               "rejected": trial["right_system" if trial["choice"] == "left"
+                                 else "left_system"]}
+    return _preference("blind", pair["source_lang"], pair["target_lang"], pair["source_text"],
+                       chosen, rejected, pair["split"], blind_trial_id=trial["id"],
+                       pair_id=pair["id"], meta={"systems": systems})
+
+
+def from_ratings(translations: list[dict]) -> list[dict]:
+    """Translations of one source (same text, same target language): every output rated
+    ▲ over every output rated ▼."""
+    liked = [t for t in translations if t.get("rating") == 1]
+    disliked = [t for t in translations if t.get("rating") == -1]
+    found = [_preference("rating", good["source_lang"], good["target_lang"],
+                         good["source_text"], good["output_text"], bad["output_text"],
+                         split_for_text(good["source_text"]), translation_id=good["id"],
+                         other_translation_id=bad["id"])
+             for good in liked for bad in disliked]
+    return [p for p in found if p]
+
+
+def messages_for(preference: dict) -> dict:
+    """The TRL conversational preference record of one preference: `prompt` [system, user]
+    as the supervised dataset writes them, `chosen` and `rejected` one assistant message
+    each."""
+    return {"prompt": prompts.chat_messages(preference["source_text"],
+                                            preference["source_lang"],
+                                            preference["target_lang"], voice=True),
+            "chosen": [{"role": "assistant", "content": preference["chosen_text"]}],
+            "rejected": [{"role": "assistant", "content": preference["rejected_text"]}]}
+
+
+@dataclass
+class ExportReport:
+    path: str
+    preferences: int
+    tokens: int
+
+
+def export(store, *, split: str, out: Path) -> ExportReport:
+    """The split's preferences (not excluded) as JSONL in TRL's conversational preference
+    format, with `weight`, `preference_id` and `origin`; written atomically. Raises
+    OwnVoiceError when there are none."""
+    preferences = store.training_preferences(split=split)
+    if not preferences:
+        raise OwnVoiceError(f"No {split} preferences yet: correct, rate or choose between "
+                            "translations (Translate page), or answer a blind test.")
+    tokens = 0
+    with files.atomic_write(Path(out)) as f:
+        for preference in preferences:
+            record = messages_for(preference)
+            tokens += sum(llm.estimate_tokens(m["content"])
+                          for side in ("prompt", "chosen", "rejected") for m in record[side])
+            f.write(jsonl.line({**record, "weight": preference["weight"],
+                                "preference_id": preference["id"],
+                                "origin": preference["origin"]}) + "\n")
+    return ExportReport(path=str(out), preferences=len(preferences), tokens=tokens)

@@ -1,0 +1,148 @@
+"""The writer's judgments as preference pairs, on a real database: corrections, ratings,
+blind "which is better?" trials and "show me another" choices; kept in step with the
+judgments; exported in TRL's conversational preference format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.errors import OwnVoiceError
+from engine.evaluation import blind
+from engine.pairs import corrections, preferences
+from engine.pairs.corrections import CORRECTION_WEIGHT
+from tests.test_blind import stored_comparison
+from tests.test_corrections import history_row
+
+
+def correct(store, row: dict, text: str) -> None:
+    store.correct_translation(row["id"], text, corrections.correction_pairs(row, text))
+
+
+def test_a_correction_gives_one_preference_per_changed_paragraph(store):
+    row = history_row(store, "Erster Satz.\n\nZweiter Satz.\n\nDritter.\n",
+                      "First sentence.\n\nSecond sentence.\n\nThird.\n", "markdown")
+    correct(store, row, "My first line.\n\nSecond sentence.\n\nThe third.")
+    found = store.training_preferences(split=preferences.split_for_text(row["source_text"]))
+    assert [(p["source_text"], p["chosen_text"], p["rejected_text"]) for p in found] == [
+        ("Erster Satz.", "My first line.", "First sentence."),
+        ("Dritter.", "The third.", "Third.")]
+    assert all(p["origin"] == "correction" and p["weight"] == CORRECTION_WEIGHT
+               and p["translation_id"] == row["id"] for p in found)
+
+    # Corrected again: the preferences follow the correction, ids of those that stay kept.
+    kept_id = found[0]["id"]
+    correct(store, row, "My first line.\n\nSecond sentence.\n\nThird.")
+    assert store.sync_preferences() == (0, 1)
+    again = store.preferences(origin="correction")
+    assert [p["id"] for p in again] == [kept_id]
+
+
+def test_ratings_of_one_source_give_liked_over_disliked(store):
+    source = "Ein Satz zum Übersetzen.\n"
+    rows = [history_row(store, source, output, "markdown")
+            for output in ("A sentence to translate.", "One sentence for translating.",
+                           "A phrase to be translated.")]
+    other = history_row(store, "Etwas anderes.\n", "Something else.", "markdown")
+    store.rate_translation(rows[0]["id"], 1)
+    store.rate_translation(rows[1]["id"], -1)
+    store.rate_translation(rows[2]["id"], -1)
+    store.rate_translation(other["id"], -1)  # no liked output of its source: nothing
+    assert store.sync_preferences() == (2, 0)
+    found = store.preferences(origin="rating")
+    assert {(p["chosen_text"], p["rejected_text"]) for p in found} == {
+        ("A sentence to translate.", "One sentence for translating."),
+        ("A sentence to translate.", "A phrase to be translated.")}
+    store.rate_translation(rows[2]["id"], 0)  # the rating cleared: its preference goes
+    assert store.sync_preferences() == (0, 1)
+    assert store.sync_preferences() == (0, 0)  # nothing changes twice
+
+
+def test_blind_better_trials_become_held_out_preferences(store):
+    comparison_id = stored_comparison(store)
+    blind.make_trials(store, comparison_id)
+    for trial in store.blind_trials(comparison_id):
+        store.answer_blind_trial(trial["id"], "left")
+    store.sync_preferences()
+    found = store.preferences(origin="blind")
+    better = [t for t in store.blind_trials(comparison_id) if t["question"] == "better"]
+    assert len(found) == len(better) == 3  # "which one did you write?" gives none
+    pairs = {p["id"]: p for p in store.pairs()}
+    for preference in found:
+        trial = next(t for t in better if t["id"] == preference["blind_trial_id"])
+        assert preference["chosen_text"] == trial["left_text"]
+        assert preference["rejected_text"] == trial["right_text"]
+        assert preference["split"] == pairs[trial["pair_id"]]["split"]
+        assert preference["source_text"] == pairs[trial["pair_id"]]["source_text"]
+        assert preference["meta"]["systems"]["chosen"] == trial["left_system"]
+
+
+def test_a_choice_is_stored_once_and_nothing_when_both_are_the_same(store):
+    row = history_row(store, "Guten Morgen.\n", "Good morning.", "markdown")
+    first = store.add_choice(row, "Morning!", "Good morning.")
+    assert first is not None and store.add_choice(row, "Morning!", "Good morning.") == first
+    assert store.add_choice(row, "Same.", " Same. ") is None
+    (choice,) = store.preferences(origin="choice")
+    assert (choice["chosen_text"], choice["rejected_text"]) == ("Morning!", "Good morning.")
+    store.sync_preferences()  # a sync keeps choices: they are judgments, not derived
+    assert len(store.preferences(origin="choice")) == 1
+
+
+def test_the_split_is_the_whole_texts_and_every_split_occurs():
+    splits = {preferences.split_for_text(f"Text number {i}.") for i in range(400)}
+    assert splits == {"train", "val", "test"}
+    assert preferences.split_for_text(" Same text.\n") == preferences.split_for_text("Same text.")
+
+
+def test_export_writes_trls_conversational_preference_format(store, tmp_path):
+    with pytest.raises(OwnVoiceError, match="No train preferences yet"):
+        preferences.export(store, split="train", out=tmp_path / "none.jsonl")
+    assert not (tmp_path / "none.jsonl").exists()
+    rows = [history_row(store, f"Satz Nummer {i}.\n", f"Sentence number {i}.", "markdown")
+            for i in range(40)]
+    for row in rows:
+        store.add_choice(row, row["output_text"] + " Indeed.", row["output_text"])
+    stats = store.preference_stats()
+    train = stats["splits"]["train"]["choice"]
+    assert train + sum(stats["splits"][s].get("choice", 0) for s in ("val", "test")) == 40
+    store.exclude_preference(store.preferences(split="train")[0]["id"])
+    report = preferences.export(store, split="train", out=tmp_path / "prefs.jsonl")
+    records = [json.loads(line) for line in (tmp_path / "prefs.jsonl").read_text().splitlines()]
+    assert report.preferences == len(records) == train - 1
+    record = records[0]
+    assert [m["role"] for m in record["prompt"]] == ["system", "user"]
+    assert record["prompt"][1]["content"].startswith("Satz Nummer")
+    assert record["chosen"] == [{"role": "assistant",
+                                 "content": record["rejected"][0]["content"] + " Indeed."}]
+    assert record["origin"] == "choice" and record["weight"] == 1.0
+
+
+def test_the_dataset_command_counts_and_exports_preferences(store, tmp_path):
+    """`ownvoice dataset stats` counts the preferences by split and origin; `dataset export
+    --format preference` writes them, or says in one line that there are none."""
+    from tests.conftest import run_ownvoice
+
+    none = run_ownvoice("dataset", "export", "--format", "preference", "--out",
+                        str(tmp_path / "p.jsonl"), check=False)
+    assert none.returncode != 0 and "No train preferences yet" in none.stderr
+    assert "Traceback" not in none.stderr
+    rows = [history_row(store, f"Zeile {i}.\n", f"Line {i}.", "markdown") for i in range(30)]
+    for row in rows:
+        correct(store, row, f"My line {row['id']}.")
+    human = run_ownvoice("dataset", "stats").stdout
+    counted = json.loads(run_ownvoice("dataset", "stats", "--json").stdout)["preferences"]
+    train = counted["splits"]["train"]["correction"]
+    assert f"{train} preferences ({train} correction)" in human
+    out = json.loads(run_ownvoice("dataset", "export", "--format", "preference", "--out",
+                                  str(tmp_path / "p.jsonl"), "--json").stdout)
+    assert out["preferences"] == train == len((tmp_path / "p.jsonl").read_text().splitlines())
+
+
+def test_the_data_page_counts_the_preferences(window, store):
+    row = history_row(store, "Eins.\n\nZwei.\n", "One.\n\nTwo.\n", "markdown")
+    correct(store, row, "Uno.\n\nDos.")
+    store.add_choice(row, "One and two.", "One. Two.")
+    window.data_page.reload()
+    assert "3 preferences from your judgments" in window.data_page.counts.text()
+    assert "1 from choices, 2 from corrections" in window.data_page.counts.toolTip()
