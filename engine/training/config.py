@@ -68,6 +68,14 @@ class TrainConfig:
                                                          "it, else fp32), bf16, fp32"})
     chat_template: str | None = field(default=None, metadata={
         "help": "for base models without one; embedded in the exported GGUF too"})
+    objective: str = field(default="sft", metadata={
+        "help": "sft: learn the answers of chat examples; dpo: learn the writer's preferences "
+                "(TRL preference JSONL: prompt, chosen, rejected) starting from "
+                "`init_adapter`, which is also the frozen reference"})
+    init_adapter: str | None = field(default=None, metadata={
+        "help": "dpo: the supervised LoRA adapter folder the run starts from"})
+    dpo_beta: float = field(default=0.1, metadata={
+        "help": "dpo: how far from the reference the preferences may pull (higher: closer)"})
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -88,6 +96,15 @@ class TrainConfig:
             raise OwnVoiceError(f"Cannot read the training job {path}: {exc}") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(values)
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("sft", "dpo"):
+            raise OwnVoiceError(f"objective must be sft or dpo, not {self.objective!r}.")
+        if self.objective == "dpo" and not self.init_adapter:
+            raise OwnVoiceError("A dpo run starts from a supervised adapter: set init_adapter "
+                                "to its folder.")
+        if self.dpo_beta <= 0:
+            raise OwnVoiceError(f"dpo_beta must be above 0, not {self.dpo_beta}.")
 
     def resolved(self, family: str | None) -> TrainConfig:
         if self.target_modules is None:

@@ -24,7 +24,7 @@ import random
 from pathlib import Path
 
 from engine.errors import OwnVoiceError
-from engine.training import checkpoint, data, schedule
+from engine.training import checkpoint, data, dpo, schedule
 from engine.training.base import (
     VARLEN_ATTENTION,
     attention,
@@ -145,6 +145,26 @@ def with_lora(model, tokenizer, config: TrainConfig):
     return model
 
 
+def with_adapter(model, tokenizer, config: TrainConfig):
+    """The base with the supervised adapter `config.init_adapter` loaded trainable (its
+    LoRA and end-of-turn rows), for a preference run that continues it; the chat template
+    settled as for supervised training, gradient checkpointing when asked."""
+    from peft import PeftModel
+
+    config.resolved(model.config.model_type)
+    settle_chat_template(tokenizer, config)
+    folder = Path(config.init_adapter).expanduser()
+    if not (folder / "adapter_model.safetensors").is_file():
+        raise OwnVoiceError(f"{folder} is not a LoRA adapter folder (no "
+                            "adapter_model.safetensors): give the supervised run's adapter.")
+    model = PeftModel.from_pretrained(model, str(folder), is_trainable=True)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={
+            "use_reentrant": False})
+        model.enable_input_require_grads()
+    return model
+
+
 def last_layers(model, count: int | None) -> list[int] | None:
     """peft's `layers_to_transform` for LoRA on the last `count` layers (None: all), as
     mlx-lm's `num_layers` chooses them."""
@@ -187,15 +207,16 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
                                          attn_implementation=implementation)
     implementation = model.config._attn_implementation
     can = supports()
-    packed = packing(config.packing, implementation) and can["packing"]
+    preferring = config.objective == "dpo"  # preferences (dpo.py); else chat examples
+    packed = packing(config.packing, implementation) and can["packing"] and not preferring
     if config.packing in ("on", True) and not can["packing"]:
         raise OwnVoiceError("packing on needs a transformers that reads packed rows from "
                             "position ids (5.x): upgrade it, or set packing to auto or off.")
-    model = with_lora(model, tokenizer, config)
+    model = (with_adapter if preferring else with_lora)(model, tokenizer, config)
 
     # --- the data -------------------------------------------------------------------------
-    train_set, val_set = data.encode_files(tokenizer, config)
-    lengths = [len(e.input_ids) for e in train_set]
+    train_set, val_set = (dpo if preferring else data).encode_files(tokenizer, config)
+    lengths = [len(e) if preferring else len(e.input_ids) for e in train_set]
 
     def plan(epoch: int) -> list[list[list[int]]]:
         return data.step_plan(lengths, config.batch_size, config.seed, epoch,
@@ -232,40 +253,73 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
     progress = Progress(output / "progress.jsonl", total_steps, step, on_progress,
                         enabled=main)
 
-    def evaluate() -> float | None:
-        """Token-weighted validation loss; each process scores its share, summed across."""
+    def evaluate() -> float | tuple[float | None, dict] | None:
+        """Token-weighted validation loss (DPO: preference-weighted loss, with the held-out
+        preference accuracy and margin); each process scores its share, summed across."""
         if not val_set:
             return None
         plain = accelerator.unwrap_model(model)  # no collectives inside the forward pass
         plain.eval()
-        sums = torch.zeros(2, device=accelerator.device)
+        sums = torch.zeros(4, device=accelerator.device)
         with torch.no_grad():
-            batches = data.batch_order([len(e.input_ids) for e in val_set],
-                                       config.batch_size, 0, 0)
+            batches = data.batch_order([len(e) if preferring else len(e.input_ids)
+                                        for e in val_set], config.batch_size, 0, 0)
             for batch_ids in batches[rank::world]:
                 batch = on_device(batch_of([val_set[i] for i in batch_ids]),
                                   accelerator.device)
+                if preferring:
+                    weight = batch["weights"].sum()
+                    loss, accuracy, margin = dpo.micro_batch_loss(
+                        plain, batch, reference, split="val", beta=config.dpo_beta)
+                    sums += torch.stack([loss * weight, weight, accuracy * weight,
+                                         margin * weight]).float()
+                    continue
                 loss, tokens = micro_batch_loss(plain, batch, select_logits=select,
                                                 varlen=varlen)
-                sums += torch.stack([loss.float() * tokens, tokens.float()])
+                sums += torch.stack([loss.float() * tokens, tokens.float(),
+                                     torch.zeros((), device=sums.device),
+                                     torch.zeros((), device=sums.device)])
         sums = accelerator.reduce(sums, "sum")
         plain.train()
-        return float(sums[0] / sums[1]) if float(sums[1]) else None
+        if not float(sums[1]):
+            return None
+        val_loss = float(sums[0] / sums[1])
+        if not preferring:
+            return val_loss
+        return val_loss, {"preference_accuracy": round(float(sums[2] / sums[1]), 4),
+                          "margin": round(float(sums[3] / sums[1]), 4)}
 
-    def batch_of(examples: list[data.Example]) -> dict:
+    def batch_of(examples: list) -> dict:
+        if preferring:
+            return dpo.collate(examples, pad)
         return data.pack(examples) if packed else data.collate(examples, pad)
 
     def micro_batches(step_ids: list[list[int]]):
         return [batch_of([train_set[i] for i in ids]) for ids in step_ids]
 
     # --- the loop -------------------------------------------------------------------------
+    reference = None
+    if preferring:  # the supervised model's log-probabilities, once, before any step
+        reference = dpo.Reference.load(output) if step else None
+        if reference is None and step:
+            raise OwnVoiceError(f"This preference run has no {dpo.REFERENCE_FILE} in "
+                                f"{output}: it cannot continue; start it again.")
+        if reference is None:
+            reference = dpo.Reference.compute(
+                accelerator.unwrap_model(model), {"train": train_set, "val": val_set},
+                pad_id=pad, device=accelerator.device, batch_size=config.batch_size)
+            if main:
+                reference.save(output)
     base_val_loss = schedule.base_val_loss_of(state)
     if step == 0 and val_set:  # where the base model stands: the fine-tune must beat it
-        base_val_loss = evaluate()
+        measured = evaluate()
+        base_val_loss = measured[0] if isinstance(measured, tuple) else measured
         progress.evaluation(0, val_loss=base_val_loss, base=True)
     if step == 0:
         progress.log(0, f"batches {'packed' if packed else 'padded'}, attention "
-                        f"{implementation}")
+                        f"{implementation}" + (f"; preferences (DPO, beta {config.dpo_beta}) "
+                                               "from the supervised adapter" if preferring
+                                               else ""))
     model.train()
     run = schedule.Run(config, output, rhythm, progress, state, base_val_loss)
 
@@ -291,8 +345,12 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
                 batch = on_device(batch, accelerator.device)
                 syncing = k == len(batches) - 1  # gradients cross processes once per step
                 with contextlib.nullcontext() if syncing else accelerator.no_sync(model):
-                    loss, _ = micro_batch_loss(model, batch, select_logits=select,
-                                               varlen=varlen)
+                    if preferring:
+                        loss, _, _ = dpo.micro_batch_loss(model, batch, reference,
+                                                          split="train", beta=config.dpo_beta)
+                    else:
+                        loss, _ = micro_batch_loss(model, batch, select_logits=select,
+                                                   varlen=varlen)
                     accelerator.backward(loss / len(batches))
                 totals += torch.stack([loss.detach().float(),
                                        torch.tensor(float(tokens), device=totals.device)])

@@ -111,7 +111,9 @@ class Run:
                 save: Callable[[Path, dict], object]) -> tuple[bool, bool]:
         """After optimizer step `step` (mean training loss `loss`, learning rate `lr` of the
         next step, `tokens` real tokens): returns (cancelled, stopped early). `evaluate()`
-        → validation loss or None; `save(folder, metrics)` writes the checkpoint."""
+        → validation loss or None, or (validation loss, other metrics: kept in the history,
+        the checkpoint's metrics and a progress log line); `save(folder, metrics)` writes
+        the checkpoint."""
         now = time.perf_counter()
         self.progress.step(step, epoch=self.rhythm.epoch(step), loss=round(loss, 5), lr=lr,
                            tokens_per_s=round(tokens / (now - self.started), 1))
@@ -119,13 +121,22 @@ class Run:
         stop = cancelled is not None and cancelled()
         if not self.rhythm.evaluates(step, stopping=stop):
             return stop, False
-        val_loss = evaluate()
+        val_loss, extra = _split(evaluate())
         folder, improved = record_evaluation(self.state, self.output, step=step,
                                              train_loss=loss, val_loss=val_loss,
                                              base_val_loss=self.base_val_loss)
-        save(folder, {"step": step, "train_loss": loss, "val_loss": val_loss})
+        self.state["history"][-1].update(extra)
+        if extra:
+            self.progress.log(step, "held-out " + ", ".join(
+                f"{name.replace('_', ' ')} {value:.4f}" for name, value in extra.items()))
+        save(folder, {"step": step, "train_loss": loss, "val_loss": val_loss, **extra})
         self.progress.checkpoint(step, val_loss=val_loss, path=str(folder), best=improved)
         return stop, stops_early(self.state, self.config, self.progress, step)
+
+
+def _split(measured) -> tuple[float | None, dict]:
+    """An evaluation's (validation loss, other metrics)."""
+    return measured if isinstance(measured, tuple) else (measured, {})
 
 
 def base_val_loss_of(state: dict) -> float | None:
