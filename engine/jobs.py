@@ -195,7 +195,9 @@ class CheckpointScore(_Strict):
     length_drift: float | None = None    # mean |log(output length / reference length)|
     number_drift: float | None = None    # share of outputs that lost a number (0–1)
     stop_rate: float | None = None       # share of outputs that ended by themselves (0–1)
+    preference_accuracy: float | None = None  # a DPO run's held-out accuracy (0–1)
     score: float | None = None           # val_loss + 0.5·length + 0.5·number + (1 − stop)
+                                         # (+ (1 − preference accuracy) for DPO)
 
 
 @dataclass
@@ -215,6 +217,9 @@ class JobMeta(_Strict):
       processes           training processes on the box (None: one per GPU)
       engine              "mlx": trained with MLX (engine/training/mlx_lora/); None: torch
       memory_changes      what the memory check changed so the run fits, in words
+      objective           "dpo": preference training (engine/training/dpo.py); None: SFT
+      improves            a dpo job: the supervised job whose adapter it starts from (id)
+      preferences, val_preferences   a dpo job's training and validation preferences (count)
       pid                 the process that runs a local job (this machine's process id)
       train               TrainSummary: steps, best and base validation loss (nats)
       checkpoint_scores   [CheckpointScore]: the candidates, best first
@@ -252,6 +257,10 @@ class JobMeta(_Strict):
     processes: int | None = None
     engine: str | None = None
     memory_changes: list[str] | None = None
+    objective: str | None = None
+    improves: int | None = None
+    preferences: int | None = None
+    val_preferences: int | None = None
     pid: int | None = None
     train: TrainSummary | None = None
     checkpoint_scores: list[CheckpointScore] | None = None

@@ -108,3 +108,47 @@ def test_a_preference_run_needs_its_adapter_and_the_format(tiny_base, tmp_path):
         train(TrainConfig(base_model=str(tiny_base), train_file=str(chat),
                           output_dir=str(tmp_path / "o"), objective="dpo",
                           init_adapter=str(tmp_path / "adapter"), num_workers=0))
+
+
+def test_train_improve_registers_a_preference_trained_model(store, tiny_base, default_model):
+    """`ownvoice train --local --improve 1`: too few judgments are refused with how many
+    more are needed, nothing written; with enough, job 2 continues job 1's adapter and
+    registers voice-2, which translates and stops."""
+    from engine.jobs import JobState
+    from engine.training import pipeline
+    from tests.conftest import run_ownvoice
+    from tests.test_corrections import history_row
+    from tests.test_finetune import add_correction_pairs
+
+    add_correction_pairs(store)
+    first = json.loads(run_ownvoice("train", "--local", "--base", str(tiny_base), "--max-steps",
+                                    "6", "--learning-rate", "1e-3", "--quant", "Q8_0",
+                                    "--json").stdout)
+    assert first["model"] == "voice-1"
+    refused = run_ownvoice("train", "--local", "--improve", "1", check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    have = len(store.training_preferences(split="train"))
+    assert (f"needs {pipeline.MIN_PREFERENCES} judgments; you have {have}. Correct, rate or "
+            f"choose between {pipeline.MIN_PREFERENCES - have} more") in refused.stderr
+    assert store.job(2) is None
+    elsewhere = run_ownvoice("train", "--on", "mac", "--improve", "1", check=False)
+    assert elsewhere.returncode == 2 and "runs on this machine: use --on local" in \
+        elsewhere.stderr
+
+    for i in range(pipeline.MIN_PREFERENCES + 8):
+        source, target = PAIRS[i % len(PAIRS)]
+        row = history_row(store, f"{source} ({i})\n", target, "markdown")
+        store.add_choice(row, target.rstrip("。") + "。", target.rstrip("。") + "!")
+    out = json.loads(run_ownvoice("train", "--local", "--improve", "1", "--max-steps", "4",
+                                  "--learning-rate", "5e-3", "--quant", "Q8_0",
+                                  "--json").stdout)
+    assert out["model"] == "voice-2" and out["train"]["steps"] == 4
+    assert out["smoke_test"]["passed"]
+    job = store.job(2)
+    assert job.status is JobState.DONE and (job.meta.objective, job.meta.improves) == ("dpo", 1)
+    assert job.meta.preferences + job.meta.val_preferences >= pipeline.MIN_PREFERENCES
+    config = TrainConfig.load(job.meta.job_file)
+    assert config.objective == "dpo" and config.init_adapter == store.job(1).meta.exported_adapter
+    assert config.base_model == str(tiny_base) and config.epochs == 3.0
+    models = {m["name"]: m for m in json.loads(run_ownvoice("models", "list", "--json").stdout)}
+    assert models["voice-2"]["origin"] == "fine-tuned" and models["voice-2"]["job_id"] == 2

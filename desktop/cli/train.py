@@ -97,7 +97,7 @@ class _Printer(EventPrinter):
 def start_training(*, on: str, base_model, max_steps, epochs, learning_rate, quant,
                    checkpoint_step, ssh_key_name=None, key_file=None, region=None,
                    max_hours=4.0, max_usd=None, watchdog_minutes=None, detach=False,
-                   as_json=False, tokenizer=None, yes=False) -> None:
+                   as_json=False, tokenizer=None, yes=False, improve=None) -> None:
     """`train --on …` through the shared operations: targets.run (or targets.start with
     --detach), as the Train page does."""
     from engine.training import targets
@@ -106,7 +106,7 @@ def start_training(*, on: str, base_model, max_steps, epochs, learning_rate, qua
 
     request = targets.TrainingRequest(base_model=base_model, max_steps=max_steps,
                                       epochs=epochs, learning_rate=learning_rate, quant=quant,
-                                      checkpoint_step=checkpoint_step)
+                                      checkpoint_step=checkpoint_step, improve=improve)
     target = target_for(on, ssh_key_name=ssh_key_name, key_file=key_file, region=region,
                         budget=Budget(max_hours=max_hours, max_usd=max_usd),
                         watchdog_idle_s=watchdog_minutes * 60 if watchdog_minutes else None,
@@ -192,13 +192,19 @@ def _target_options(command):
                    "lambda:gpu_1x_gh200), or Tinker's managed training (`--base "
                    "Qwen/Qwen3-8B`; `ownvoice keys set tinker`).")
 @click.option("--local", is_flag=True, help="The same as --on local.")
+@click.option("--improve", "improve_job", type=ID,
+              help="Preference training (DPO): improve the fine-tune of job N with your "
+                   "judgments (corrections, ratings, choices, blind tests); registered as a "
+                   "model of its own. On this machine (--on local); defaults then "
+                   "--epochs 3, --learning-rate 5e-5.")
 @click.option("--resume", "resume_job", type=ID,
               help="Continue job N after an interruption (the same as `ownvoice jobs "
                    "attach N`).")
 @_target_options
-def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, quant,
-          checkpoint_step, ssh_key_name, key_file, region, max_hours, max_usd, tokenizer, yes,
-          watchdog_minutes, detach, as_json):
+@click.pass_context
+def train(ctx, on, local, improve_job, resume_job, base_model, max_steps, epochs,
+          learning_rate, quant, checkpoint_step, ssh_key_name, key_file, region, max_hours,
+          max_usd, tokenizer, yes, watchdog_minutes, detach, as_json):
     """Fine-tune a model on your pairs, export it to GGUF and register it.
 
     Here (slowly on a CPU, for real; with MLX on a Mac: --on mac), on your GPU box over
@@ -218,11 +224,21 @@ def train(on, local, resume_job, base_model, max_steps, epochs, learning_rate, q
     if not on:
         raise click.UsageError("Say where to train: --on local, --on mac (MLX), --on BOX (see "
                                "`ownvoice remote list`), --on lambda:TYPE or --on tinker.")
+    if improve_job is not None:  # DPO's own starting points where none was given
+        from click.core import ParameterSource
+
+        from engine.training.pipeline import DPO_EPOCHS, DPO_LEARNING_RATE
+
+        if ctx.get_parameter_source("epochs") is ParameterSource.DEFAULT:
+            epochs = DPO_EPOCHS
+        if ctx.get_parameter_source("learning_rate") is ParameterSource.DEFAULT:
+            learning_rate = DPO_LEARNING_RATE
     start_training(on=on, base_model=base_model, max_steps=max_steps, epochs=epochs,
                    learning_rate=learning_rate, quant=quant, checkpoint_step=checkpoint_step,
                    ssh_key_name=ssh_key_name, key_file=key_file, region=region,
                    max_hours=max_hours, max_usd=max_usd, watchdog_minutes=watchdog_minutes,
-                   detach=detach, as_json=as_json, tokenizer=tokenizer, yes=yes)
+                   detach=detach, as_json=as_json, tokenizer=tokenizer, yes=yes,
+                   improve=improve_job)
 
 
 def attach_job(job_id: int, *, as_json: bool, checkpoint_step: int | None = None,

@@ -122,6 +122,21 @@ def messages_for(preference: dict) -> dict:
             "rejected": [{"role": "assistant", "content": preference["rejected_text"]}]}
 
 
+def split_validation(train: list[dict], val: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(train, validation): without validation preferences, about a tenth of the training
+    sources (at least one; by a hash, so the choice never moves) are held out whole, as
+    dataset.split_validation holds out documents."""
+    if val:
+        return train, val
+    sources = sorted({p["source_text"].strip() for p in train},
+                     key=lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest())
+    if len(sources) < 2:
+        return train, []
+    held = set(sources[:max(1, len(sources) // 10)])
+    return ([p for p in train if p["source_text"].strip() not in held],
+            [p for p in train if p["source_text"].strip() in held])
+
+
 @dataclass
 class ExportReport:
     path: str
@@ -129,11 +144,13 @@ class ExportReport:
     tokens: int
 
 
-def export(store, *, split: str, out: Path) -> ExportReport:
-    """The split's preferences (not excluded) as JSONL in TRL's conversational preference
-    format, with `weight`, `preference_id` and `origin`; written atomically. Raises
-    OwnVoiceError when there are none."""
-    preferences = store.training_preferences(split=split)
+def export(store, *, split: str, out: Path,
+           preferences: list[dict] | None = None) -> ExportReport:
+    """The split's preferences (not excluded; or the `preferences` given) as JSONL in TRL's
+    conversational preference format, with `weight`, `preference_id` and `origin`; written
+    atomically. Raises OwnVoiceError when there are none."""
+    if preferences is None:
+        preferences = store.training_preferences(split=split)
     if not preferences:
         raise OwnVoiceError(f"No {split} preferences yet: correct, rate or choose between "
                             "translations (Translate page), or answer a blind test.")

@@ -3,7 +3,8 @@
 Each candidate (the few with the lowest validation loss) translates a handful of
 validation pairs; we measure how far its output lengths stray from the user's (a model
 that overshoots into caricature writes too much), whether numbers survive, and whether
-it stops by itself. The user can override the choice.
+it stops by itself; a preference (DPO) run's candidates also by their held-out preference
+accuracy. The user can override the choice.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def candidates(output_dir: Path | str, top: int) -> list[dict]:
     for checkpoint in complete(Path(output_dir)):
         metrics = json.loads((checkpoint / "metrics.json").read_text())
         found.append({"path": str(checkpoint), "step": metrics["step"],
-                      "val_loss": metrics.get("val_loss")})
+                      "val_loss": metrics.get("val_loss"),
+                      **({"preference_accuracy": metrics["preference_accuracy"]}
+                         if metrics.get("preference_accuracy") is not None else {})})
     with_loss = [c for c in found if c["val_loss"] is not None]
     return sorted(with_loss, key=lambda c: c["val_loss"])[:top] if with_loss else found[-1:]
 
@@ -42,7 +45,7 @@ def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]
     chosen = candidates(config.output_dir, top)
     if not chosen or not config.val_file:
         return chosen
-    records = read_jsonl(config.val_file)[:examples]
+    records = validation_chats(config)[:examples]
     _, base = load_base(config, torch.float32)
     for candidate in chosen:
         adapter = Path(candidate["path"]) / "adapter"
@@ -52,6 +55,15 @@ def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]
                 functools.partial(_greedy, model))
         base = model.unload()  # the base without this adapter, for the next one
     return ranked(chosen)
+
+
+def validation_chats(config: TrainConfig) -> list[dict]:
+    """The validation file as chat records: a preference run's (TRL's preference format)
+    as its prompt and the writer's chosen answer."""
+    records = read_jsonl(config.val_file)
+    if config.objective != "dpo":
+        return records
+    return [{"messages": [*r["prompt"], r["chosen"][-1]]} for r in records]
 
 
 def _greedy(model, ids: list[int], budget: int, stop_ids: list[int]) -> list[int]:
@@ -87,7 +99,8 @@ def measure(candidate: dict, records: list[dict], tokenizer, generate) -> dict:
                      number_drift=round(sum(drift) / len(drift), 4),
                      stop_rate=round(stopped / len(records), 4))
     candidate["score"] = round((candidate["val_loss"] or 0.0) + 0.5 * candidate[
-        "length_drift"] + 0.5 * candidate["number_drift"] + (1 - candidate["stop_rate"]), 4)
+        "length_drift"] + 0.5 * candidate["number_drift"] + (1 - candidate["stop_rate"])
+        + (1 - candidate.get("preference_accuracy", 1.0)), 4)
     return candidate
 
 

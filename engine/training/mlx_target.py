@@ -81,6 +81,8 @@ class MacTarget(LocalTarget):
     def prepare(self, store, request: TrainingRequest) -> Plan:
         """LocalTarget's checks, a base MLX can train, and the memory check: the settings
         that fit (kept in the plan) and what was changed, in words. Reads, never writes."""
+        if request.improve is not None:
+            self.check_preferences(store, request)  # says where preference training runs
         if request.base_model is None:
             raise InvalidRequest(f"Training with MLX needs a base in safetensors (the "
                                  f"embedded Gemma is a GGUF): choose one with --base, e.g. "

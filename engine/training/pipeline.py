@@ -113,6 +113,84 @@ def prepare(store, *, base_model: str | None = None, max_steps: int | None = Non
     return store.update_job(job.id, status=JobState.PREPARED, meta=meta)
 
 
+# Fewer preferences than this teach DPO nothing it can show on held-out judgments
+# (benchmarks/RESULTS.md, "How many judgments"): the app asks for more instead.
+MIN_PREFERENCES = 16
+
+
+def improvable(store, job_id: int) -> Job:
+    """The supervised job a preference run can start from: done on this machine, its adapter
+    still there. Raises OwnVoiceError saying what is wrong."""
+    job = store.job(job_id)
+    if job is None:
+        raise OwnVoiceError(f"No job {job_id} (see `ownvoice jobs`).")
+    if job.meta.objective == "dpo":
+        job = improvable(store, job.meta.improves) if job.meta.improves else job
+    if job.status is not JobState.DONE or not job.meta.exported_adapter:
+        raise OwnVoiceError(f"Job {job.id} has no finished fine-tune to improve "
+                            f"({job.status.value}).")
+    adapter = Path(job.meta.exported_adapter)
+    if job.meta.engine == "mlx":
+        raise OwnVoiceError(f"Job {job.id} was trained with MLX; preference training continues "
+                            "a PyTorch adapter (a fine-tune made with --on local).")
+    if not job.kind.here or not (adapter / "adapter_model.safetensors").is_file():
+        raise OwnVoiceError(f"Job {job.id}'s adapter is not on this machine (it trained "
+                            f"{job.where}): preference training starts from an adapter here.")
+    return job
+
+
+def preferences_needed(store) -> int:
+    """How many more judgments preference training needs now (0: enough)."""
+    return max(0, MIN_PREFERENCES - len(store.training_preferences(split="train")))
+
+
+DPO_EPOCHS, DPO_LEARNING_RATE = 3.0, 5e-5  # starting points for LoRA DPO, not tuned
+
+
+def prepare_preferences(store, *, improves: int, max_steps: int | None = None,
+                        epochs: float = DPO_EPOCHS, learning_rate: float = DPO_LEARNING_RATE,
+                        quant: str = "auto", beta: float = 0.1) -> Job:
+    """Write the preference datasets and a DPO job file that continues job `improves`'s
+    adapter (the writer's judgments, engine/pairs/preferences.py); returns the job (state
+    `prepared`). Raises OwnVoiceError with the number of judgments still needed when there
+    are too few."""
+    from engine.pairs import preferences
+    from engine.training.config import TrainConfig
+
+    supervised = improvable(store, improves)
+    needed = preferences_needed(store)
+    if needed:
+        raise OwnVoiceError(f"Preference training needs {MIN_PREFERENCES} judgments; you have "
+                            f"{MIN_PREFERENCES - needed}. Correct, rate or choose between "
+                            f"{needed} more translation(s) (or answer a blind test) first.")
+    train, val = preferences.split_validation(store.training_preferences(split="train"),
+                                              store.training_preferences(split="val"))
+    start = TrainConfig.load(supervised.meta.job_file)
+    job = store.add_job(kind=JobKind.LOCAL, status=JobState.PREPARING, provider_id=None,
+                        model=start.base_model)
+    folder = job_dir(job.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    preferences.export(store, split="train", out=folder / "train.jsonl", preferences=train)
+    if val:
+        preferences.export(store, split="val", out=folder / "val.jsonl", preferences=val)
+    config = TrainConfig(
+        base_model=start.base_model, train_file=str(folder / "train.jsonl"),
+        val_file=str(folder / "val.jsonl") if val else None, output_dir=str(folder / "run"),
+        objective="dpo", init_adapter=supervised.meta.exported_adapter, dpo_beta=beta,
+        max_steps=max_steps, epochs=epochs, learning_rate=learning_rate,
+        chat_template=start.chat_template, target_modules=start.target_modules,
+        lora_r=start.lora_r, lora_alpha=start.lora_alpha, lora_dropout=start.lora_dropout,
+        max_length=start.max_length, num_workers=min(2, os.cpu_count() or 1))
+    config.save(folder / "job.json")
+    meta = JobMeta(job_file=str(folder / "job.json"), objective="dpo", improves=supervised.id,
+                   preferences=len(train), val_preferences=len(val),
+                   source_lang=supervised.meta.source_lang,
+                   target_lang=supervised.meta.target_lang,
+                   smoke_text=supervised.meta.smoke_text, quant=quant,
+                   prompt=supervised.meta.prompt)
+    return store.update_job(job.id, status=JobState.PREPARED, meta=meta)
+
+
 def register(store, job: Job, *, gguf: str, sha256: str, base_model: str) -> dict:
     """The exported GGUF as model `voice-<job>`, linked to its job; returns the model row."""
     name = f"voice-{job.id}"

@@ -53,6 +53,8 @@ class TrainingRequest:
     quant            the GGUF's quantisation: auto (Q8_0 below 1.5B parameters, Q4_K_M
                      above), Q4_K_M, Q8_0 or F16
     checkpoint_step  export this step's checkpoint instead of the one OwnVoice picks
+    improve          preference training (DPO) on the writer's judgments, starting from the
+                     supervised job with this id (its base and adapter); this machine only
     """
 
     base_model: str | None = None
@@ -61,6 +63,7 @@ class TrainingRequest:
     learning_rate: float = 2e-4
     quant: str = "auto"
     checkpoint_step: int | None = None
+    improve: int | None = None
 
     def check(self) -> None:
         """Raise InvalidRequest for the first value that cannot work."""
@@ -78,6 +81,9 @@ class TrainingRequest:
         if self.quant not in QUANTS:
             raise InvalidRequest(f"Unknown quantisation {self.quant!r}: choose one of "
                                 f"{', '.join(QUANTS)}.")
+        if self.improve is not None and self.base_model is not None:
+            raise InvalidRequest("--improve continues a fine-tune on its own base: leave out "
+                                 "--base.")
         base = self.base_model
         if base is not None and not Path(base).expanduser().exists() \
                 and not _HUB_ID.match(base):
@@ -107,6 +113,9 @@ class TrainingTarget(ABC):
         sent: the values, the pairs, the target's own settings. Reads, never writes."""
         request.check()
         options = self.check(store)
+        if request.improve is not None:
+            return Plan(request=request, target=self.name,
+                        pairs=self.check_preferences(store, request), options=options)
         pairs = pipeline.count_training_pairs(store)
         if not pairs:
             raise InvalidRequest("No training pairs yet: make some with `ownvoice synth` (or "
@@ -117,6 +126,24 @@ class TrainingTarget(ABC):
         """The target's own preconditions (raises InvalidRequest); returns its options for
         the plan."""
         return {}
+
+    def check_preferences(self, store, request: TrainingRequest) -> int:
+        """A preference run's preconditions: a target that runs it, a supervised job to
+        start from, enough judgments. Returns the training preferences (count)."""
+        if self.kind is not JobKind.LOCAL:
+            raise InvalidRequest("Preference training (--improve) runs on this machine: use "
+                                 "--on local.")
+        try:
+            pipeline.improvable(store, request.improve)
+        except OwnVoiceError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        needed = pipeline.preferences_needed(store)
+        if needed:
+            raise InvalidRequest(
+                f"Preference training needs {pipeline.MIN_PREFERENCES} judgments; you have "
+                f"{pipeline.MIN_PREFERENCES - needed}. Correct, rate or choose between "
+                f"{needed} more translation(s) (or answer a blind test) first.")
+        return len(store.training_preferences(split="train"))
 
     @abstractmethod
     def start(self, store, plan: Plan, *, on_event: EventSink | None = None) -> Job:
@@ -193,6 +220,16 @@ class LocalTarget(TrainingTarget):
 
     def start(self, store, plan: Plan, *, on_event: EventSink | None = None) -> Job:
         request = plan.request
+        if request.improve is not None:
+            job = pipeline.prepare_preferences(
+                store, improves=request.improve, max_steps=request.max_steps,
+                epochs=request.epochs, learning_rate=request.learning_rate, quant=request.quant)
+            self._plans[job.id] = request
+            if on_event is not None:
+                on_event(events.Stage(stage=JobState.PREPARED.value, job=job.id, detail=(
+                    f"{job.meta.preferences} preferences, improving job {job.meta.improves} "
+                    f"(base {job.model}), on {plan.target}")))
+            return job
         job = pipeline.prepare(store, base_model=request.base_model,
                                max_steps=request.max_steps, epochs=request.epochs,
                                learning_rate=request.learning_rate, quant=request.quant,

@@ -41,6 +41,8 @@ class TinkerTarget(TrainingTarget):
         """The request, the key, the base (one Tinker trains), the training stack for the
         merge, the pairs encoded and priced; nothing sent. Raises InvalidRequest. The same
         request is prepared once (the estimate shown is the plan that runs)."""
+        if request.improve is not None:
+            self.check_preferences(store, request)  # says where preference training runs
         if request in self._prepared:
             return self._prepared[request]
         if request.max_steps is not None or request.checkpoint_step is not None:

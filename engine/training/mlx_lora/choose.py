@@ -10,7 +10,6 @@ import mlx.core as mx
 
 from engine.training import choose
 from engine.training.config import TrainConfig
-from engine.training.data import read_jsonl
 from engine.training.mlx_lora import model as adapters
 
 
@@ -22,7 +21,7 @@ def score(config: TrainConfig, *, top: int = 3, examples: int = 8) -> list[dict]
     chosen = choose.candidates(config.output_dir, top)
     if not chosen or not config.val_file:
         return chosen
-    records = read_jsonl(config.val_file)[:examples]
+    records = choose.validation_chats(config)[:examples]
     for candidate in chosen:
         adapter = Path(candidate["path"]) / "adapter"
         model, _ = adapters.load_model(config.base_model)

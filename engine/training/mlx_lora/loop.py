@@ -28,6 +28,7 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_map
 
+from engine.errors import OwnVoiceError
 from engine.training import data, schedule
 from engine.training.checkpoint import complete
 from engine.training.config import TrainConfig
@@ -57,6 +58,9 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None, on_progr
     receives every progress event. `base`: (tokenizer, mlx-lm model, its config dict)
     already loaded, instead of `config.base_model`. Raises OwnVoiceError for a base that does
     not load, bad data or options, a torch run's checkpoint."""
+    if config.objective != "sft":
+        raise OwnVoiceError("Preference training (DPO) runs with PyTorch: train it on this "
+                            "machine with `--on local`, not with MLX.")
     output = Path(config.output_dir)
     (output / "checkpoints").mkdir(parents=True, exist_ok=True)
     last = complete(output)[-1] if resume and complete(output) else None
