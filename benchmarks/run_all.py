@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["import_corpus", "translate", "document", "synth", "train", "transfer", "startup"]
+BENCHMARKS = ["import_corpus", "translate", "document", "synth", "train", "dpo", "transfer",
+              "startup"]
 
 
 def main() -> int:

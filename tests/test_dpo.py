@@ -152,3 +152,12 @@ def test_train_improve_registers_a_preference_trained_model(store, tiny_base, de
     assert config.base_model == str(tiny_base) and config.epochs == 3.0
     models = {m["name"]: m for m in json.loads(run_ownvoice("models", "list", "--json").stdout)}
     assert models["voice-2"]["origin"] == "fine-tuned" and models["voice-2"]["job_id"] == 2
+
+
+def test_the_dpo_benchmark_runs_and_the_supervised_habit_is_the_other_way():
+    from benchmarks.dpo import main
+
+    rows = main(["--counts", "4", "--seeds", "1", "--steps", "3", "--no-record"])
+    assert rows["sft"][0]["logp_accuracy"] == 0.0  # SFT learnt "。", the writer prefers "！"
+    (run,) = rows["4"]
+    assert run["steps"] == 3 and run["margin"] > 0 and run["preference_accuracy"] > 0.5

@@ -124,15 +124,18 @@ def test_the_adapter_folder_says_which_merge_it_needs(adapter, tmp_path, monkeyp
     """peft's merge for a PyTorch adapter, MLX's fuse for an MLX one (mlx-lm's file name);
     anything else, or an MLX adapter without MLX, is one line saying what to give."""
     from engine.training import mlx_lora
+    from engine.training.merging import merge_for
     from tests.conftest import run_ownvoice
 
-    assert export.merge_for(adapter) is export.merge
+    assert merge_for(adapter) is export.merge
     mlx_adapter = tmp_path / "mlx-adapter"
     mlx_adapter.mkdir()
     (mlx_adapter / "adapters.safetensors").write_bytes(b"")
     monkeypatch.setattr(mlx_lora, "available", lambda: False)
     with pytest.raises(OwnVoiceError, match="is an MLX adapter; fusing it needs MLX"):
-        export.merge_for(mlx_adapter)
+        merge_for(mlx_adapter)
+    assert export.main(["--base", "b", "--adapter", str(mlx_adapter), "--out",
+                        str(tmp_path / "o")]) == 1  # the box's export: one line, not MLX
     refused = run_ownvoice("export", "--base", "any/base", "--adapter", str(tmp_path),
                            "--out", str(tmp_path / "out"), check=False)
     assert refused.returncode != 0 and "Traceback" not in refused.stderr

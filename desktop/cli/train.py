@@ -381,9 +381,10 @@ def finetune(ctx, host_name, instance_type, attach, cancel, base_model, max_step
 def export_(base_model, adapter, out, quant, name, source, target, prompt, as_json):
     """Merge an adapter into its base, convert to GGUF, quantise, smoke-test (and register)."""
     from engine.training import export as exporting
+    from engine.training.merging import merge_for
     from engine.translation import registry
 
-    merge = exporting.merge_for(adapter)  # a folder that is no adapter: one line, at once
+    merge = merge_for(adapter)  # a folder that is no adapter: one line, at once
     if name:  # a name that cannot be taken is refused before minutes of converting
         with open_store() as store:
             registry.check_name(store, name)

@@ -4,8 +4,8 @@ done (llama-cpp-python loads it and translates a validation paragraph, and it st
 
     python -m engine.training.export --base BASE --adapter ADAPTER_DIR --out OUT_DIR [--quant auto]
 
-The adapter may come from the PyTorch trainer (merged with peft) or from the MLX one (fused
-by engine/training/mlx_lora/fuse.py); its files say which.
+This is the box's own export (peft's merge); `ownvoice export` also takes an MLX adapter
+(engine/training/merging.py picks the merge by the adapter's files).
 
 Also written: an Ollama Modelfile with the template and stop parameters, the GGUF's
 sha256, and a model card (base, data size, metrics, config).
@@ -180,26 +180,6 @@ def write_modelfile(gguf: Path, chat_template: str, system: str) -> Path | None:
     return None
 
 
-def merge_for(adapter_dir: str | Path):
-    """The merge that fits an adapter folder, told by its files: peft's `merge` for a torch
-    adapter (adapter_model.safetensors), MLX's fuse for an MLX one (adapters.safetensors,
-    mlx-lm's name). Raises OwnVoiceError for a folder that is neither, or an MLX adapter
-    where MLX is not installed."""
-    from engine.training import mlx_lora
-
-    folder = Path(adapter_dir).expanduser()
-    if (folder / "adapter_model.safetensors").is_file():
-        return merge
-    if (folder / "adapters.safetensors").is_file():
-        if not mlx_lora.available():
-            raise OwnVoiceError(f"{folder} is an MLX adapter; fusing it needs MLX (a Mac with "
-                                "`pip install 'ownvoice[mlx]'`).")
-        return mlx_lora.framework().merge
-    raise OwnVoiceError(f"{folder} is not a LoRA adapter folder (no adapter_model.safetensors "
-                        "or adapters.safetensors): give a run's adapter/ or one of its "
-                        "checkpoints/step-N/adapter folders.")
-
-
 def export(*, base_model: str, adapter_dir: str | Path, out_dir: str | Path,
            quant: str = "auto", name: str = "ownvoice", smoke_text: str | None = None,
            source: str = "en", target: str = "zh", voice: bool = False,
@@ -242,8 +222,7 @@ def export(*, base_model: str, adapter_dir: str | Path, out_dir: str | Path,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.training.export", description=__doc__)
     parser.add_argument("--base", required=True, help="the base model (id, folder or .gguf)")
-    parser.add_argument("--adapter", required=True, help="the LoRA adapter folder (PyTorch's "
-                        "or MLX's)")
+    parser.add_argument("--adapter", required=True, help="the LoRA adapter folder (PyTorch's)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--quant", default="auto", choices=QUANT_CHOICES,
                         help="auto: Q8_0 below 1.5B parameters, Q4_K_M above")
@@ -253,9 +232,11 @@ def main(argv: list[str] | None = None) -> int:
                              "voice; jobs from before 2026-11-30: instruction)")
     args = parser.parse_args(argv)
     try:
+        if (Path(args.adapter) / "adapters.safetensors").is_file():  # mlx-lm's file name
+            raise OwnVoiceError(f"{args.adapter} is an MLX adapter: export it with `ownvoice "
+                                "export` (fusing needs MLX, which a GPU box has not).")
         result = export(base_model=args.base, adapter_dir=args.adapter, out_dir=args.out,
-                        quant=args.quant, name=args.name, voice=args.prompt == "voice",
-                        merge=merge_for(args.adapter))
+                        quant=args.quant, name=args.name, voice=args.prompt == "voice")
     except OwnVoiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
