@@ -146,3 +146,50 @@ def test_the_data_page_counts_the_preferences(window, store):
     window.data_page.reload()
     assert "3 preferences from your judgments" in window.data_page.counts.text()
     assert "1 from choices, 2 from corrections" in window.data_page.counts.toolTip()
+
+
+def test_show_me_another_asks_which_is_better_and_keeps_the_choice(qtbot, window, store):
+    """On the Translate page, after a translation: "Show me another" translates it once more
+    (sampling) into a second box; "the second is better" stores a choice preference and puts
+    the second text on screen. (Sampling can repeat the first text: then it is asked again.)"""
+    page = window.translate_page
+    page.source.setPlainText("The weather was nice, so we walked along the old harbour and "
+                             "talked about the book we had both read.")
+    page.translate_button.click()
+    qtbot.waitUntil(lambda: page.current is not None and page.task is None, timeout=120000)
+    assert page.another_button.isEnabled() and not page.second.isVisible()
+    first = page.current["output_text"]
+    for _ in range(4):
+        page.another_button.click()
+        qtbot.waitUntil(lambda: page.task is None and page.neither.isVisible(), timeout=120000)
+        if page.second_better.isVisible():
+            break
+        assert "nothing to choose" in page.status.text()
+    second = page.second.toPlainText()
+    assert second.strip() and second.strip() != first.strip()
+    page.second_better.click()
+    qtbot.waitUntil(lambda: store.preferences(origin="choice") != [], timeout=10000)
+    (choice,) = store.preferences(origin="choice")
+    assert (choice["chosen_text"], choice["rejected_text"]) == (second.strip(), first.strip())
+    assert choice["translation_id"] == page.current["id"]
+    assert page.output.toPlainText() == second and not page.second.isVisible()
+
+
+def test_the_another_command_translates_again_and_stores_the_pick(store, default_model):
+    from tests.conftest import run_ownvoice
+
+    done = json.loads(run_ownvoice(
+        "translate", "--text", "The weather was nice, so we walked along the old harbour.",
+        "--to", "zh", "--json").stdout)
+    translation_id = store.translations()[0]["id"]
+    for seed in range(1, 6):
+        out = json.loads(run_ownvoice("another", str(translation_id), "--pick", "second",
+                                      "--seed", str(seed), "--json").stdout)
+        assert out["first"] == done["output"].strip()
+        if not out["same"]:
+            break
+    assert out["choice_id"] is not None and out["second"] != out["first"]
+    (choice,) = store.preferences(origin="choice")
+    assert (choice["chosen_text"], choice["rejected_text"]) == (out["second"], out["first"])
+    missing = run_ownvoice("another", "999", "--pick", "first", check=False)
+    assert missing.returncode != 0 and "No translation #999" in missing.stderr

@@ -206,4 +206,57 @@ def correct(translation_id, text, file, as_json):
                f"(weight {corrections.CORRECTION_WEIGHT:g}).", err=True)
 
 
-COMMANDS = (translate, history, rate, correct)
+@click.command()
+@click.argument("translation_id", type=ID)
+@click.option("--pick", type=click.Choice(["first", "second", "neither"]),
+              help="Which is better (default: asked in a terminal, else nothing is stored).")
+@click.option("--seed", type=int, help="The sampling seed (default: a new one each time).")
+@click.option("--json", "as_json", is_flag=True)
+def another(translation_id, pick, seed, as_json):
+    """Translate a history translation once more, differently, and keep which is better
+    (a preference for training)."""
+    import random
+
+    from engine.translation import registry
+    from engine.translation.translate import Translator
+
+    with open_store() as store:
+        row = store.translation(translation_id)
+        if row is None:
+            raise click.ClickException(f"No translation #{translation_id} in the history.")
+        model = store.model(row["model_id"]) if row["model_id"] is not None else None
+        if model is None:
+            raise click.ClickException(f"The model of #{translation_id} ({row['model_name']}) "
+                                       "is gone: translate the text again first.")
+        translator = Translator(registry.open_backend(model)).another(
+            random.randrange(2**31) if seed is None else seed)
+        from engine.pairs.corrections import format_of
+
+        result = translator.translate(row["source_text"], source=row["source_lang"],
+                                      target=row["target_lang"], format=format_of(row))
+        first, second = row["output_text"].strip(), result.output.strip()
+        asked = pick is None and first != second and not as_json and sys.stdin.isatty()
+        if asked:
+            click.echo(f"1: {first}\n2: {second}")
+            pick = {"1": "first", "2": "second"}.get(
+                click.prompt("Which is better? 1, 2 or n for neither", default="n"), "neither")
+        choice_id = None
+        if pick in ("first", "second") and first != second:
+            chosen, rejected = (first, second) if pick == "first" else (second, first)
+            choice_id = store.add_choice(row, chosen, rejected)
+    if as_json:
+        print_json({"id": translation_id, "first": first, "second": second,
+                    "same": first == second, "choice_id": choice_id})
+        return
+    if first == second:
+        click.echo("The same words again: nothing to choose (try again).", err=True)
+        return
+    if not asked:
+        click.echo(f"1: {first}\n2: {second}")
+    if choice_id is None and pick is None:
+        click.echo("Nothing stored: say which is better with --pick first|second.", err=True)
+    if choice_id is not None:
+        click.echo(f"Saved: the {pick} is better (preference #{choice_id}).", err=True)
+
+
+COMMANDS = (translate, history, rate, correct, another)

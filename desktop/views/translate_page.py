@@ -122,9 +122,15 @@ class TranslatePage(QWidget):
                                      "here as it is written.")
         for widget in (self.output, self.output.viewport()):  # a file dropped here opens
             widget.setAcceptDrops(False)
+        # "Show me another": a second translation beside the first, and which is better.
+        self.second = QPlainTextEdit(readOnly=True, visible=False,
+                                     placeholderText="Another translation appears here.")
+        self.second.setAcceptDrops(False)
+        self.second.viewport().setAcceptDrops(False)
         editors = QSplitter(Qt.Orientation.Horizontal)
         editors.addWidget(self.source)
         editors.addWidget(self.output)
+        editors.addWidget(self.second)
 
         self.warnings = QListWidget(visible=False, toolTip="What the guards noticed")
         self.warnings.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -138,11 +144,19 @@ class TranslatePage(QWidget):
         self.down_button = QPushButton("▼ Bad", checkable=True, toolTip="Rate it bad")
         self.correct_button = QPushButton("Correct", toolTip="Edit the translation; your "
                                           "version becomes a training pair")
+        self.another_button = QPushButton(
+            "Show me another", toolTip="Translate it once more, differently, and choose the "
+            "better one: your choice teaches the model your preference")
+        self.first_better = QPushButton("◀ The first is better", visible=False)
+        self.second_better = QPushButton("The second is better ▶", visible=False)
+        self.neither = QPushButton("Neither", visible=False,
+                                   toolTip="Close the second translation; nothing is stored")
         self.status = Label(wordWrap=True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         actions = QHBoxLayout()
         for widget in (self.copy_button, self.save_button, self.up_button, self.down_button,
-                       self.correct_button):
+                       self.correct_button, self.another_button, self.first_better,
+                       self.second_better, self.neither):
             actions.addWidget(widget)
         actions.addWidget(self.status, 1)
         self.diff = rich_label("", wordWrap=True, visible=False)
@@ -184,6 +198,10 @@ class TranslatePage(QWidget):
         self.up_button.clicked.connect(self.rate_up)
         self.down_button.clicked.connect(self.rate_down)
         self.correct_button.clicked.connect(self.correct_or_save)
+        self.another_button.clicked.connect(self.show_another)
+        self.first_better.clicked.connect(lambda: self.choose(first=True))
+        self.second_better.clicked.connect(lambda: self.choose(first=False))
+        self.neither.clicked.connect(self._close_second)
         self._search_timer = QTimer(self, singleShot=True, interval=200)
         self._search_timer.timeout.connect(self.reload_history)
         self.history_search.textChanged.connect(self._search_timer.start)
@@ -262,6 +280,85 @@ class TranslatePage(QWidget):
         self.task.finished.connect(self._task_ended)
         self._update_buttons()
 
+    def show_another(self) -> None:
+        """Translate the text on screen once more, sampling (Translator.another), into the
+        second box; then ask which is better."""
+        if self.current is None or self.task is not None:
+            return
+        current = self.current
+        model_id = current["model_id"]
+        if model_id is None or self.store.model(model_id) is None:
+            self.status.setText("The model of this translation is gone: translate it again "
+                                "first.")
+            return
+        translators = self.translators
+        from engine.translation.document import format_of
+
+        format = (current.get("settings") or {}).get("format") or format_of(
+            self.opened.path if self.opened else None)
+        self.second.clear()
+        self.second.show()
+        self.status.setText("Translating it once more…")
+
+        def work(ctx):
+            import random
+
+            from engine.translation import registry
+            from engine.translation.translate import Translator
+
+            if model_id not in translators:
+                translators[model_id] = Translator(registry.open_backend(
+                    ctx.store.model(model_id)))
+            return translators[model_id].another(random.randrange(2**31)).translate(
+                current["source_text"], source=current["source_lang"],
+                target=current["target_lang"], format=format, on_text=ctx.emit_text,
+                cancelled=ctx.cancelled)
+
+        self.task = self.runner.submit("translating once more", work)
+        self.task.text.connect(self._append_second)
+        self.task.succeeded.connect(self._another_done)
+        self.task.failed.connect(self._failed)
+        self.task.finished.connect(self._task_ended)
+        self._update_buttons()
+
+    def _append_second(self, piece: str) -> None:
+        cursor = self.second.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.insertText(piece)
+        self.second.setTextCursor(cursor)
+
+    def _another_done(self, result) -> None:
+        self.second.setPlainText(result.output.rstrip("\n"))
+        same = result.output.strip() == (self.current or {}).get("output_text", "").strip()
+        self.status.setText("The same words again: nothing to choose." if same else
+                            "Which is better? Your choice is kept for training.")
+        for button in (self.first_better, self.second_better):
+            button.setVisible(not same)
+        self.neither.setVisible(True)
+
+    def choose(self, *, first: bool) -> None:
+        """Store the writer's choice between the translation on screen and the second."""
+        if self.current is None:
+            return
+        current = self.current
+        one, other = current["output_text"], self.second.toPlainText()
+        chosen, rejected = (one, other) if first else (other, one)
+        task = self.runner.submit("saving your choice",
+                                  lambda ctx: ctx.store.add_choice(current, chosen, rejected),
+                                  writes=True)
+        task.succeeded.connect(lambda _id: self.status.setText(
+            "Choice saved: a preference for training (Data page)."))
+        task.failed.connect(self._failed)
+        if not first:  # the better text stays on screen
+            self.output.setPlainText(other)
+        self._close_second()
+
+    def _close_second(self) -> None:
+        self.second.hide()
+        self.second.clear()
+        for button in (self.first_better, self.second_better, self.neither):
+            button.hide()
+
     def _append_output(self, piece: str) -> None:
         if self.status.text().startswith("Loading"):
             self.status.setText("Translating…")
@@ -304,6 +401,7 @@ class TranslatePage(QWidget):
         self._update_buttons()
 
     def _clear_output(self) -> None:
+        self._close_second()
         self.output.clear()
         self.output.setReadOnly(True)
         self.diff.hide()
@@ -465,6 +563,7 @@ class TranslatePage(QWidget):
 
     def show_translation(self, row: dict) -> None:
         """Put a past translation back on screen (its correction, if the user made one)."""
+        self._close_second()
         self.current = self.store.translation(row["id"])
         if self.current["source_text"] != editor_text(self.source):
             self.opened = None  # another text: the file no longer applies
@@ -493,7 +592,8 @@ class TranslatePage(QWidget):
         running = self.task is not None
         self.translate_button.setText("Stop" if running else "Translate")
         has = self.current is not None and not running
-        for button in (self.up_button, self.down_button, self.correct_button):
+        for button in (self.up_button, self.down_button, self.correct_button,
+                       self.another_button):
             button.setEnabled(has)
         self.copy_button.setEnabled(bool(self.output.toPlainText()))
         self.save_button.setEnabled(self.output_lang is not None and not running)

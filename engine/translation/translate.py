@@ -29,6 +29,9 @@ from engine.translation.backends import Backend, Request, Sampling, Usage
 from engine.translation.guards import StopReason
 from engine.translation.in_order import InOrder
 
+# "Show me another": a second translation that differs where the model hesitates.
+ANOTHER = Sampling(temperature=0.8, top_p=0.95, seed=None)
+
 OnText = Callable[[str], None]
 
 
@@ -101,6 +104,11 @@ class Translator:
     def __init__(self, backend: Backend, *, sampling: Sampling | None = None):
         self.backend = backend
         self.sampling = sampling or backend.default_sampling
+
+    def another(self, seed: int) -> Translator:
+        """The same model sampling instead of choosing its likeliest words (ANOTHER, with
+        `seed`): "show me another" — a second translation to choose from."""
+        return Translator(self.backend, sampling=replace(ANOTHER, seed=seed))
 
     def request_for(self, text: str, source: str, target: str, *,
                     strict: bool = False) -> Request:
