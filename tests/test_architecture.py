@@ -23,6 +23,7 @@ TRAINING_MODULES = {"engine/training/__main__.py", "engine/training/export.py",
                     "engine/training/loop.py", "engine/training/data.py",
                     "engine/training/choose.py", "engine/training/base.py",
                     "engine/training/checkpoint.py", "engine/training/progress.py",
+                    "engine/training/dpo.py",
                     "engine/training/tinker.py",  # a base's tokenizer, for Tinker's datums
                     "engine/training/mlx_lora/fuse.py",  # the fused model's tokenizer
                     "engine/training/mlx_lora/choose.py",  # the adapters' tokenizers

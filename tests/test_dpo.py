@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from engine import events
 from engine.errors import OwnVoiceError
+from engine.pairs import preferences
 from engine.training import dpo, export
 from engine.training.config import TrainConfig
 from engine.training.loop import train
@@ -127,7 +128,7 @@ def test_train_improve_registers_a_preference_trained_model(store, tiny_base, de
     assert first["model"] == "voice-1"
     refused = run_ownvoice("train", "--local", "--improve", "1", check=False)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    have = len(store.training_preferences(split="train"))
+    have = len(preferences.training(store, "train"))
     assert (f"needs {pipeline.MIN_PREFERENCES} judgments; you have {have}. Correct, rate or "
             f"choose between {pipeline.MIN_PREFERENCES - have} more") in refused.stderr
     assert store.job(2) is None
@@ -138,7 +139,7 @@ def test_train_improve_registers_a_preference_trained_model(store, tiny_base, de
     for i in range(pipeline.MIN_PREFERENCES + 8):
         source, target = PAIRS[i % len(PAIRS)]
         row = history_row(store, f"{source} ({i})\n", target, "markdown")
-        store.add_choice(row, target.rstrip("。") + "。", target.rstrip("。") + "!")
+        preferences.add_choice(store, row, target.rstrip("。") + "。", target.rstrip("。") + "!")
     out = json.loads(run_ownvoice("train", "--local", "--improve", "1", "--max-steps", "4",
                                   "--learning-rate", "5e-3", "--quant", "Q8_0",
                                   "--json").stdout)

@@ -24,7 +24,7 @@ def test_a_correction_gives_one_preference_per_changed_paragraph(store):
     row = history_row(store, "Erster Satz.\n\nZweiter Satz.\n\nDritter.\n",
                       "First sentence.\n\nSecond sentence.\n\nThird.\n", "markdown")
     correct(store, row, "My first line.\n\nSecond sentence.\n\nThe third.")
-    found = store.training_preferences(split=preferences.split_for_text(row["source_text"]))
+    found = preferences.training(store, preferences.split_for_text(row["source_text"]))
     assert [(p["source_text"], p["chosen_text"], p["rejected_text"]) for p in found] == [
         ("Erster Satz.", "My first line.", "First sentence."),
         ("Dritter.", "The third.", "Third.")]
@@ -34,7 +34,7 @@ def test_a_correction_gives_one_preference_per_changed_paragraph(store):
     # Corrected again: the preferences follow the correction, ids of those that stay kept.
     kept_id = found[0]["id"]
     correct(store, row, "My first line.\n\nSecond sentence.\n\nThird.")
-    assert store.sync_preferences() == (0, 1)
+    assert preferences.sync(store) == (0, 1)
     again = store.preferences(origin="correction")
     assert [p["id"] for p in again] == [kept_id]
 
@@ -49,14 +49,14 @@ def test_ratings_of_one_source_give_liked_over_disliked(store):
     store.rate_translation(rows[1]["id"], -1)
     store.rate_translation(rows[2]["id"], -1)
     store.rate_translation(other["id"], -1)  # no liked output of its source: nothing
-    assert store.sync_preferences() == (2, 0)
+    assert preferences.sync(store) == (2, 0)
     found = store.preferences(origin="rating")
     assert {(p["chosen_text"], p["rejected_text"]) for p in found} == {
         ("A sentence to translate.", "One sentence for translating."),
         ("A sentence to translate.", "A phrase to be translated.")}
     store.rate_translation(rows[2]["id"], 0)  # the rating cleared: its preference goes
-    assert store.sync_preferences() == (0, 1)
-    assert store.sync_preferences() == (0, 0)  # nothing changes twice
+    assert preferences.sync(store) == (0, 1)
+    assert preferences.sync(store) == (0, 0)  # nothing changes twice
 
 
 def test_blind_better_trials_become_held_out_preferences(store):
@@ -64,7 +64,7 @@ def test_blind_better_trials_become_held_out_preferences(store):
     blind.make_trials(store, comparison_id)
     for trial in store.blind_trials(comparison_id):
         store.answer_blind_trial(trial["id"], "left")
-    store.sync_preferences()
+    preferences.sync(store)
     found = store.preferences(origin="blind")
     better = [t for t in store.blind_trials(comparison_id) if t["question"] == "better"]
     assert len(found) == len(better) == 3  # "which one did you write?" gives none
@@ -80,12 +80,13 @@ def test_blind_better_trials_become_held_out_preferences(store):
 
 def test_a_choice_is_stored_once_and_nothing_when_both_are_the_same(store):
     row = history_row(store, "Guten Morgen.\n", "Good morning.", "markdown")
-    first = store.add_choice(row, "Morning!", "Good morning.")
-    assert first is not None and store.add_choice(row, "Morning!", "Good morning.") == first
-    assert store.add_choice(row, "Same.", " Same. ") is None
+    first = preferences.add_choice(store, row, "Morning!", "Good morning.")
+    again = preferences.add_choice(store, row, "Morning!", "Good morning.")
+    assert first is not None and again == first
+    assert preferences.add_choice(store, row, "Same.", " Same. ") is None
     (choice,) = store.preferences(origin="choice")
     assert (choice["chosen_text"], choice["rejected_text"]) == ("Morning!", "Good morning.")
-    store.sync_preferences()  # a sync keeps choices: they are judgments, not derived
+    preferences.sync(store)  # a sync keeps choices: they are judgments, not derived
     assert len(store.preferences(origin="choice")) == 1
 
 
@@ -102,8 +103,8 @@ def test_export_writes_trls_conversational_preference_format(store, tmp_path):
     rows = [history_row(store, f"Satz Nummer {i}.\n", f"Sentence number {i}.", "markdown")
             for i in range(40)]
     for row in rows:
-        store.add_choice(row, row["output_text"] + " Indeed.", row["output_text"])
-    stats = store.preference_stats()
+        preferences.add_choice(store, row, row["output_text"] + " Indeed.", row["output_text"])
+    stats = preferences.stats(store)
     train = stats["splits"]["train"]["choice"]
     assert train + sum(stats["splits"][s].get("choice", 0) for s in ("val", "test")) == 40
     store.exclude_preference(store.preferences(split="train")[0]["id"])
@@ -142,7 +143,7 @@ def test_the_dataset_command_counts_and_exports_preferences(store, tmp_path):
 def test_the_data_page_counts_the_preferences(window, store):
     row = history_row(store, "Eins.\n\nZwei.\n", "One.\n\nTwo.\n", "markdown")
     correct(store, row, "Uno.\n\nDos.")
-    store.add_choice(row, "One and two.", "One. Two.")
+    preferences.add_choice(store, row, "One and two.", "One. Two.")
     window.data_page.reload()
     assert "3 preferences from your judgments" in window.data_page.counts.text()
     assert "1 from choices, 2 from corrections" in window.data_page.counts.toolTip()

@@ -203,10 +203,11 @@ def export(fmt, split, out, as_json):
 def stats(model, as_json):
     """Pairs, tokens, preferences, and the cost of an OpenAI fine-tune for 1–3 epochs."""
     from engine.pairs import dataset as datasets
+    from engine.pairs import preferences
 
     with open_store() as store:
         data = datasets.stats(store, model=model)
-        data["preferences"] = store.preference_stats()
+        data["preferences"] = preferences.stats(store)
     if as_json:
         print_json(data)
         return

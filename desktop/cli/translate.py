@@ -217,6 +217,7 @@ def another(translation_id, pick, seed, as_json):
     (a preference for training)."""
     import random
 
+    from engine.pairs import preferences
     from engine.translation import registry
     from engine.translation.translate import Translator
 
@@ -243,7 +244,7 @@ def another(translation_id, pick, seed, as_json):
         choice_id = None
         if pick in ("first", "second") and first != second:
             chosen, rejected = (first, second) if pick == "first" else (second, first)
-            choice_id = store.add_choice(row, chosen, rejected)
+            choice_id = preferences.add_choice(store, row, chosen, rejected)
     if as_json:
         print_json({"id": translation_id, "first": first, "second": second,
                     "same": first == second, "choice_id": choice_id})

@@ -343,8 +343,11 @@ class TranslatePage(QWidget):
         current = self.current
         one, other = current["output_text"], self.second.toPlainText()
         chosen, rejected = (one, other) if first else (other, one)
+        from engine.pairs import preferences
+
         task = self.runner.submit("saving your choice",
-                                  lambda ctx: ctx.store.add_choice(current, chosen, rejected),
+                                  lambda ctx: preferences.add_choice(ctx.store, current, chosen,
+                                                                     rejected),
                                   writes=True)
         task.succeeded.connect(lambda _id: self.status.setText(
             "Choice saved: a preference for training (Data page)."))

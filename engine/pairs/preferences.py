@@ -111,6 +111,59 @@ def from_ratings(translations: list[dict]) -> list[dict]:
     return [p for p in found if p]
 
 
+def key_of(row: dict) -> str:
+    """What names a preference: its origin, the judgment it comes from and its two texts."""
+    digest = hashlib.sha256("\x00".join(
+        (row["source_text"], row["chosen_text"], row["rejected_text"])).encode()).hexdigest()
+    links = ":".join(str(row.get(k) or "") for k in ("translation_id", "other_translation_id",
+                                                     "blind_trial_id"))
+    return f"{row['origin']}:{links}:{digest[:32]}"
+
+
+def sync(store) -> tuple[int, int]:
+    """Make the stored corrections', ratings' and blind trials' preferences exactly what
+    those judgments give now (a correction edited again, a rating changed, a trial
+    answered), keeping the rows that stay (and whether they are excluded); choices are
+    judgments themselves and stay. Returns (added, removed)."""
+    wanted: dict[str, dict] = {}
+    found: list[dict] = []
+    for translation in store.corrected_translations():
+        found += from_correction(translation, store.pairs(origin="correction",
+                                                          translation_id=translation["id"]))
+    by_source: dict[tuple, list[dict]] = {}
+    for row in store.rated_translations():
+        by_source.setdefault((row["source_text"].strip(), row["target_lang"]), []).append(row)
+    for group in by_source.values():
+        found += from_ratings(group)
+    for trial, pair in store.answered_better_trials():
+        found += [p for p in [from_blind(trial, pair)] if p]
+    for row in found:
+        wanted[key_of(row)] = row
+    return store.replace_derived_preferences(wanted)
+
+
+def add_choice(store, translation: dict, chosen: str, rejected: str) -> int | None:
+    """Store a "show me another" choice for a history translation; its id, or None when the
+    two texts are the same (nothing was chosen). The same choice again changes nothing."""
+    found = from_choice(translation, chosen, rejected)
+    return None if found is None else store.insert_preference(key_of(found), found)
+
+
+def training(store, split: str) -> list[dict]:
+    """The split's preferences that train (not excluded), after a sync with the judgments
+    as they are now."""
+    sync(store)
+    return [p for p in store.preferences(split=split) if not p["excluded"]]
+
+
+def stats(store) -> dict:
+    """{"splits": {split: {origin: n}}, "excluded": n} after a sync (none in a read-only
+    data folder: the counts are then those stored)."""
+    if not store.read_only:
+        sync(store)
+    return store.preference_counts()
+
+
 def messages_for(preference: dict) -> dict:
     """The TRL conversational preference record of one preference: `prompt` [system, user]
     as the supervised dataset writes them, `chosen` and `rejected` one assistant message
@@ -150,7 +203,7 @@ def export(store, *, split: str, out: Path,
     conversational preference format, with `weight`, `preference_id` and `origin`; written
     atomically. Raises OwnVoiceError when there are none."""
     if preferences is None:
-        preferences = store.training_preferences(split=split)
+        preferences = training(store, split)
     if not preferences:
         raise OwnVoiceError(f"No {split} preferences yet: correct, rate or choose between "
                             "translations (Translate page), or answer a blind test.")

@@ -12,7 +12,7 @@
 - `history`: the translations history, its ratings and corrections.
 - `pairs`: training pairs: listing and editing, synthetic pairs, stats, training_pairs.
 - `preferences`: preference pairs from the writer's judgments (kept in step with them by
-  `sync_preferences`), "show me another" choices, training_preferences.
+  engine/pairs/preferences.sync), "show me another" choices.
 - `registry`: the models table (the model registry's rows).
 - `jobs`: the jobs table (fine-tuning pilots, batches, training runs).
 - `hosts`: the remote_hosts table (GPU boxes over SSH).

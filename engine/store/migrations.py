@@ -429,7 +429,7 @@ def m013_preferences(db: sqlite_utils.Database) -> None:
     # The writer's judgments as (source, chosen, rejected) for preference training
     # (engine/pairs/preferences.py). `key` names the judgment a row comes from; rows made
     # from corrections, ratings and blind trials are derived again whenever they are used
-    # (Store.sync_preferences), "show me another" choices are stored as they are made.
+    # (engine/pairs/preferences.sync), "show me another" choices are stored as made.
     db.execute(
         """CREATE TABLE preferences (
             id INTEGER PRIMARY KEY,

@@ -18,7 +18,7 @@ from pathlib import Path
 from engine import events, paths
 from engine.errors import OwnVoiceError
 from engine.jobs import Job, JobKind, JobMeta, JobState, SmokeTest
-from engine.pairs import dataset
+from engine.pairs import dataset, preferences
 from engine.training.stages import Interrupted, train_and_export
 from engine.translation import registry
 
@@ -141,7 +141,7 @@ def improvable(store, job_id: int) -> Job:
 
 def preferences_needed(store) -> int:
     """How many more judgments preference training needs now (0: enough)."""
-    return max(0, MIN_PREFERENCES - len(store.training_preferences(split="train")))
+    return max(0, MIN_PREFERENCES - len(preferences.training(store, "train")))
 
 
 DPO_EPOCHS, DPO_LEARNING_RATE = 3.0, 5e-5  # starting points for LoRA DPO, not tuned
@@ -154,7 +154,6 @@ def prepare_preferences(store, *, improves: int, max_steps: int | None = None,
     adapter (the writer's judgments, engine/pairs/preferences.py); returns the job (state
     `prepared`). Raises OwnVoiceError with the number of judgments still needed when there
     are too few."""
-    from engine.pairs import preferences
     from engine.training.config import TrainConfig
 
     supervised = improvable(store, improves)
@@ -163,8 +162,8 @@ def prepare_preferences(store, *, improves: int, max_steps: int | None = None,
         raise OwnVoiceError(f"Preference training needs {MIN_PREFERENCES} judgments; you have "
                             f"{MIN_PREFERENCES - needed}. Correct, rate or choose between "
                             f"{needed} more translation(s) (or answer a blind test) first.")
-    train, val = preferences.split_validation(store.training_preferences(split="train"),
-                                              store.training_preferences(split="val"))
+    train, val = preferences.split_validation(preferences.training(store, "train"),
+                                              preferences.training(store, "val"))
     start = TrainConfig.load(supervised.meta.job_file)
     job = store.add_job(kind=JobKind.LOCAL, status=JobState.PREPARING, provider_id=None,
                         model=start.base_model)

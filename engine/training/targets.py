@@ -130,6 +130,8 @@ class TrainingTarget(ABC):
     def check_preferences(self, store, request: TrainingRequest) -> int:
         """A preference run's preconditions: a target that runs it, a supervised job to
         start from, enough judgments. Returns the training preferences (count)."""
+        from engine.pairs import preferences
+
         if self.kind is not JobKind.LOCAL:
             raise InvalidRequest("Preference training (--improve) runs on this machine: use "
                                  "--on local.")
@@ -143,7 +145,7 @@ class TrainingTarget(ABC):
                 f"Preference training needs {pipeline.MIN_PREFERENCES} judgments; you have "
                 f"{pipeline.MIN_PREFERENCES - needed}. Correct, rate or choose between "
                 f"{needed} more translation(s) (or answer a blind test) first.")
-        return len(store.training_preferences(split="train"))
+        return len(preferences.training(store, "train"))
 
     @abstractmethod
     def start(self, store, plan: Plan, *, on_event: EventSink | None = None) -> Job:
