@@ -138,3 +138,19 @@ def test_lora_on_the_last_layers_only_in_mlx_and_in_torch(tiny_model, tmp_path):
     trained = {name.split(".layers.")[1].split(".")[0] for name, p in
                peft_model.named_parameters() if "lora_A" in name}
     assert trained == {"1"}
+
+
+def test_a_mac_without_the_export_stack_is_told_before_training(store, tiny_base,
+                                                                 monkeypatch):
+    """The GGUF export runs llama.cpp's converter, which imports torch: a Mac with only MLX
+    is told so before anything is written, not after a night of training."""
+    import importlib.util
+
+    add_correction_pairs(store)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(InvalidRequest, match=r"needs torch: `pip install 'ownvoice\[train,"
+                                             r"mlx\]'`"):
+        MacTarget().prepare(store, TrainingRequest(base_model=str(tiny_base)))
+    assert store.jobs() == []

@@ -5,6 +5,8 @@ bits by mlx-lm; the same job files, folders and progress events as the torch tra
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -400,3 +402,41 @@ def test_an_untied_qwen2_learns_its_end_of_turn_rows_in_and_out(tiny_qwen2, tmp_
     gguf = export.convert(folder, tmp_path / "fused-f16.gguf")
     assert "<|im_start|>" in read_metadata(gguf)["tokenizer.chat_template"]
     predicts_in_llama_cpp(gguf, ids, expected)
+
+
+def test_gradient_checkpointing_trains_alike_and_is_undone(tiny_model, tmp_path):
+    """With gradient checkpointing (what the memory check turns on first for real bases)
+    the losses are the plain run's; afterwards the layer class is as it was, so checkpoint
+    choice's generation and later jobs do not run through mlx-lm's patch."""
+    from engine.training.mlx_lora.choose import score
+
+    plain_model, _ = adapters.load_model(str(tiny_model))
+    layer_class = type(plain_model.layers[0])
+    before = layer_class.__call__
+    plain = train(config_for(tiny_model, tmp_path / "plain", max_steps=3, lora_dropout=0.0))
+    config = config_for(tiny_model, tmp_path / "ckpt", max_steps=3, lora_dropout=0.0,
+                        gradient_checkpointing=True)
+    checkpointed = train(config)
+    assert layer_class.__call__ is before
+    assert losses_of(tmp_path / "ckpt" / "out") == pytest.approx(
+        losses_of(tmp_path / "plain" / "out"), rel=1e-5)
+    assert checkpointed.best_val_loss == pytest.approx(plain.best_val_loss, rel=1e-5)
+    scored = score(config, examples=2)
+    assert scored and all("stop_rate" in c for c in scored)
+
+
+def test_an_adapter_of_another_base_is_refused_in_one_line(tiny_model, tmp_path):
+    """An array with no place in the base (a deeper model's layer) or another shape (a wider
+    one's): refused, naming the base it was trained on — never a raw error, never the
+    plain base exported as if it were the fine-tune."""
+    result = train(config_for(tiny_model, tmp_path, max_steps=1))
+    adapter = Path(result.adapter_dir)
+    arrays = mx.load(str(adapter / adapters.LORA_FILE))
+    key = next(iter(arrays))
+    deeper = re.sub(r"layers\.\d+", "layers.7", key)  # the tiny model has 2 layers
+    for name, changed in (("deeper", {**arrays, deeper: arrays[key]}),
+                          ("wider", {**arrays, key: mx.zeros((3, 5))})):
+        mx.save_safetensors(str(adapter / adapters.LORA_FILE), changed)
+        with pytest.raises(OwnVoiceError, match=f"does not fit this base .*trained on "
+                                                f"{str(tiny_model)}"):
+            fuse(str(tiny_model), result.adapter_dir, tmp_path / name)

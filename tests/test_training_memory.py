@@ -109,7 +109,7 @@ def test_a_base_that_cannot_fit_is_refused_in_one_line_with_what_to_do():
         fit(shape, budget=8 * GB, batch_size=4, grad_accum=1, max_length=1024, lora_r=16,
             targets=TARGETS)
     message = str(error.value)
-    assert "\n" not in message and "8.0 GB is available" in message
+    assert "\n" not in message and "8.0 GiB is available" in message
     assert "smaller base" in message and "GPU box" in message
 
 

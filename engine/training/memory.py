@@ -178,8 +178,8 @@ def fit(shape: Shape, *, budget: int, batch_size: int, grad_accum: int, max_leng
     total = need(b, ckpt, layers)
     if total > budget:
         raise InsufficientMemory(
-            f"Training this base needs about {total / GB:.1f} GB even with the smallest "
-            f"settings, and {budget / GB:.1f} GB is available. Choose a smaller base (or a "
+            f"Training this base needs about {total / GB:.1f} GiB even with the smallest "
+            f"settings, and {budget / GB:.1f} GiB is available. Choose a smaller base (or a "
             "4-bit one), shorten the longest pairs, or train on a GPU box.")
     return Fitted(b, accum, ckpt, layers, total, tuple(changes))
 

@@ -22,7 +22,7 @@ def merge_for(adapter_dir: str | Path):
     if (folder / "adapters.safetensors").is_file():
         if not mlx_lora.available():
             raise OwnVoiceError(f"{folder} is an MLX adapter; fusing it needs MLX (a Mac with "
-                                "`pip install 'ownvoice[mlx]'`).")
+                                "`pip install 'ownvoice[train,mlx]'`).")
         return mlx_lora.framework().merge
     raise OwnVoiceError(f"{folder} is not a LoRA adapter folder (no adapter_model.safetensors "
                         "or adapters.safetensors): give a run's adapter/ or one of its "

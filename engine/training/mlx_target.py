@@ -71,11 +71,22 @@ class MacTarget(LocalTarget):
     name = "this Mac (MLX)"
 
     def check(self, store) -> dict:
+        """MLX to train, and the export's stack (llama.cpp's converter imports torch and
+        transformers) — both before anything is written."""
+        from importlib.util import find_spec
+
+        from engine.training.stages import REQUIRED
+
         if not available():
             raise InvalidRequest("Training with MLX needs mlx and mlx-lm (OwnVoice's `mlx` "
-                                 "extra, for Apple silicon): `pip install 'ownvoice[mlx]'` in "
-                                 "OwnVoice's environment. Or train with PyTorch: `ownvoice "
+                                 "extra, for Apple silicon): `pip install 'ownvoice[train,mlx]'` "
+                                 "in OwnVoice's environment. Or train with PyTorch: `ownvoice "
                                  "train --on local`.")
+        missing = [name for name, module in REQUIRED.items() if find_spec(module) is None]
+        if missing:
+            raise InvalidRequest(f"The trained model is exported to GGUF by llama.cpp's "
+                                 f"converter, which needs {', '.join(missing)}: `pip install "
+                                 "'ownvoice[train,mlx]'` in OwnVoice's environment.")
         return {}
 
     def prepare(self, store, request: TrainingRequest) -> Plan:
@@ -105,8 +116,8 @@ class MacTarget(LocalTarget):
                         "gradient_checkpointing": fitted.checkpointing,
                         "lora_layers": fitted.layers_trained}
             changes = list(fitted.changes)
-            notes.append(f"Memory: about {fitted.need / memory.GB:.1f} GB needed of "
-                         f"{budget / memory.GB:.1f} GB available"
+            notes.append(f"Memory: about {fitted.need / memory.GB:.1f} GiB needed of "
+                         f"{budget / memory.GB:.1f} GiB available"
                          + (f"; changed to fit: {'; '.join(changes)}." if changes else "."))
         return Plan(request=request, target=self.name, pairs=plan.pairs,
                     options={"settings": settings, "memory_changes": changes,

@@ -61,6 +61,21 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None, on_progr
     if config.objective != "sft":
         raise OwnVoiceError("Preference training (DPO) runs with PyTorch: train it on this "
                             "machine with `--on local`, not with MLX.")
+    mx.reset_peak_memory()  # this run's peak, not an earlier job's in the same process
+    patched: list[tuple[type, object]] = []
+    try:
+        return _train(config, resume=resume, cancelled=cancelled, on_progress=on_progress,
+                      base=base, patched=patched)
+    finally:
+        # mlx-lm's gradient checkpointing replaces the layer class's __call__ for the whole
+        # process: put it back, or checkpoint choice and every later job would run through it.
+        for cls, original in reversed(patched):
+            cls.__call__ = original
+        mx.clear_cache()
+
+
+def _train(config: TrainConfig, *, resume: bool, cancelled, on_progress, base,
+           patched: list) -> TrainResult:
     output = Path(config.output_dir)
     (output / "checkpoints").mkdir(parents=True, exist_ok=True)
     last = complete(output)[-1] if resume and complete(output) else None
@@ -84,6 +99,8 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None, on_progr
     if config.gradient_checkpointing:
         from mlx_lm.tuner.trainer import grad_checkpoint
 
+        layer_class = type(model.layers[0])
+        patched.append((layer_class, layer_class.__call__))
         grad_checkpoint(model.layers[0])  # mlx-lm patches the layer class: every layer
 
     # --- resume ----------------------------------------------------------------------------
@@ -113,6 +130,7 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None, on_progr
             total += value.item() * count.item()
             tokens += count.item()
         model.train()
+        mx.clear_cache()  # batches of other widths than training's: free their buffers
         return total / tokens if tokens else None
 
     def update(step_ids: list[list[int]]) -> tuple[float, int]:

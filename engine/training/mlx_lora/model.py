@@ -183,10 +183,32 @@ def save_adapter(model: nn.Module, folder: Path, *, settings: dict, tokenizer) -
 
 
 def load_adapter_weights(model: nn.Module, folder: Path) -> None:
-    """The adapter folder's arrays into a model that `apply_adapter` prepared."""
+    """The adapter folder's arrays into a model that `apply_adapter` prepared. Raises
+    OwnVoiceError when an array has no place in this model or not its shape (an adapter
+    trained on another base): mlx's non-strict loading would skip the one and fail on the
+    other deep inside the fuse."""
+    from mlx.utils import tree_flatten
+
+    places = dict(tree_flatten(model.parameters()))
     for name in (LORA_FILE, ROWS_FILE):
-        if (Path(folder) / name).exists():
-            model.load_weights(list(mx.load(str(Path(folder) / name)).items()), strict=False)
+        if not (Path(folder) / name).exists():
+            continue
+        arrays = mx.load(str(Path(folder) / name))
+        wrong = [key for key, value in arrays.items()
+                 if key not in places or places[key].shape != value.shape]
+        if wrong:
+            trained_on = _settings_of(folder).get("base_model") or "another base"
+            raise OwnVoiceError(f"The adapter in {folder} does not fit this base ({len(wrong)} "
+                                f"of its arrays, e.g. {wrong[0]}): it was trained on "
+                                f"{trained_on}; export it with that base.")
+        model.load_weights(list(arrays.items()), strict=False)
+
+
+def _settings_of(folder: Path) -> dict:
+    try:
+        return json.loads((Path(folder) / ADAPTER_CONFIG).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def attach(model: nn.Module, folder: Path) -> dict:
