@@ -440,3 +440,28 @@ def test_an_adapter_of_another_base_is_refused_in_one_line(tiny_model, tmp_path)
         with pytest.raises(OwnVoiceError, match=f"does not fit this base .*trained on "
                                                 f"{str(tiny_model)}"):
             fuse(str(tiny_model), result.adapter_dir, tmp_path / name)
+
+
+def test_the_memory_check_runs_when_training_starts(tiny_model, tmp_path, monkeypatch):
+    """A job whose base was not downloaded when it was prepared is checked once the base is
+    here, before the first step: too little memory changes the settings (said in the
+    progress log, kept for a resumed run) or refuses the run in one line."""
+    from engine.training import memory
+    from engine.training.config import FAMILY_TARGETS
+
+    shape = memory.Shape.from_config(json.loads((tiny_model / "config.json").read_text()))
+    plain = memory.estimate(shape, batch_size=4, max_length=1024, lora_r=16,
+                            targets=FAMILY_TARGETS["llama"])["total"]
+    monkeypatch.setattr(memory, "available_bytes", lambda: plain - 1)
+    config = config_for(tiny_model, tmp_path, max_steps=2)
+    train(config, cancelled=lambda: True)  # stops after step 1
+    out = tmp_path / "out"
+    logs = [e.message for e in events.read(out / "progress.jsonl") if isinstance(e, events.Log)]
+    assert any("changed to fit" in m and "gradient checkpointing on" in m for m in logs), logs
+    assert json.loads((out / "config.json").read_text())["gradient_checkpointing"] is True
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10 * plain)  # more memory now
+    train(config, resume=True)
+    assert json.loads((out / "config.json").read_text())["gradient_checkpointing"] is True
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1024)
+    with pytest.raises(OwnVoiceError, match="needs about"):
+        train(config_for(tiny_model, tmp_path / "small", max_steps=2))

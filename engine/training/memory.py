@@ -184,6 +184,31 @@ def fit(shape: Shape, *, budget: int, batch_size: int, grad_accum: int, max_leng
     return Fitted(b, accum, ckpt, layers, total, tuple(changes))
 
 
+def fit_config(config, config_json: dict, *, budget: int) -> Fitted:
+    """`fit` for a TrainConfig's settings on the base whose config.json is `config_json`
+    (its family's LoRA targets unless the config names some). Raises InsufficientMemory or
+    OwnVoiceError (a config without a transformer's sizes)."""
+    from engine.training.config import FAMILY_TARGETS
+
+    family = (config_json.get("text_config") or config_json).get("model_type") \
+        or config_json.get("model_type")
+    targets = config.target_modules or FAMILY_TARGETS.get(family or "", ["q_proj", "v_proj"])
+    return fit(Shape.from_config(config_json), budget=budget, batch_size=config.batch_size,
+               grad_accum=config.grad_accum, max_length=config.max_length,
+               lora_r=config.lora_r, targets=targets,
+               checkpointing=config.gradient_checkpointing,
+               layers_trained=config.lora_layers)
+
+
+def fitted_config(config, fitted: Fitted):
+    """`config` with the settings `fitted` chose."""
+    from dataclasses import replace
+
+    return replace(config, batch_size=fitted.batch_size, grad_accum=fitted.grad_accum,
+                   gradient_checkpointing=fitted.checkpointing,
+                   lora_layers=fitted.layers_trained)
+
+
 def available_bytes() -> int:
     """What a training run may use here: OWNVOICE_TRAIN_MEMORY_GB when set (GB of 2**30
     bytes: leave room for other work, or test a smaller machine); on Apple silicon, Metal's

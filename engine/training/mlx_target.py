@@ -11,14 +11,13 @@ Offered where MLX imports: Apple silicon, or `mlx[cpu]` elsewhere (the tests run
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from pathlib import Path
 
 from engine import events
 from engine.errors import OwnVoiceError
 from engine.jobs import JobKind
 from engine.training import memory, mlx_bases
-from engine.training.config import FAMILY_TARGETS, TrainConfig
+from engine.training.config import TrainConfig
 from engine.training.mlx_lora import available
 from engine.training.targets import InvalidRequest, LocalTarget, Plan, TrainingRequest
 
@@ -53,15 +52,8 @@ def base_config(base_model: str) -> dict | None:
 def fit_settings(config_json: dict, *, budget: int) -> memory.Fitted:
     """The memory check for a new job's settings (TrainConfig's defaults) on this base;
     raises InsufficientMemory (one line) when nothing fits `budget` bytes."""
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    family = (config_json.get("text_config") or config_json).get("model_type") \
-        or config_json.get("model_type")
-    targets = FAMILY_TARGETS.get(family or "", ["q_proj", "v_proj"])
-    return memory.fit(memory.Shape.from_config(config_json), budget=budget,
-                      batch_size=defaults["batch_size"], grad_accum=defaults["grad_accum"],
-                      max_length=defaults["max_length"], lora_r=defaults["lora_r"],
-                      targets=targets, checkpointing=defaults["gradient_checkpointing"],
-                      layers_trained=defaults["lora_layers"])
+    defaults = TrainConfig(base_model="", train_file="", output_dir="")
+    return memory.fit_config(defaults, config_json, budget=budget)
 
 
 class MacTarget(LocalTarget):
@@ -104,8 +96,8 @@ class MacTarget(LocalTarget):
         settings: dict = {}
         changes: list[str] = []
         if config_json is None:
-            notes.append(f"Memory not checked: {request.base_model} is not downloaded yet "
-                         "(it is when training starts).")
+            notes.append(f"Memory not checked yet: {request.base_model} is not downloaded; "
+                         "it is checked once it is, before the first step.")
         else:
             try:
                 budget = memory.available_bytes()

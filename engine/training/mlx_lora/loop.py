@@ -74,6 +74,34 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None, on_progr
         mx.clear_cache()
 
 
+def _fit_to_memory(config: TrainConfig, output: Path, *,
+                   resuming: bool) -> tuple[TrainConfig, list[str]]:
+    """The settings this run trains with and what the memory check changed (in words). A
+    fresh run: fitted to this machine's memory (engine/training/memory.py) — a job whose base
+    was not downloaded when it was prepared was never checked, and a Mac that runs out of
+    memory ends the whole process; nothing fits: InsufficientMemory, one line. A resumed run:
+    the settings it began with (its OUTPUT/config.json), whatever the memory is now."""
+    import json
+
+    from engine.training import memory
+
+    if resuming:
+        try:
+            began = TrainConfig.load(output / "config.json")
+        except OwnVoiceError:
+            return config, []
+        return memory.fitted_config(config, memory.Fitted(
+            began.batch_size, began.grad_accum, began.gradient_checkpointing,
+            began.lora_layers, 0, ())), []
+    try:
+        base_json = json.loads((adapters.local_folder(config.base_model) / "config.json")
+                               .read_text("utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return config, []  # mlx-lm says what is wrong with the base when it loads it
+    fitted = memory.fit_config(config, base_json, budget=memory.available_bytes())
+    return memory.fitted_config(config, fitted), list(fitted.changes)
+
+
 def _train(config: TrainConfig, *, resume: bool, cancelled, on_progress, base,
            patched: list) -> TrainResult:
     output = Path(config.output_dir)
@@ -81,6 +109,9 @@ def _train(config: TrainConfig, *, resume: bool, cancelled, on_progress, base,
     last = complete(output)[-1] if resume and complete(output) else None
 
     # --- the model and the data --------------------------------------------------------
+    changes: list[str] = []
+    if base is None:  # the memory check, now that the base is here (downloaded if need be)
+        config, changes = _fit_to_memory(config, output, resuming=last is not None)
     if base is None:
         tokenizer, model, settings = adapters.load_for_training(config)
     else:
@@ -112,6 +143,8 @@ def _train(config: TrainConfig, *, resume: bool, cancelled, on_progress, base,
     config.save(output / "config.json")
     progress = Progress(output / "progress.jsonl", rhythm.total_steps, step, on_progress,
                         memory_gb=peak_memory_gb)
+    if changes:
+        progress.log(step, f"memory: changed to fit this machine: {'; '.join(changes)}")
     loss_and_grad = nn.value_and_grad(model, loss.batch_loss)
 
     def batch_of(examples: list[data.Example]) -> dict:
