@@ -194,3 +194,31 @@ def test_the_another_command_translates_again_and_stores_the_pick(store, default
     assert (choice["chosen_text"], choice["rejected_text"]) == (out["second"], out["first"])
     missing = run_ownvoice("another", "999", "--pick", "first", check=False)
     assert missing.returncode != 0 and "No translation #999" in missing.stderr
+
+
+def test_the_train_page_offers_to_improve_the_latest_fine_tune(window, store, tmp_path):
+    """Once a fine-tune is done here, the Train page says how many judgments are still
+    needed to improve it, then offers to, with the count."""
+    from engine.jobs import JobKind, JobMeta, JobState
+    from engine.training import pipeline
+
+    page = window.train_page
+    assert page.improve_button.isHidden()
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_model.safetensors").write_bytes(b"")
+    job = store.add_job(kind=JobKind.LOCAL, status=JobState.DONE, provider_id=None, model="b")
+    store.update_job(job.id, status=JobState.DONE, result="voice-1",
+                     meta=JobMeta(exported_adapter=str(adapter)))
+    page.reload()
+    assert not page.improve_button.isHidden() and not page.improve_button.isEnabled()
+    assert page.improve_button.text() == (f"{pipeline.MIN_PREFERENCES} more judgments to "
+                                          "improve voice-1")
+    for i in range(40):
+        row = history_row(store, f"Satz {i}.\n", f"Sentence {i}.", "markdown")
+        preferences.add_choice(store, row, f"My sentence {i}.", f"Sentence {i}.")
+    page.reload()
+    have = len(preferences.training(store, "train"))
+    assert have >= pipeline.MIN_PREFERENCES and page.improve_button.isEnabled()
+    assert page.improve_button.text() == f"Improve voice-1 with your {have} judgments"
+    assert page.improvable == job.id

@@ -89,6 +89,10 @@ class TrainPage(QWidget):
         self.train_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.cancel_button.clicked.connect(self.cancel)
+        # Preference training (DPO) of the latest fine-tune made here, on your judgments.
+        self.improve_button = QPushButton(visible=False)
+        self.improve_button.clicked.connect(self.improve)
+        self.improvable: int | None = None  # the job the button improves
         settings = QGroupBox("Fine-tune a model on your pairs")
         form = QFormLayout(settings)
         form.addRow(Label("Train on"), self.target)
@@ -103,6 +107,7 @@ class TrainPage(QWidget):
         form.addRow(row)
         form.addRow(self.cloud_box)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.improve_button)
         buttons.addStretch(1)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.train_button)
@@ -164,6 +169,59 @@ class TrainPage(QWidget):
             if job.id == self.job_id:
                 self.jobs.setCurrentItem(item)
         self.jobs.blockSignals(False)
+        self._offer_improvement()
+
+    def _offer_improvement(self) -> None:
+        """"Improve voice-N with your M judgments" for the latest supervised fine-tune made
+        on this machine: enabled once there are enough judgments, else says how many more."""
+        from engine.pairs import preferences
+        from engine.training import pipeline
+
+        done = [j for j in self.store.jobs() if j.kind is JobKind.LOCAL and j.result
+                and j.status is JobState.DONE and j.meta.objective is None]
+        job = None
+        for candidate in done:  # newest first
+            try:
+                job = pipeline.improvable(self.store, candidate.id)
+                break
+            except OwnVoiceError:
+                continue
+        self.improvable = job.id if job else None
+        self.improve_button.setVisible(job is not None)
+        if job is None:
+            return
+        have = len(preferences.training(self.store, "train")) if not self.store.read_only \
+            else 0
+        enough = have >= pipeline.MIN_PREFERENCES
+        self.improve_button.setEnabled(enough and self.task is None)
+        self.improve_button.setText(
+            f"Improve {job.result} with your {have} judgments" if enough else
+            f"{pipeline.MIN_PREFERENCES - have} more judgments to improve {job.result}")
+        self.improve_button.setToolTip(
+            "Preference training (DPO) on this machine: your corrections, ratings, choices "
+            "and blind-test answers teach which of two translations is yours; the result is "
+            "a model of its own." + ("" if enough else " Correct, rate or choose between "
+                                     "translations (Translate page) to add judgments."))
+
+    def improve(self) -> None:
+        """Preference training of `improvable` here, with DPO's starting points."""
+        if self.task is not None or self.improvable is None:
+            return
+        from engine.training.pipeline import DPO_EPOCHS, DPO_LEARNING_RATE
+        from engine.training.targets import TrainingRequest
+        from remote.targets import target_for
+
+        request = TrainingRequest(improve=self.improvable, epochs=DPO_EPOCHS,
+                                  learning_rate=DPO_LEARNING_RATE,
+                                  max_steps=self.steps.value() or None,
+                                  quant=self.quant.currentText())
+        target = target_for("local")
+        try:
+            target.prepare(self.store, request)
+        except OwnVoiceError as exc:
+            self.status.setText(str(exc))
+            return
+        self._train(target, request)
 
     def _target_changed(self, *_args) -> None:
         self.cloud_box.setVisible(self.target.currentData() == "lambda")
@@ -277,6 +335,7 @@ class TrainPage(QWidget):
         self.task.failed.connect(self._failed)
         self.task.finished.connect(self._ended)
         self.train_button.setEnabled(False)
+        self.improve_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText("Starting…")
 
