@@ -126,7 +126,7 @@ def test_train_improve_registers_a_preference_trained_model(store, tiny_base, de
                                     "6", "--learning-rate", "1e-3", "--quant", "Q8_0",
                                     "--json").stdout)
     assert first["model"] == "voice-1"
-    refused = run_ownvoice("train", "--local", "--improve", "1", check=False)
+    refused = run_ownvoice("train", "--improve", "1", check=False)  # here: the default
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     have = len(preferences.training(store, "train"))
     assert (f"needs {pipeline.MIN_PREFERENCES} judgments; you have {have}. Correct, rate or "

@@ -195,8 +195,8 @@ def _target_options(command):
 @click.option("--improve", "improve_job", type=ID,
               help="Preference training (DPO): improve the fine-tune of job N with your "
                    "judgments (corrections, ratings, choices, blind tests); registered as a "
-                   "model of its own. On this machine (--on local); defaults then "
-                   "--epochs 3, --learning-rate 5e-5.")
+                   "model of its own. On this machine (--on local, the default here); "
+                   "defaults then --epochs 3, --learning-rate 5e-5.")
 @click.option("--resume", "resume_job", type=ID,
               help="Continue job N after an interruption (the same as `ownvoice jobs "
                    "attach N`).")
@@ -219,7 +219,7 @@ def train(ctx, on, local, improve_job, resume_job, base_model, max_steps, epochs
         return
     if local and on not in (None, "local"):
         raise click.UsageError(f"--local and --on {on} say two places: give one.")
-    if local:
+    if local or (improve_job is not None and not on):  # preference training runs here
         on = "local"
     if not on:
         raise click.UsageError("Say where to train: --on local, --on mac (MLX), --on BOX (see "
