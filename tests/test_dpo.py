@@ -51,8 +51,8 @@ def dpo_config(tiny_base, supervised, tmp_path, **changes) -> TrainConfig:
                   train_file=write_preferences(tmp_path / "t.jsonl", PAIRS, 16),
                   val_file=write_preferences(tmp_path / "v.jsonl", HELD_OUT, 6),
                   output_dir=str(tmp_path / "out"), max_steps=8, learning_rate=5e-3,
-                  batch_size=4, num_workers=0, evals_per_epoch=2, seed=3, lora_dropout=0.0,
-                  early_stopping_patience=10)
+                  batch_size=4, num_workers=0, evals_per_epoch=2, seed=3,
+                  early_stopping_patience=10)  # the adapter's dropout (0.05): turned off
     values.update(changes)
     return TrainConfig(**values)
 
@@ -65,6 +65,10 @@ def test_preferences_are_learnt_on_held_out_prompts_and_resume_exactly(tiny_base
     assert history[-1]["preference_accuracy"] == 1.0
     assert history[-1]["margin"] > history[0]["margin"] > 0
     assert result.best_val_loss < result.base_val_loss == pytest.approx(0.6931, abs=1e-3)
+    # Dropout off: before its first update the policy is the reference, margin 0, loss log 2.
+    first = next(e for e in events.read(tmp_path / "a" / "out" / "progress.jsonl")
+                 if isinstance(e, events.Step))
+    assert first.loss == pytest.approx(0.69315, abs=1e-4)
     logs = [e.message for e in events.read(tmp_path / "a" / "out" / "progress.jsonl")
             if isinstance(e, events.Log)]
     assert any("held-out preference accuracy" in m for m in logs)

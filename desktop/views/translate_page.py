@@ -297,6 +297,8 @@ class TranslatePage(QWidget):
         format = (current.get("settings") or {}).get("format") or format_of(
             self.opened.path if self.opened else None)
         self.second.clear()
+        # What the writer compares against: the text on screen (their correction, if any).
+        self.second.setProperty("first", self.output.toPlainText().strip())
         self.second.show()
         self.status.setText("Translating it once more…")
 
@@ -329,7 +331,7 @@ class TranslatePage(QWidget):
 
     def _another_done(self, result) -> None:
         self.second.setPlainText(result.output.rstrip("\n"))
-        same = result.output.strip() == (self.current or {}).get("output_text", "").strip()
+        same = result.output.strip() == self.second.property("first")
         self.status.setText("The same words again: nothing to choose." if same else
                             "Which is better? Your choice is kept for training.")
         for button in (self.first_better, self.second_better):
@@ -341,7 +343,7 @@ class TranslatePage(QWidget):
         if self.current is None:
             return
         current = self.current
-        one, other = current["output_text"], self.second.toPlainText()
+        one, other = self.second.property("first"), self.second.toPlainText()
         chosen, rejected = (one, other) if first else (other, one)
         from engine.pairs import preferences
 
@@ -352,8 +354,6 @@ class TranslatePage(QWidget):
         task.succeeded.connect(lambda _id: self.status.setText(
             "Choice saved: a preference for training (Data page)."))
         task.failed.connect(self._failed)
-        if not first:  # the better text stays on screen
-            self.output.setPlainText(other)
         self._close_second()
 
     def _close_second(self) -> None:
@@ -598,6 +598,8 @@ class TranslatePage(QWidget):
         for button in (self.up_button, self.down_button, self.correct_button,
                        self.another_button):
             button.setEnabled(has)
+        if not self.output.isReadOnly():  # correcting: a second text would wipe the edits
+            self.another_button.setEnabled(False)
         self.copy_button.setEnabled(bool(self.output.toPlainText()))
         self.save_button.setEnabled(self.output_lang is not None and not running)
         self.open_button.setEnabled(not running)

@@ -11,8 +11,9 @@ Every judgment the app collects says which of two texts the writer prefers for a
   disliked (▼): each liked one over each disliked one.
 
 The split follows the document, as everywhere: a translated text's paragraphs share the
-split of the whole text (`split_for_text`), a blind trial takes its held-out pair's (so
-the writer's blind judgments stay held out: they measure a model, never train it).
+split of the whole text (`split_for_text`). A blind trial's preference is always `test`,
+whatever its pair's split (`compare` may measure on training documents held out when a
+corpus has no test split): the writer's blind judgments measure models, never train them.
 
 Exported in TRL's conversational preference format: `prompt` (the same system and user
 messages as the supervised dataset, engine/pairs/dataset.py), `chosen` and `rejected`
@@ -81,9 +82,9 @@ def from_choice(translation: dict, chosen: str, rejected: str) -> dict | None:
 
 
 def from_blind(trial: dict, pair: dict | None) -> dict | None:
-    """An answered "which is better?" trial; its pair (the held-out source) gives the
-    source text, languages and split. None for the other question, an unanswered trial or
-    a pair since deleted."""
+    """An answered "which is better?" trial; its pair gives the source text and languages;
+    the split is always `test` (held out). None for the other question, an unanswered trial
+    or a pair since deleted."""
     if trial.get("question") != "better" or trial.get("choice") not in ("left", "right") \
             or pair is None:
         return None
@@ -94,7 +95,7 @@ def from_blind(trial: dict, pair: dict | None) -> dict | None:
                "rejected": trial["right_system" if trial["choice"] == "left"
                                  else "left_system"]}
     return _preference("blind", pair["source_lang"], pair["target_lang"], pair["source_text"],
-                       chosen, rejected, pair["split"], blind_trial_id=trial["id"],
+                       chosen, rejected, "test", blind_trial_id=trial["id"],
                        pair_id=pair["id"], meta={"systems": systems})
 
 
@@ -206,7 +207,7 @@ def export(store, *, split: str, out: Path,
         preferences = training(store, split)
     if not preferences:
         raise OwnVoiceError(f"No {split} preferences yet: correct, rate or choose between "
-                            "translations (Translate page), or answer a blind test.")
+                            "translations (Translate page).")
     tokens = 0
     with files.atomic_write(Path(out)) as f:
         for preference in preferences:

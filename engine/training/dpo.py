@@ -62,10 +62,14 @@ def encode(tokenizer, record: dict, max_length: int, index: int) -> Preference:
 
 
 def encode_files(tokenizer, config) -> tuple[list[Preference], list[Preference]]:
-    """The job's training and validation preferences (`config.train_file`, `val_file`)."""
+    """The job's training and validation preferences (`config.train_file`, `val_file`),
+    without those whose prompt fills `config.max_length` (no answer token left to compare:
+    their margin would always be 0)."""
     def encoded(path) -> list[Preference]:
-        return [encode(tokenizer, record, config.max_length, i)
-                for i, record in enumerate(data.read_jsonl(path))]
+        found = [encode(tokenizer, record, config.max_length, i)
+                 for i, record in enumerate(data.read_jsonl(path))]
+        return [p for p in found if all(any(label != data.IGNORE for label in side.labels)
+                                        for side in (p.chosen, p.rejected))]
 
     return encoded(config.train_file), encoded(config.val_file) if config.val_file else []
 
@@ -83,16 +87,21 @@ def collate(preferences: list[Preference], pad_id: int) -> dict:
     return batch
 
 
-def sequence_logps(model, batch: dict):
+def sequence_logps(model, batch: dict, *, select_logits: bool = True):
     """Each row's log-probability of its learnt tokens (the answer and its end of turn),
-    summed, in float32: [2B]. Logits are computed only where a learnt token is predicted."""
+    summed, in float32: [2B]. With `select_logits` (loop.supports() says whether this
+    transformers can) logits are computed only where a learnt token is predicted."""
     import torch
 
     targets = torch.full_like(batch["labels"], data.IGNORE)
     targets[:, :-1] = batch["labels"][:, 1:]
     keep = targets != data.IGNORE
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                   use_cache=False, logits_to_keep=keep).logits
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
+              "use_cache": False}
+    if select_logits:
+        logits = model(**inputs, logits_to_keep=keep).logits
+    else:
+        logits = model(**inputs).logits[keep]
     logits = logits.reshape(-1, logits.size(-1)).float()
     picked = torch.log_softmax(logits, -1).gather(-1, targets[keep][:, None])[:, 0]
     rows = torch.arange(keep.size(0), device=keep.device)[:, None].expand_as(keep)[keep]
@@ -121,7 +130,7 @@ class Reference:
 
     @classmethod
     def compute(cls, model, sets: dict[str, list[Preference]], *, pad_id: int, device,
-                batch_size: int) -> Reference:
+                batch_size: int, select_logits: bool = True) -> Reference:
         """With `model` as it is (the policy before its first step: the reference), in
         evaluation mode, without gradients."""
         import torch
@@ -135,7 +144,8 @@ class Reference:
                 for start in range(0, len(preferences), batch_size):
                     chunk = preferences[start:start + batch_size]
                     batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
-                    logps = sequence_logps(model, batch).float().cpu()
+                    logps = sequence_logps(model, batch,
+                                           select_logits=select_logits).float().cpu()
                     table[[p.index for p in chunk]] = logps.view(-1, 2)
                 found[name] = table
         model.train(was_training)
@@ -164,9 +174,10 @@ class Reference:
         return cls(saved["train"], saved["val"])
 
 
-def micro_batch_loss(model, batch: dict, reference: Reference, *, split: str, beta: float):
+def micro_batch_loss(model, batch: dict, reference: Reference, *, split: str, beta: float,
+                     select_logits: bool = True):
     """The DPO loss of a micro-batch (`collate` output, on the model's device) and its
     accuracy and margin: (loss, accuracy, margin)."""
-    policy = sequence_logps(model, batch)
+    policy = sequence_logps(model, batch, select_logits=select_logits)
     return loss_of(policy, reference.rows(split, batch["index"]).to(policy.device),
                    batch["weights"], beta)

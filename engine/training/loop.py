@@ -147,8 +147,9 @@ def with_lora(model, tokenizer, config: TrainConfig):
 
 def with_adapter(model, tokenizer, config: TrainConfig):
     """The base with the supervised adapter `config.init_adapter` loaded trainable (its
-    LoRA and end-of-turn rows), for a preference run that continues it; the chat template
-    settled as for supervised training, gradient checkpointing when asked."""
+    LoRA and end-of-turn rows), for a preference run that continues it, every dropout off;
+    the chat template settled as for supervised training, gradient checkpointing when
+    asked."""
     from peft import PeftModel
 
     config.resolved(model.config.model_type)
@@ -158,6 +159,14 @@ def with_adapter(model, tokenizer, config: TrainConfig):
         raise OwnVoiceError(f"{folder} is not a LoRA adapter folder (no "
                             "adapter_model.safetensors): give the supervised run's adapter.")
     model = PeftModel.from_pretrained(model, str(folder), is_trainable=True)
+    import torch
+
+    # Dropout off (as TRL's DPO does): the policy's log-probabilities must be the same
+    # function as the reference's, computed in evaluation mode; with dropout the margin is
+    # noise before the first step, not 0.
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={
             "use_reentrant": False})
@@ -270,7 +279,8 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
                 if preferring:
                     weight = batch["weights"].sum()
                     loss, accuracy, margin = dpo.micro_batch_loss(
-                        plain, batch, reference, split="val", beta=config.dpo_beta)
+                        plain, batch, reference, split="val", beta=config.dpo_beta,
+                        select_logits=select)
                     sums += torch.stack([loss * weight, weight, accuracy * weight,
                                          margin * weight]).float()
                     continue
@@ -307,7 +317,8 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
         if reference is None:
             reference = dpo.Reference.compute(
                 accelerator.unwrap_model(model), {"train": train_set, "val": val_set},
-                pad_id=pad, device=accelerator.device, batch_size=config.batch_size)
+                pad_id=pad, device=accelerator.device, batch_size=config.batch_size,
+                select_logits=select)
             if main:
                 reference.save(output)
     base_val_loss = schedule.base_val_loss_of(state)
@@ -347,7 +358,8 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None,
                 with contextlib.nullcontext() if syncing else accelerator.no_sync(model):
                     if preferring:
                         loss, _, _ = dpo.micro_batch_loss(model, batch, reference,
-                                                          split="train", beta=config.dpo_beta)
+                                                          split="train", beta=config.dpo_beta,
+                                                          select_logits=select)
                     else:
                         loss, _ = micro_batch_loss(model, batch, select_logits=select,
                                                    varlen=varlen)

@@ -161,7 +161,7 @@ def prepare_preferences(store, *, improves: int, max_steps: int | None = None,
     if needed:
         raise OwnVoiceError(f"Preference training needs {MIN_PREFERENCES} judgments; you have "
                             f"{MIN_PREFERENCES - needed}. Correct, rate or choose between "
-                            f"{needed} more translation(s) (or answer a blind test) first.")
+                            f"{needed} more translation(s) first.")
     train, val = preferences.split_validation(preferences.training(store, "train"),
                                               preferences.training(store, "val"))
     start = TrainConfig.load(supervised.meta.job_file)
@@ -178,8 +178,14 @@ def prepare_preferences(store, *, improves: int, max_steps: int | None = None,
         objective="dpo", init_adapter=supervised.meta.exported_adapter, dpo_beta=beta,
         max_steps=max_steps, epochs=epochs, learning_rate=learning_rate,
         chat_template=start.chat_template, target_modules=start.target_modules,
-        lora_r=start.lora_r, lora_alpha=start.lora_alpha, lora_dropout=start.lora_dropout,
-        max_length=start.max_length, num_workers=min(2, os.cpu_count() or 1))
+        lora_r=start.lora_r, lora_alpha=start.lora_alpha, lora_dropout=0.0,
+        lora_layers=start.lora_layers, max_length=start.max_length, dtype=start.dtype,
+        attention=start.attention, gradient_checkpointing=start.gradient_checkpointing,
+        # A preference is two rows (chosen, rejected): half the examples per pass, twice
+        # the passes per update, as much memory as the supervised run needed.
+        batch_size=max(1, start.batch_size // 2),
+        grad_accum=start.grad_accum * (2 if start.batch_size > 1 else 1),
+        num_workers=min(2, os.cpu_count() or 1))
     config.save(folder / "job.json")
     meta = JobMeta(job_file=str(folder / "job.json"), objective="dpo", improves=supervised.id,
                    preferences=len(train), val_preferences=len(val),

@@ -144,7 +144,7 @@ class TrainingTarget(ABC):
             raise InvalidRequest(
                 f"Preference training needs {pipeline.MIN_PREFERENCES} judgments; you have "
                 f"{pipeline.MIN_PREFERENCES - needed}. Correct, rate or choose between "
-                f"{needed} more translation(s) (or answer a blind test) first.")
+                f"{needed} more translation(s) first.")
         return len(preferences.training(store, "train"))
 
     @abstractmethod

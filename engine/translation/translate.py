@@ -29,8 +29,9 @@ from engine.translation.backends import Backend, Request, Sampling, Usage
 from engine.translation.guards import StopReason
 from engine.translation.in_order import InOrder
 
-# "Show me another": a second translation that differs where the model hesitates.
-ANOTHER = Sampling(temperature=0.8, top_p=0.95, seed=None)
+# "Show me another": a second translation that differs where the model hesitates (the
+# model's other sampling settings, e.g. its repeat penalty, stay as they are).
+ANOTHER_TEMPERATURE, ANOTHER_TOP_P = 0.8, 0.95
 
 OnText = Callable[[str], None]
 
@@ -106,9 +107,10 @@ class Translator:
         self.sampling = sampling or backend.default_sampling
 
     def another(self, seed: int) -> Translator:
-        """The same model sampling instead of choosing its likeliest words (ANOTHER, with
-        `seed`): "show me another" — a second translation to choose from."""
-        return Translator(self.backend, sampling=replace(ANOTHER, seed=seed))
+        """The same model and settings, sampling at ANOTHER_TEMPERATURE / ANOTHER_TOP_P with
+        `seed`: "show me another" — a second translation to choose from."""
+        return Translator(self.backend, sampling=replace(
+            self.sampling, temperature=ANOTHER_TEMPERATURE, top_p=ANOTHER_TOP_P, seed=seed))
 
     def request_for(self, text: str, source: str, target: str, *,
                     strict: bool = False) -> Request:
