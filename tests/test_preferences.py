@@ -143,6 +143,7 @@ def test_the_dataset_command_counts_and_exports_preferences(store, tmp_path):
 def test_the_data_page_counts_the_preferences(window, store):
     row = history_row(store, "Eins.\n\nZwei.\n", "One.\n\nTwo.\n", "markdown")
     correct(store, row, "Uno.\n\nDos.")
+    preferences.sync(store)  # as the page's and the command's writers do after a correction
     preferences.add_choice(store, row, "One and two.", "One. Two.")
     window.data_page.reload()
     assert "3 preferences from your judgments" in window.data_page.counts.text()

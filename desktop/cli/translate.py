@@ -168,10 +168,13 @@ def history(search, limit, as_json):
 @click.argument("verdict", type=click.Choice(["up", "down", "clear"]))
 def rate(translation_id, verdict):
     """Rate a translation from the history: up, down, or clear."""
+    from engine.pairs import preferences
+
     with open_store() as store:
         if store.translation(translation_id) is None:
             raise click.ClickException(f"No translation #{translation_id} in the history.")
         store.rate_translation(translation_id, {"up": 1, "down": -1, "clear": 0}[verdict])
+        preferences.sync(store)
     click.echo(f"#{translation_id} rated {verdict}.")
 
 
@@ -183,7 +186,7 @@ def rate(translation_id, verdict):
 @click.option("--json", "as_json", is_flag=True, help="Print the pairs and the diff as JSON.")
 def correct(translation_id, text, file, as_json):
     """Save your correction of a translation; it becomes a training pair."""
-    from engine.pairs import corrections
+    from engine.pairs import corrections, preferences
 
     corrected = _read_input(file, text)[0].strip()
     if not corrected:
@@ -194,6 +197,7 @@ def correct(translation_id, text, file, as_json):
             raise click.ClickException(f"No translation #{translation_id} in the history.")
         pairs = corrections.correction_pairs(row, corrected)
         ids = store.correct_translation(translation_id, corrected, pairs)
+        preferences.sync(store)
     diff = corrections.word_diff(row["output_text"].strip(), corrected)
     if as_json:
         print_json({"id": translation_id, "pair_ids": ids,

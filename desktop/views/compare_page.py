@@ -237,9 +237,10 @@ class ComparePage(QWidget):
         trial_id = self.trial["id"]
         for widget in (self.pick_left, self.pick_right):
             widget.setEnabled(False)
-        task = self.runner.submit("saving your answer",
-                                  lambda ctx: ctx.store.answer_blind_trial(trial_id, side),
-                                  writes=True)
+        from engine.pairs import preferences
+
+        task = self.runner.submit("saving your answer", preferences.judged(
+            lambda store: store.answer_blind_trial(trial_id, side)), writes=True)
         task.succeeded.connect(lambda _r: self._next_trial())
         task.failed.connect(self.question.setText)
 

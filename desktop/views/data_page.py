@@ -179,9 +179,7 @@ class DataPage(QWidget):
         self.pairs.set_rows(self.store.pairs(**FILTERS[self.filter.currentText()]))
         stats = self.store.pair_stats()
         published = stats["by_origin"].get("published-translation/ok", 0)
-        from engine.pairs import preferences
-
-        judged = preferences.stats(self.store)["splits"]
+        judged = self.store.preference_counts()["splits"]  # kept in step by the writers
         origins: dict[str, int] = {}
         for split in judged.values():
             for origin, n in split.items():

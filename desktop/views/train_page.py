@@ -174,7 +174,6 @@ class TrainPage(QWidget):
     def _offer_improvement(self) -> None:
         """"Improve voice-N with your M judgments" for the latest supervised fine-tune made
         on this machine: enabled once there are enough judgments, else says how many more."""
-        from engine.pairs import preferences
         from engine.training import pipeline
 
         done = [j for j in self.store.jobs() if j.kind is JobKind.LOCAL and j.result
@@ -190,8 +189,7 @@ class TrainPage(QWidget):
         self.improve_button.setVisible(job is not None)
         if job is None:
             return
-        have = len(preferences.training(self.store, "train")) if not self.store.read_only \
-            else 0
+        have = sum(self.store.preference_counts()["splits"]["train"].values())
         enough = have >= pipeline.MIN_PREFERENCES
         self.improve_button.setEnabled(enough and self.task is None)
         self.improve_button.setText(

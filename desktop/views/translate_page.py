@@ -512,9 +512,10 @@ class TranslatePage(QWidget):
             return
         translation_id = self.current["id"]
         self.current["rating"] = rating
-        task = self.runner.submit("saving the rating",
-                                  lambda ctx: ctx.store.rate_translation(translation_id, rating),
-                                  writes=True)
+        from engine.pairs import preferences
+
+        task = self.runner.submit("saving the rating", preferences.judged(
+            lambda store: store.rate_translation(translation_id, rating)), writes=True)
         task.succeeded.connect(self.hub.history_changed)
         task.failed.connect(self._failed)
         self._update_buttons()
@@ -532,11 +533,12 @@ class TranslatePage(QWidget):
         translation_id = self.current["id"]
 
         def save(ctx):
-            from engine.pairs import corrections
+            from engine.pairs import corrections, preferences
 
             row = ctx.store.translation(translation_id)
             pairs = corrections.correction_pairs(row, corrected)
             ids = ctx.store.correct_translation(translation_id, corrected, pairs)
+            preferences.sync(ctx.store)  # the corrected paragraphs are preferences too
             return ids, corrections.word_diff(row["output_text"].strip(), corrected)
 
         task = self.runner.submit("saving the correction", save, writes=True)

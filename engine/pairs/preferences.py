@@ -23,6 +23,7 @@ messages as the supervised dataset, engine/pairs/dataset.py), `chosen` and `reje
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,6 +164,18 @@ def stats(store) -> dict:
     if not store.read_only:
         sync(store)
     return store.preference_counts()
+
+
+def judged(record: Callable) -> Callable:
+    """A writer's judgment that also keeps the preferences in step: `record(store)` (a
+    rating, a correction, a blind answer), then `sync` — both on the worker that writes, so
+    the pages only read the counts (`store.preference_counts()`)."""
+    def save(ctx):
+        result = record(ctx.store)
+        sync(ctx.store)
+        return result
+
+    return save
 
 
 def messages_for(preference: dict) -> dict:
