@@ -214,7 +214,8 @@ def correct(translation_id, text, file, as_json):
 @click.argument("translation_id", type=ID)
 @click.option("--pick", type=click.Choice(["first", "second", "neither"]),
               help="Which is better (default: asked in a terminal, else nothing is stored).")
-@click.option("--seed", type=int, help="The sampling seed (default: a new one each time).")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1),
+              help="The sampling seed (default: a new one each time).")
 @click.option("--json", "as_json", is_flag=True)
 def another(translation_id, pick, seed, as_json):
     """Translate a history translation once more, differently, and keep which is better
