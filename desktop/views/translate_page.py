@@ -58,6 +58,14 @@ def dropped_files(mime: QMimeData) -> list[str]:
     return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
 
 
+def _append(editor: QPlainTextEdit, piece: str) -> None:
+    """Streamed text at the end of `editor`, the cursor following it."""
+    cursor = editor.textCursor()
+    cursor.movePosition(QTextCursor.MoveOperation.End)
+    cursor.insertText(piece)
+    editor.setTextCursor(cursor)
+
+
 def editor_text(editor: QPlainTextEdit) -> str:
     """The editor's text exactly as it was set: toPlainText() turns no-break spaces into
     spaces, which would change a front matter that must come back byte for byte."""
@@ -324,10 +332,7 @@ class TranslatePage(QWidget):
         self._update_buttons()
 
     def _append_second(self, piece: str) -> None:
-        cursor = self.second.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(piece)
-        self.second.setTextCursor(cursor)
+        _append(self.second, piece)
 
     def _another_done(self, result) -> None:
         self.second.setPlainText(result.output.rstrip("\n"))
@@ -365,10 +370,7 @@ class TranslatePage(QWidget):
     def _append_output(self, piece: str) -> None:
         if self.status.text().startswith("Loading"):
             self.status.setText("Translating…")
-        cursor = self.output.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(piece)
-        self.output.setTextCursor(cursor)
+        _append(self.output, piece)
 
     def _translated(self, value) -> None:
         row, result = value

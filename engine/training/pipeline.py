@@ -147,6 +147,15 @@ def preferences_needed(store) -> int:
 DPO_EPOCHS, DPO_LEARNING_RATE = 3.0, 5e-5  # starting points for LoRA DPO, not tuned
 
 
+def require_preferences(store) -> None:
+    """Raises OwnVoiceError, saying how many more judgments to make, below MIN_PREFERENCES."""
+    needed = preferences_needed(store)
+    if needed:
+        raise OwnVoiceError(f"Preference training needs {MIN_PREFERENCES} judgments; you have "
+                            f"{MIN_PREFERENCES - needed}. Correct, rate or choose between "
+                            f"{needed} more translation(s) first.")
+
+
 def prepare_preferences(store, *, improves: int, max_steps: int | None = None,
                         epochs: float = DPO_EPOCHS, learning_rate: float = DPO_LEARNING_RATE,
                         quant: str = "auto", beta: float = 0.1) -> Job:
@@ -157,11 +166,7 @@ def prepare_preferences(store, *, improves: int, max_steps: int | None = None,
     from engine.training.config import TrainConfig
 
     supervised = improvable(store, improves)
-    needed = preferences_needed(store)
-    if needed:
-        raise OwnVoiceError(f"Preference training needs {MIN_PREFERENCES} judgments; you have "
-                            f"{MIN_PREFERENCES - needed}. Correct, rate or choose between "
-                            f"{needed} more translation(s) first.")
+    require_preferences(store)
     train, val = preferences.split_validation(preferences.training(store, "train"),
                                               preferences.training(store, "val"))
     start = TrainConfig.load(supervised.meta.job_file)

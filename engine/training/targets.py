@@ -137,14 +137,9 @@ class TrainingTarget(ABC):
                                  "--on local.")
         try:
             pipeline.improvable(store, request.improve)
+            pipeline.require_preferences(store)
         except OwnVoiceError as exc:
             raise InvalidRequest(str(exc)) from exc
-        needed = pipeline.preferences_needed(store)
-        if needed:
-            raise InvalidRequest(
-                f"Preference training needs {pipeline.MIN_PREFERENCES} judgments; you have "
-                f"{pipeline.MIN_PREFERENCES - needed}. Correct, rate or choose between "
-                f"{needed} more translation(s) first.")
         return len(preferences.training(store, "train"))
 
     @abstractmethod
