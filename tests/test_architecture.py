@@ -27,6 +27,7 @@ TRAINING_MODULES = {"engine/training/__main__.py", "engine/training/export.py",
                     "engine/training/tinker.py",  # a base's tokenizer, for Tinker's datums
                     "engine/training/mlx_lora/fuse.py",  # the fused model's tokenizer
                     "engine/training/mlx_lora/choose.py",  # the adapters' tokenizers
+                    "engine/training/mlx_target.py",  # the pairs' lengths in the base's tokens
                     "remote/runner.py"}  # runs on the GPU box, inside its training env
 # The rooms, lowest first. A module may import its own room and any room of a lower rank;
 # rooms of equal rank (training, evaluation) never import each other.

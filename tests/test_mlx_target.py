@@ -13,10 +13,11 @@ pytest.importorskip("mlx.core", reason="MLX is not installed (the `mlx` extra)")
 pytest.importorskip("mlx_lm", reason="mlx-lm is not installed (the `mlx` extra)")
 
 from engine import events  # noqa: E402
+from engine.errors import OwnVoiceError  # noqa: E402
 from engine.jobs import JobKind, JobState  # noqa: E402
 from engine.training import memory, mlx_bases, pipeline  # noqa: E402
 from engine.training.config import FAMILY_TARGETS  # noqa: E402
-from engine.training.mlx_target import MacTarget  # noqa: E402
+from engine.training.mlx_target import MacTarget, pair_lengths  # noqa: E402
 from engine.training.targets import InvalidRequest, TrainingRequest  # noqa: E402
 from tests.conftest import run_ownvoice  # noqa: E402
 from tests.test_finetune import add_correction_pairs, train_until_a_checkpoint  # noqa: E402
@@ -75,11 +76,18 @@ def test_the_memory_check_adjusts_the_settings_and_says_so(store, tiny_base, mon
     add_correction_pairs(store)
     target = MacTarget()
     request = TrainingRequest(base_model=str(tiny_base), max_steps=2)
-    shape = memory.Shape.from_config(json.loads((tiny_base / "config.json").read_text()))
-    plain = memory.estimate(shape, batch_size=4, max_length=1024, lora_r=16,
-                            targets=FAMILY_TARGETS["llama"])["total"]
+    config_json = json.loads((tiny_base / "config.json").read_text())
+    lengths = pair_lengths(store, str(tiny_base), config_json)
+    longest = max(len(p["source_text"]) + len(p["target_text"])
+                  for p in store.training_pairs(split="train"))
+    assert 20 < lengths.longest < 20 + 4 * longest and 0 < lengths.logits_share < 1
+    plain = memory.estimate(memory.Shape.from_config(config_json), batch_size=4,
+                            max_length=lengths.longest, lora_r=16,
+                            targets=FAMILY_TARGETS["llama"],
+                            logits_share=lengths.logits_share)["total"]
     monkeypatch.setattr(memory, "available_bytes", lambda: plain - 1)
     plan = target.prepare(store, request)
+    assert f"(the longest pair: {lengths.longest} tokens)" in plan.options["notes"][-1]
     changes = plan.options["memory_changes"]
     assert changes and "gradient checkpointing on" in changes[0]
     heard = []
@@ -154,3 +162,71 @@ def test_a_mac_without_the_export_stack_is_told_before_training(store, tiny_base
                                              r"mlx\]'`"):
         MacTarget().prepare(store, TrainingRequest(base_model=str(tiny_base)))
     assert store.jobs() == []
+
+
+def children_running(module: str) -> list[int]:
+    """This process's children whose command line runs `module` (Linux's /proc)."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and module in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_mlx_training_that_aborts_is_one_line_and_the_app_lives_on(store, tiny_base,
+                                                                    default_model):
+    """MLX trains in a child process: when Metal runs out of memory it aborts that process
+    (SIGABRT, here sent by the test), not the app. The app says so in one line with what to
+    do, the job keeps its checkpoint, and `train --resume` continues it to a model."""
+    import os
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("finds the child process through Linux's /proc")
+    add_correction_pairs(store)
+    target = MacTarget()
+    plan = target.prepare(store, TrainingRequest(base_model=str(tiny_base), max_steps=300,
+                                                 learning_rate=1e-3, quant="Q8_0"))
+    job = target.start(store, plan)
+    job_file = pipeline.job_dir(job.id) / "job.json"
+    killed = []
+
+    def on_event(event) -> None:
+        if isinstance(event, events.Checkpoint) and not killed:
+            killed.extend(children_running("engine.training.mlx_lora"))
+            assert len(killed) == 1, killed  # training runs in exactly one child
+            os.kill(killed[0], signal.SIGABRT)
+
+    with pytest.raises(OwnVoiceError) as stopped:
+        target.follow(store, job, on_event=on_event)
+    said = str(stopped.value)
+    assert "\n" not in said and "killed by SIGABRT" in said, said
+    assert "Metal running out of memory" in said and "OWNVOICE_TRAIN_MEMORY_GB" in said
+    assert f"`ownvoice train --resume {job.id}`" in said
+    failed = store.job(job.id)
+    assert failed.status is JobState.FAILED and failed.meta.error == said
+
+    config = json.loads(job_file.read_text())
+    job_file.write_text(json.dumps({**config, "max_steps": 4}))
+    row = target.follow(store, store.job(job.id))
+    assert row["name"] == f"voice-{job.id}" and store.job(job.id).status is JobState.DONE
+    assert children_running("engine.training.mlx_lora") == []
+
+
+def test_each_base_known_to_fail_is_warned_about_with_its_own_report():
+    nine = mlx_bases.warning_for("mlx-community/Qwen3.5-9B-4bit")
+    assert "(M5 Max, M1 Pro)" in nine and "M3 Pro" not in nine
+    four = mlx_bases.warning_for("mlx-community/Qwen3.5-4B-4bit")
+    assert "M3 Pro" in four
+    other = mlx_bases.warning_for("someone/Qwen3.5-2B-4bit")
+    assert "Qwen3.5 4-bit bases (4B, 9B)" in other and mlx_bases.MLX_LM_1206 in other
+    assert mlx_bases.warning_for("mlx-community/Qwen3-4B-4bit") is None

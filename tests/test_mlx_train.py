@@ -447,13 +447,21 @@ def test_the_memory_check_runs_when_training_starts(tiny_model, tmp_path, monkey
     here, before the first step: too little memory changes the settings (said in the
     progress log, kept for a resumed run) or refuses the run in one line."""
     from engine.training import memory
+    from engine.training.base import load_tokenizer, settle_chat_template
     from engine.training.config import FAMILY_TARGETS
 
-    shape = memory.Shape.from_config(json.loads((tiny_model / "config.json").read_text()))
-    plain = memory.estimate(shape, batch_size=4, max_length=1024, lora_r=16,
-                            targets=FAMILY_TARGETS["llama"])["total"]
-    monkeypatch.setattr(memory, "available_bytes", lambda: plain - 1)
     config = config_for(tiny_model, tmp_path, max_steps=2)
+    tokenizer = load_tokenizer(config)
+    settle_chat_template(tokenizer, config)
+    train_set, val_set = data.encode_files(tokenizer, config)
+    # the examples' own lengths, logits at the learnt positions only (a Llama: plain head)
+    lengths = memory.Lengths.of(train_set + val_set, selected_logits=True)
+    assert lengths.longest < config.max_length and lengths.logits_share < 1
+    shape = memory.Shape.from_config(json.loads((tiny_model / "config.json").read_text()))
+    plain = memory.estimate(shape, batch_size=4, max_length=lengths.longest, lora_r=16,
+                            targets=FAMILY_TARGETS["llama"],
+                            logits_share=lengths.logits_share)["total"]
+    monkeypatch.setattr(memory, "available_bytes", lambda: plain - 1)
     train(config, cancelled=lambda: True)  # stops after step 1
     out = tmp_path / "out"
     logs = [e.message for e in events.read(out / "progress.jsonl") if isinstance(e, events.Log)]
@@ -465,3 +473,60 @@ def test_the_memory_check_runs_when_training_starts(tiny_model, tmp_path, monkey
     monkeypatch.setattr(memory, "available_bytes", lambda: 1024)
     with pytest.raises(OwnVoiceError, match="needs about"):
         train(config_for(tiny_model, tmp_path / "small", max_steps=2))
+
+
+def test_a_bf16_base_trains_and_fuses_shard_by_shard_into_a_gguf(tiny_model, tmp_path):
+    """mlx-community's full-precision conversions are bfloat16: LoRA trains on it (the loss
+    falls), and the fuse writes the bf16 model in shards (each computed and written in turn,
+    with the Hugging Face index) that llama.cpp's converter reads into a GGUF predicting as
+    the adapted MLX model does."""
+    from mlx_lm import convert
+
+    base = tmp_path / "tiny-bf16"
+    convert(str(tiny_model), str(base), dtype="bfloat16")
+    config = config_for(base, tmp_path, max_steps=8, learning_rate=1e-3)
+    result = train(config)
+    losses = losses_of(tmp_path / "out")
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+
+    folder, parameters = fuse(config.base_model, result.adapter_dir, tmp_path / "fused",
+                              shard_bytes=1 << 20)
+    shards = sorted(folder.glob("model-*-of-*.safetensors"))
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    assert len(shards) > 1 and set(index["weight_map"].values()) == {s.name for s in shards}
+    written = {}
+    for shard in shards:
+        written.update(mx.load(str(shard)))
+    assert {a.dtype for a in written.values()} == {mx.bfloat16}
+    assert sum(a.size for a in written.values()) == parameters
+
+    model, _ = adapters.load_model(config.base_model)
+    adapters.attach(model, result.adapter_dir)
+    model.eval()
+    ids = [[1, 504, 3458, 30, 2]]
+    expected = np.array(model(mx.array(ids)).astype(mx.float32))
+    predicts_in_llama_cpp(export.convert(folder, tmp_path / "fused.gguf"), ids, expected)
+
+
+def test_the_training_child_stops_at_a_checkpoint_once_its_app_is_gone(tiny_model, tmp_path):
+    """`python -m engine.training.mlx_lora train` (what the app starts) whose `--parent` is
+    no longer its parent — the app died and the child was handed to another process —
+    stops after its step with a checkpoint, as when cancelled, instead of training on
+    unwatched; its events are JSON lines on stdout."""
+    import os
+    import subprocess
+    import sys
+
+    from engine.training.checkpoint import complete
+
+    config = config_for(tiny_model, tmp_path, max_steps=50)
+    config.save(tmp_path / "job.json")
+    done = subprocess.run([sys.executable, "-m", "engine.training.mlx_lora", "train",
+                           str(tmp_path / "job.json"), "--parent", str(os.getpid() + 1)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    heard = [events.decode(line) for line in lines[:-1]]
+    assert [e.step for e in heard if isinstance(e, events.Step)] == [1]
+    assert json.loads(lines[-1])["result"]["steps"] == 1
+    assert [p.name for p in complete(tmp_path / "out")] == ["step-000001"]

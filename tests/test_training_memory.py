@@ -12,6 +12,7 @@ from engine.training.config import FAMILY_TARGETS
 from engine.training.memory import (
     GB,
     InsufficientMemory,
+    Lengths,
     Shape,
     available_bytes,
     estimate,
@@ -101,6 +102,34 @@ def test_layers_trained_are_cut_only_when_nothing_else_fits():
     fitted = fit(shape, budget=smallest - 1, **asked)
     assert fitted.layers_trained in (16, 8) and fitted.need < smallest
     assert any("last" in c and "layers only" in c for c in fitted.changes)
+
+
+def test_lengths_are_the_longest_example_and_the_largest_share_of_learnt_positions():
+    from engine.training.data import IGNORE, Example
+
+    examples = [Example(input_ids=[1] * 10, labels=[IGNORE] * 6 + [2] * 4, weight=1.0),
+                Example(input_ids=[1] * 4, labels=[IGNORE] + [2] * 3, weight=1.0)]
+    assert Lengths.of(examples, selected_logits=True) == Lengths(longest=10,
+                                                                 logits_share=0.75)
+    assert Lengths.of(examples, selected_logits=False) == Lengths(10, 1.0)
+    assert Lengths.of([], selected_logits=True) is None
+
+
+def test_the_pairs_real_lengths_let_an_8_gb_mac_train_a_4b_4bit_base():
+    """Qwen3-4B-4bit on an 8 GB Mac (Metal's working set: about 5.5 GiB): refused when every
+    example is taken at max_length with every logit computed; fitted (checkpointing on) for
+    paragraph pairs of at most 320 tokens, half of them the answer's."""
+    shape = Shape.from_config(QWEN3_4B_4BIT)
+    asked = dict(budget=int(5.5 * GB), batch_size=4, grad_accum=1, lora_r=16,
+                 targets=TARGETS)
+    with pytest.raises(InsufficientMemory):
+        fit(shape, max_length=1024, **asked)
+    fitted = fit(shape, max_length=320, logits_share=0.5, **asked)
+    assert fitted.batch_size == 4 and fitted.checkpointing
+    assert fitted.need <= int(5.5 * GB)
+    assert estimate(shape, batch_size=4, max_length=320, lora_r=16, targets=TARGETS,
+                    logits_share=0.5)["logits"] * 2 == estimate(
+        shape, batch_size=4, max_length=320, lora_r=16, targets=TARGETS)["logits"]
 
 
 def test_a_base_that_cannot_fit_is_refused_in_one_line_with_what_to_do():

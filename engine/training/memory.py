@@ -3,17 +3,19 @@ configuration, and the settings that make it fit a machine (a Mac's unified memo
 all, where running out ends the run — or the whole desktop — at the first backward pass).
 
     shape = Shape.from_config(json.load(open("config.json")))    # the base's config.json
-    need = estimate(shape, batch_size=4, max_length=1024, lora_r=16, targets=7,
-                    layers_trained=None, checkpointing=False)     # bytes, by part
-    fitted = fit(shape, config, budget_bytes)                     # settings that fit, or
-                                                                  # InsufficientMemory
+    lengths = Lengths.of(examples, selected_logits=True)          # the pairs' real lengths
+    need = estimate(shape, batch_size=4, max_length=lengths.longest, lora_r=16, targets=[…],
+                    logits_share=lengths.logits_share)            # bytes, by part
+    fitted = fit_config(config, config_json, budget=…, lengths=lengths)   # settings that
+                                                                  # fit, or InsufficientMemory
 
-The estimate is deliberately on the high side (every token of every example at
-`max_length`, logits and their gradient in float32 over the whole sequence, attention
-scores materialised): a refused run costs a minute of the writer's time, an out-of-memory
-crash an evening. Sources for the parts: LoRA's trainable parameters and AdamW's two moments
-(16 bytes per trainable parameter in float32: weight, gradient, m, v); activations per layer
-and token after Korthikanti et al., "Reducing Activation Recomputation in Large Transformer
+The estimate is deliberately on the high side (every micro-batch as wide as the longest
+example — `max_length` when the examples are not known yet —, logits and their gradient in
+float32 at every position whose logits are computed, attention scores materialised): a
+refused run costs a minute of the writer's time, an out-of-memory crash an evening.
+Sources for the parts: LoRA's trainable parameters and AdamW's two moments (16 bytes per
+trainable parameter in float32: weight, gradient, m, v); activations per layer and token
+after Korthikanti et al., "Reducing Activation Recomputation in Large Transformer
 Models" (2022), 34·h + 5·a·s bytes in 16-bit, generalised to the MLP's own width; with
 gradient checkpointing, each layer keeps only its input (2·h bytes per token) and one layer's
 activations are recomputed at a time. Quantised weights: `bits` per weight plus a 16-bit
@@ -35,6 +37,28 @@ SLACK = 1.15
 
 class InsufficientMemory(OwnVoiceError):
     """No settings make the run fit: the message says how much it needs and what to do."""
+
+
+@dataclass(frozen=True)
+class Lengths:
+    """What a run's examples ask of memory: the longest example (tokens: the widest padded
+    micro-batch) and the share of a micro-batch's positions whose logits are computed (1.0
+    for a model that computes every position's; a trainer that computes only the answers'
+    — mlx_lora.loss for plain-head families — the largest answer share of any example)."""
+
+    longest: int
+    logits_share: float = 1.0
+
+    @classmethod
+    def of(cls, examples, *, selected_logits: bool) -> Lengths | None:
+        """From encoded examples (`input_ids`, `labels` with -100 where nothing is learnt:
+        engine/training/data.Example); None for none."""
+        sized = [(len(e.input_ids), sum(1 for t in e.labels[1:] if t != -100))
+                 for e in examples if e.input_ids]
+        if not sized:
+            return None
+        share = max(learnt / length for length, learnt in sized) if selected_logits else 1.0
+        return cls(longest=max(length for length, _ in sized), logits_share=min(1.0, share))
 
 
 @dataclass(frozen=True)
@@ -108,10 +132,11 @@ def weight_bytes(shape: Shape) -> int:
 
 def estimate(shape: Shape, *, batch_size: int, max_length: int, lora_r: int,
              targets: list[str], layers_trained: int | None = None,
-             checkpointing: bool = False) -> dict[str, int]:
+             checkpointing: bool = False, logits_share: float = 1.0) -> dict[str, int]:
     """Peak bytes of a LoRA step, by part: weights, lora (weights, gradients, AdamW),
-    activations, logits, overhead, and their `total`. `layers_trained`: LoRA on the last
-    N layers only (None: all); activations are kept only from the first trained layer on."""
+    activations, logits, overhead, and their `total`. `max_length`: a micro-batch's width
+    (tokens). `layers_trained`: LoRA on the last N layers only (None: all); activations are
+    kept only from the first trained layer on. `logits_share`: Lengths.logits_share."""
     trained = shape.layers if layers_trained is None else max(1, min(layers_trained,
                                                                     shape.layers))
     sizes = shape.projection_sizes()
@@ -124,7 +149,8 @@ def estimate(shape: Shape, *, batch_size: int, max_length: int, lora_r: int,
         activations = trained * tokens * 2 * shape.hidden + tokens * per_layer_token
     else:
         activations = trained * tokens * per_layer_token
-    logits = tokens * shape.vocab * 4 * 3  # float32 logits, log-softmax, their gradient
+    # float32 logits, log-softmax and their gradient, where logits are computed
+    logits = int(tokens * logits_share) * shape.vocab * 4 * 3
     parts = {"weights": weight_bytes(shape), "lora": lora_params * 16,
              "activations": activations, "logits": logits}
     subtotal = sum(parts.values())
@@ -148,14 +174,15 @@ class Fitted:
 
 def fit(shape: Shape, *, budget: int, batch_size: int, grad_accum: int, max_length: int,
         lora_r: int, targets: list[str], checkpointing: bool = False,
-        layers_trained: int | None = None) -> Fitted:
+        layers_trained: int | None = None, logits_share: float = 1.0) -> Fitted:
     """The first settings that fit `budget` bytes, trying in turn: as asked; gradient
     checkpointing on; the micro-batch halved down to 1 (grad_accum doubled, so each update
     sees as many examples); LoRA on the last 16, then 8 layers only. Raises
     InsufficientMemory when even the last of these does not fit."""
     def need(b: int, ckpt: bool, layers: int | None) -> int:
         return estimate(shape, batch_size=b, max_length=max_length, lora_r=lora_r,
-                        targets=targets, layers_trained=layers, checkpointing=ckpt)["total"]
+                        targets=targets, layers_trained=layers, checkpointing=ckpt,
+                        logits_share=logits_share)["total"]
 
     changes: list[str] = []
     b, accum, ckpt, layers = batch_size, grad_accum, checkpointing, layers_trained
@@ -184,20 +211,24 @@ def fit(shape: Shape, *, budget: int, batch_size: int, grad_accum: int, max_leng
     return Fitted(b, accum, ckpt, layers, total, tuple(changes))
 
 
-def fit_config(config, config_json: dict, *, budget: int) -> Fitted:
+def fit_config(config, config_json: dict, *, budget: int,
+               lengths: Lengths | None = None) -> Fitted:
     """`fit` for a TrainConfig's settings on the base whose config.json is `config_json`
-    (its family's LoRA targets unless the config names some). Raises InsufficientMemory or
-    OwnVoiceError (a config without a transformer's sizes)."""
+    (its family's LoRA targets unless the config names some), for examples as long as
+    `lengths` says (None: every one `config.max_length` tokens, every logit computed).
+    Raises InsufficientMemory or OwnVoiceError (a config without a transformer's sizes)."""
     from engine.training.config import FAMILY_TARGETS
 
     family = (config_json.get("text_config") or config_json).get("model_type") \
         or config_json.get("model_type")
     targets = config.target_modules or FAMILY_TARGETS.get(family or "", ["q_proj", "v_proj"])
+    width = min(config.max_length, lengths.longest) if lengths else config.max_length
     return fit(Shape.from_config(config_json), budget=budget, batch_size=config.batch_size,
-               grad_accum=config.grad_accum, max_length=config.max_length,
+               grad_accum=config.grad_accum, max_length=width,
                lora_r=config.lora_r, targets=targets,
                checkpointing=config.gradient_checkpointing,
-               layers_trained=config.lora_layers)
+               layers_trained=config.lora_layers,
+               logits_share=lengths.logits_share if lengths else 1.0)
 
 
 def fitted_config(config, fitted: Fitted):

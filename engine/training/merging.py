@@ -12,8 +12,9 @@ from engine.errors import OwnVoiceError
 def merge_for(adapter_dir: str | Path):
     """The merge that fits an adapter folder, told by its files: export.merge (peft) for a
     torch adapter (adapter_model.safetensors), MLX's fuse for an MLX one
-    (adapters.safetensors, mlx-lm's name). Raises OwnVoiceError for a folder that is
-    neither, or an MLX adapter where MLX is not installed."""
+    (adapters.safetensors, mlx-lm's name; in a child process, mlx_process.merge). Raises
+    OwnVoiceError for a folder that is neither, or an MLX adapter where MLX is not
+    installed."""
     from engine.training import export, mlx_lora
 
     folder = Path(adapter_dir).expanduser()
@@ -23,7 +24,9 @@ def merge_for(adapter_dir: str | Path):
         if not mlx_lora.available():
             raise OwnVoiceError(f"{folder} is an MLX adapter; fusing it needs MLX (a Mac with "
                                 "`pip install 'ownvoice[train,mlx]'`).")
-        return mlx_lora.framework().merge
+        from engine.training import mlx_process
+
+        return mlx_process.merge
     raise OwnVoiceError(f"{folder} is not a LoRA adapter folder (no adapter_model.safetensors "
                         "or adapters.safetensors): give a run's adapter/ or one of its "
                         "checkpoints/step-N/adapter folders.")

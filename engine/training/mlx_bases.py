@@ -45,14 +45,20 @@ def trainable() -> list[KnownBase]:
 
 
 def warning_for(base_model: str | None) -> str | None:
-    """One line when `base_model` is known not to train with MLX; None otherwise. A known
-    failing family is matched by name (any Qwen3.5 4-bit conversion)."""
+    """One line when `base_model` is known not to train with MLX: its own entry's note, or
+    for another conversion of a family known to fail (any Qwen3.5 4-bit) the family's; None
+    otherwise."""
     if not base_model:
         return None
+    failing = [b for b in KNOWN if not b.trains]
+    fallback = trainable()[0].model
+    for known in failing:
+        if known.model.lower() == base_model.lower():
+            return f"{base_model}: {known.note} ({known.source}); {fallback} is known to train."
     name = base_model.rstrip("/").rsplit("/", 1)[-1].lower()
-    for known in KNOWN:
-        if not known.trains and (known.model.lower() == base_model.lower()
-                                 or (name.startswith("qwen3.5-") and "4bit" in name)):
-            return (f"{base_model}: {known.note} ({known.source}); "
-                    f"{trainable()[0].model} is known to train.")
+    if name.startswith("qwen3.5-") and "4bit" in name:
+        sizes = ", ".join(b.size.split(",")[0] for b in failing if "qwen3.5" in b.model.lower())
+        return (f"{base_model}: Qwen3.5 4-bit bases ({sizes}) are reported to run out of memory "
+                f"at the first backward pass whatever the settings ({MLX_LM_1206}); "
+                f"{fallback} is known to train.")
     return None

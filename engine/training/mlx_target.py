@@ -1,7 +1,9 @@
 """This Mac as a training target: `ownvoice train --on mac` (and "This Mac (MLX)" on the Train
-page) trains with MLX (engine/training/mlx_lora/) in this process, as LocalTarget trains with
-torch — the same job folder, progress, cancel, `train --resume N` and export to a registered
-`voice-N` — after a memory check: the base's config.json says how much the run needs, and
+page) trains with MLX (engine/training/mlx_lora/) on this machine, as LocalTarget trains
+with torch, but in a child process (engine/training/mlx_process.py: Metal running out of
+memory aborts the process that trains, and the app must live to say so) — the same job
+folder, progress, cancel, `train --resume N` and export to a registered `voice-N` — after
+a memory check: the base's config.json says how much the run needs, and
 the settings are adjusted (gradient checkpointing, a smaller micro-batch, fewer LoRA layers)
 to fit this machine, or the run is refused in one line (engine/training/memory.py).
 
@@ -49,11 +51,41 @@ def base_config(base_model: str) -> dict | None:
                              f"{exc}") from exc
 
 
-def fit_settings(config_json: dict, *, budget: int) -> memory.Fitted:
-    """The memory check for a new job's settings (TrainConfig's defaults) on this base;
-    raises InsufficientMemory (one line) when nothing fits `budget` bytes."""
+def fit_settings(config_json: dict, *, budget: int,
+                 lengths: memory.Lengths | None = None) -> memory.Fitted:
+    """The memory check for a new job's settings (TrainConfig's defaults) on this base, for
+    examples as long as `lengths` says (None: max_length each); raises InsufficientMemory
+    (one line) when nothing fits `budget` bytes."""
     defaults = TrainConfig(base_model="", train_file="", output_dir="")
-    return memory.fit_config(defaults, config_json, budget=budget)
+    return memory.fit_config(defaults, config_json, budget=budget, lengths=lengths)
+
+
+LONGEST = 64  # the pairs measured: the longest by characters, where the peak is
+
+
+def pair_lengths(store, base_model: str, config_json: dict) -> memory.Lengths | None:
+    """The training and validation pairs' lengths in the base's tokens, under the chat
+    template training uses (the `LONGEST` longest pairs by characters); None when the base's
+    tokenizer is not on this machine (nothing is fetched to check) or does not load."""
+    from engine.pairs.dataset import messages_for
+    from engine.training import data
+    from engine.training.base import settle_chat_template
+    from engine.training.mlx_lora import PLAIN_HEAD
+
+    pairs = store.training_pairs(split="train") + store.training_pairs(split="val")
+    pairs.sort(key=lambda p: len(p["source_text"]) + len(p["target_text"]), reverse=True)
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(base_model, local_files_only=True)
+        config = TrainConfig(base_model=base_model, train_file="", output_dir="")
+        settle_chat_template(tokenizer, config)
+        examples = [data.encode(tokenizer, {"messages": messages_for(pair)},
+                                config.max_length) for pair in pairs[:LONGEST]]
+    except (OSError, ValueError, OwnVoiceError, ImportError):  # not here, or not a tokenizer
+        return None
+    family = (config_json.get("text_config") or config_json).get("model_type")
+    return memory.Lengths.of(examples, selected_logits=family in PLAIN_HEAD)
 
 
 class MacTarget(LocalTarget):
@@ -99,9 +131,10 @@ class MacTarget(LocalTarget):
             notes.append(f"Memory not checked yet: {request.base_model} is not downloaded; "
                          "it is checked once it is, before the first step.")
         else:
+            lengths = pair_lengths(store, request.base_model, config_json)
             try:
                 budget = memory.available_bytes()
-                fitted = fit_settings(config_json, budget=budget)
+                fitted = fit_settings(config_json, budget=budget, lengths=lengths)
             except OwnVoiceError as exc:  # InsufficientMemory, or a config without sizes
                 raise InvalidRequest(str(exc)) from exc
             settings = {"batch_size": fitted.batch_size, "grad_accum": fitted.grad_accum,
@@ -110,6 +143,8 @@ class MacTarget(LocalTarget):
             changes = list(fitted.changes)
             notes.append(f"Memory: about {fitted.need / memory.GB:.1f} GiB needed of "
                          f"{budget / memory.GB:.1f} GiB available"
+                         + (f" (the longest pair: {lengths.longest} tokens)" if lengths
+                            else "")
                          + (f"; changed to fit: {'; '.join(changes)}." if changes else "."))
         return Plan(request=request, target=self.name, pairs=plan.pairs,
                     options={"settings": settings, "memory_changes": changes,

@@ -236,7 +236,7 @@ def framework_of(job: Job):
     """The training framework a job trains with: MLX's for `engine: mlx` (MacTarget's jobs),
     else None (stages' default, PyTorch)."""
     if job.meta.engine == "mlx":
-        from engine.training.mlx_lora import framework
+        from engine.training.mlx_process import framework
 
         return framework()
     return None
@@ -282,6 +282,7 @@ def run(store, job: Job, *, resume: bool = False, quant: str | None = None,
 def _run_locked(store, job: Job, *, resume: bool, quant: str | None,
                 checkpoint_step: int | None, on_event: EventSink | None,
                 cancelled: Callable[[], bool] | None) -> dict:
+    from engine.training.checkpoint import complete
     from engine.training.config import TrainConfig
 
     config = TrainConfig.load(job.meta.job_file)
@@ -316,8 +317,15 @@ def _run_locked(store, job: Job, *, resume: bool, quant: str | None,
         raise
     except Exception as exc:  # out of memory, a broken base, a bug: the job says why
         why = str(exc) if isinstance(exc, OwnVoiceError) else f"{type(exc).__name__}: {exc}"
+        saved = complete(Path(config.output_dir))
+        if saved and isinstance(exc, OwnVoiceError) and "--resume" not in why:
+            step = int(saved[-1].name.removeprefix("step-"))
+            why = (f"{why.rstrip('.')}. Its checkpoint at step {step} is kept: `ownvoice "
+                   f"train --resume {job.id}` continues from there.")
         store.update_job(job.id, status=JobState.FAILED,
                          meta=store.job(job.id).meta.replace(error=why, pid=None))
+        if why != str(exc):
+            raise OwnVoiceError(why) from exc
         raise
     finally:
         cancel_file(job.id).unlink(missing_ok=True)

@@ -46,7 +46,8 @@ def train_and_export(config, meta: JobMeta, *, folder: Path, name: str, quant: s
     `on_stage(JobState.EXPORTING, summary)` is heard before the export starts.
     `trainer(config, resume)` replaces the in-process training (the remote runner's
     several-GPU launch). `framework`: torch's (the default) or MLX's
-    (engine.training.mlx_lora.framework(): its loop, checkpoint choice and fuse); the export
+    (engine.training.mlx_process.framework(): its loop, checkpoint choice and fuse, each in
+    a child process); the export
     after the merge is the same. Raises Interrupted when `cancelled()` stopped the
     training."""
     from dataclasses import asdict
@@ -103,7 +104,7 @@ class Framework:
 
 def torch_framework() -> Framework:
     """PyTorch: engine/training/loop.py, choose.py, and peft's merge (export.merge). (MLX's
-    is engine.training.mlx_lora.framework(): never on a box's code path.)"""
+    is engine.training.mlx_process.framework(): never on a box's code path.)"""
     from engine.training.choose import score
     from engine.training.export import merge
     from engine.training.loop import train

@@ -30,6 +30,7 @@ from mlx.utils import tree_map
 
 from engine.errors import OwnVoiceError
 from engine.training import data, schedule
+from engine.training.base import load_tokenizer, settle_chat_template
 from engine.training.checkpoint import complete
 from engine.training.config import TrainConfig
 from engine.training.mlx_lora import checkpoint, loss, optim
@@ -74,13 +75,14 @@ def train(config: TrainConfig, *, resume: bool = False, cancelled=None, on_progr
         mx.clear_cache()
 
 
-def _fit_to_memory(config: TrainConfig, output: Path, *,
-                   resuming: bool) -> tuple[TrainConfig, list[str]]:
+def _fit_to_memory(config: TrainConfig, output: Path, *, resuming: bool,
+                   examples: list[data.Example]) -> tuple[TrainConfig, list[str]]:
     """The settings this run trains with and what the memory check changed (in words). A
-    fresh run: fitted to this machine's memory (engine/training/memory.py) — a job whose base
-    was not downloaded when it was prepared was never checked, and a Mac that runs out of
-    memory ends the whole process; nothing fits: InsufficientMemory, one line. A resumed run:
-    the settings it began with (its OUTPUT/config.json), whatever the memory is now."""
+    fresh run: fitted to this machine's memory (engine/training/memory.py) for `examples`'
+    real lengths — a job whose base was not downloaded when it was prepared was never
+    checked, and a Mac that runs out of memory aborts the process; nothing fits:
+    InsufficientMemory, one line. A resumed run: the settings it began with (its
+    OUTPUT/config.json), whatever the memory is now."""
     import json
 
     from engine.training import memory
@@ -98,7 +100,9 @@ def _fit_to_memory(config: TrainConfig, output: Path, *,
                                .read_text("utf-8"))
     except (OSError, json.JSONDecodeError):
         return config, []  # mlx-lm says what is wrong with the base when it loads it
-    fitted = memory.fit_config(config, base_json, budget=memory.available_bytes())
+    selected = (base_json.get("text_config") or base_json).get("model_type") in loss.PLAIN_HEAD
+    fitted = memory.fit_config(config, base_json, budget=memory.available_bytes(),
+                               lengths=memory.Lengths.of(examples, selected_logits=selected))
     return memory.fitted_config(config, fitted), list(fitted.changes)
 
 
@@ -110,14 +114,21 @@ def _train(config: TrainConfig, *, resume: bool, cancelled, on_progress, base,
 
     # --- the model and the data --------------------------------------------------------
     changes: list[str] = []
-    if base is None:  # the memory check, now that the base is here (downloaded if need be)
-        config, changes = _fit_to_memory(config, output, resuming=last is not None)
     if base is None:
-        tokenizer, model, settings = adapters.load_for_training(config)
+        tokenizer = load_tokenizer(config)
+        settle_chat_template(tokenizer, config)
+        train_set, val_set = data.encode_files(tokenizer, config)
+        # the memory check, now that the base is here (downloaded if need be) and the
+        # examples' lengths are known; then the model, with the settings that fit
+        config, changes = _fit_to_memory(config, output, resuming=last is not None,
+                                         examples=train_set + val_set)
+        model, model_config = adapters.load_model(config.base_model)
     else:
         tokenizer, model, model_config = base
-        settings = adapters.with_lora(model, model_config, tokenizer, config)
-    train_set, val_set = data.encode_files(tokenizer, config)
+        train_set, val_set = None, None
+    settings = adapters.with_lora(model, model_config, tokenizer, config)
+    if train_set is None:
+        train_set, val_set = data.encode_files(tokenizer, config)
     lengths = [len(e.input_ids) for e in train_set]
 
     def plan(epoch: int) -> list[list[list[int]]]:

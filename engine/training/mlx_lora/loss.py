@@ -19,8 +19,7 @@ import mlx.nn as nn
 import numpy as np
 
 from engine.training import data
-
-PLAIN_HEAD = ("llama", "mistral", "qwen2", "qwen3")
+from engine.training.mlx_lora import PLAIN_HEAD
 
 
 def arrays(batch: dict) -> dict:

@@ -47,14 +47,15 @@ def local_folder(base_model: str) -> Path:
         raise OwnVoiceError(f"Cannot load the base model {base_model}: {exc}") from exc
 
 
-def load_model(base_model: str) -> tuple[nn.Module, dict]:
+def load_model(base_model: str, *, lazy: bool = False) -> tuple[nn.Module, dict]:
     """mlx-lm's model for `base_model` (folder or id) and its config.json as a dict (with
-    `quantization` for a quantised base). Raises OwnVoiceError when it does not load."""
+    `quantization` for a quantised base); `lazy`: the weights are read from their files only
+    when something is computed from them. Raises OwnVoiceError when it does not load."""
     from mlx_lm.utils import load_model as mlx_load_model
 
     folder = local_folder(base_model)
     try:
-        return mlx_load_model(folder, model_config=older_settings(folder))
+        return mlx_load_model(folder, lazy=lazy, model_config=older_settings(folder))
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise OwnVoiceError(f"MLX cannot load the base model {base_model}: {exc}") from exc
 
