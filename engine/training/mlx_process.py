@@ -6,7 +6,7 @@ desktop app itself — must live on to say what happened, in one line, and keep 
 resumable from its last checkpoint.
 
     from engine.training.mlx_process import framework
-    framework()    # stages.Framework("mlx", train, score, merge), as mlx_lora.framework()
+    framework()    # stages.Framework("mlx", train, score, merge): pipeline.framework_of
 
 The parent never imports MLX. The child's progress events arrive on its stdout (one JSON
 line each, engine/events.py) and are handed on as if the training ran here; a cancel asked

@@ -77,7 +77,9 @@ def pair_lengths(store, base_model: str, config_json: dict) -> memory.Lengths | 
     try:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(base_model, local_files_only=True)
+        folder = Path(base_model).expanduser()
+        tokenizer = AutoTokenizer.from_pretrained(str(folder) if folder.exists() else base_model,
+                                                  local_files_only=True)
         config = TrainConfig(base_model=base_model, train_file="", output_dir="")
         settle_chat_template(tokenizer, config)
         examples = [data.encode(tokenizer, {"messages": messages_for(pair)},

@@ -116,19 +116,17 @@ def _train(config: TrainConfig, *, resume: bool, cancelled, on_progress, base,
     changes: list[str] = []
     if base is None:
         tokenizer = load_tokenizer(config)
-        settle_chat_template(tokenizer, config)
-        train_set, val_set = data.encode_files(tokenizer, config)
+    else:
+        tokenizer, model, model_config = base
+    settle_chat_template(tokenizer, config)
+    train_set, val_set = data.encode_files(tokenizer, config)
+    if base is None:
         # the memory check, now that the base is here (downloaded if need be) and the
         # examples' lengths are known; then the model, with the settings that fit
         config, changes = _fit_to_memory(config, output, resuming=last is not None,
                                          examples=train_set + val_set)
         model, model_config = adapters.load_model(config.base_model)
-    else:
-        tokenizer, model, model_config = base
-        train_set, val_set = None, None
     settings = adapters.with_lora(model, model_config, tokenizer, config)
-    if train_set is None:
-        train_set, val_set = data.encode_files(tokenizer, config)
     lengths = [len(e.input_ids) for e in train_set]
 
     def plan(epoch: int) -> list[list[list[int]]]:
